@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from linker import __version__
-from linker.console import console, counts_table, stage_progress
+from linker.console import (
+    console,
+    counts_table,
+    evaluation_table,
+    stage_progress,
+    top_clusters_table,
+)
 from linker.errors import LinkerError
+
+if TYPE_CHECKING:
+    from linker.pipeline import LinkSettings, RunResult
 
 app = typer.Typer(
     name="sybil-linker",
@@ -85,6 +95,94 @@ def validate(
             console.print(f"  {row.file} row {row.row}, column {row.column!r}: {row.reason}")
     else:
         console.print(f"[green]all rows valid[/] (empty {path.name} written to {path.parent})")
+
+
+def _link_settings(
+    resolution: float,
+    threshold: float,
+    method: str,
+    min_edge_weight: float,
+    max_degree: int,
+    use_prompts: bool,
+) -> LinkSettings:
+    from linker.pipeline import LinkSettings
+    from linker.risk import RiskSettings
+    from linker.settings import CommunitySettings, LinkageSettings
+
+    return LinkSettings(
+        linkage=LinkageSettings(min_edge_weight=min_edge_weight, max_degree=max_degree),
+        community=CommunitySettings(method=method, resolution=resolution),
+        risk=RiskSettings(threshold=threshold),
+        use_prompts=use_prompts,
+    )
+
+
+def _run_link(data: Path, out: Path, settings: LinkSettings, top: int) -> RunResult:
+    from graph_store.embedded import EmbeddedStore
+    from linker.evaluate import evaluate
+    from linker.pipeline import link
+
+    try:
+        with stage_progress() as progress:
+            task = progress.add_task("linking", total=None)
+            result = link(
+                data,
+                EmbeddedStore(out),
+                settings,
+                out_dir=out,
+                progress=lambda m: progress.update(task, description=m),
+            )
+    except LinkerError as err:
+        raise fail(err) from err
+    console.print(counts_table(result.dataset.counts))
+    console.print(top_clusters_table(result.run.clusters, top))
+    if result.dataset.labels is not None:
+        result.evaluation = evaluate(result.run.accounts, result.dataset.labels)
+        console.print(evaluation_table(result.evaluation))
+        meta = dict(result.run.meta, evaluation=result.evaluation)
+        (out / "run.json").write_text(json.dumps(meta, indent=2, default=str))
+    timing = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
+    console.print(
+        f"run {result.run.run_id}: {len(result.run.clusters):,} clusters, "
+        f"{int(result.run.accounts['flagged'].sum()):,} accounts flagged; {timing}"
+    )
+    console.print(f"results in {out}")
+    return result
+
+
+@app.command("link")
+def link_cmd(
+    data: Annotated[Path, typer.Argument(help="Input directory (accounts, signals, ...).")],
+    out: Annotated[Path, typer.Option(help="Results directory.")] = Path("out"),
+    resolution: Annotated[float, typer.Option(help="Leiden/Louvain resolution.")] = 1.0,
+    threshold: Annotated[float, typer.Option(help="Risk at or above which to flag.")] = 0.5,
+    method: Annotated[str, typer.Option(help="leiden, louvain or components.")] = "leiden",
+    min_edge_weight: Annotated[float, typer.Option(help="Weakest edge kept.")] = 0.3,
+    max_degree: Annotated[int, typer.Option(help="Supernode size: no pairs above it.")] = 5000,
+    prompts: Annotated[bool, typer.Option(help="Use prompt template overlap.")] = True,
+    top: Annotated[int, typer.Option(help="How many clusters to show.")] = 10,
+) -> None:
+    """Link accounts into clusters and score them; writes accounts/clusters/edges parquet."""
+    settings = _link_settings(resolution, threshold, method, min_edge_weight, max_degree, prompts)
+    _run_link(data, out, settings, top)
+
+
+@app.command()
+def demo(
+    accounts: Annotated[int, typer.Option(help="Accounts in the generated world.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed of the world.")] = 1,
+    workdir: Annotated[Path, typer.Option(help="Where to put the world and results.")] = Path(
+        "demo"
+    ),
+) -> None:
+    """Generate a world, link it, show the top clusters and the scores against the truth."""
+    generate(workdir / "world", accounts=accounts, seed=seed, fmt="parquet")
+    settings = _link_settings(1.0, 0.5, "leiden", 0.3, 5000, True)
+    result = _run_link(workdir / "world", workdir / "out", settings, 10)
+    from linker.plots import plot_run
+
+    picture = plot_run(result.run, result.dataset.labels, workdir / "out" / "risk.png")
+    console.print(f"picture of the run: {picture}")
 
 
 @app.command()

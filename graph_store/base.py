@@ -1,0 +1,42 @@
+"""The GraphStore protocol that the pipeline and the API use.
+
+A store receives the results of a linkage run as plain tables and gives back the
+latest completed run. Stores know nothing of how the tables are computed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pandas as pd
+
+#: columns of the per-run tables every store writes and reads back
+ACCOUNT_COLUMNS = ["account_id", "cluster_id", "risk", "flagged", "own_risk"]
+CLUSTER_COLUMNS = ["cluster_id", "size", "risk", "flagged", "reasons"]
+EDGE_COLUMNS = ["a", "b", "weight", "n_shared", "evidence"]
+
+
+@dataclass
+class RunTables:
+    """Everything one linkage run produced, as tables plus run metadata."""
+
+    run_id: str
+    accounts: pd.DataFrame
+    clusters: pd.DataFrame
+    edges: pd.DataFrame
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class GraphStore(Protocol):
+    """Where runs are written and read. Implementations: embedded, Neo4j."""
+
+    def write_run(self, run: RunTables) -> None:
+        """Replace the latest run with ``run``; readers see the old run or the new one,
+        never a mix."""
+
+    def latest_run(self) -> RunTables | None:
+        """The latest completed run, or None if there is none."""
+
+    def previous_assignment(self) -> pd.DataFrame | None:
+        """(account_id, cluster_id) of the latest run, for stable cluster ids."""

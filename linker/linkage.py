@@ -1,0 +1,348 @@
+"""From account-identifier observations to a weighted account-account projection.
+
+The account graph is bipartite (accounts on one side, identifiers on the other).
+Each shared identifier contributes an evidence probability ``p`` to the pair of
+accounts that share it:
+
+    p = kind_weight(kind) * category_factor(ip category) * specificity(degree)
+        * time_factor(pair)                       (ip kinds only)
+
+and a pair's edge weight combines its shared identifiers as a noisy-OR,
+``w = 1 - prod(1 - p_i)``, so independent kinds of evidence reinforce each other
+while one weak link stays below ``min_edge_weight``. Everything is vectorised over
+identifiers grouped by degree; there is no Python loop over pairs or rows.
+See docs/linkage.md for the reasoning behind each factor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from linker import normalise
+from linker.ingest import Dataset
+from linker.ipintel import lookup_ip_info
+from linker.settings import LinkageSettings
+
+IP_KINDS = ("ip", "ip_prefix")
+NS_PER_S = 1_000_000_000
+
+
+@dataclass
+class Projection:
+    """The linkage graph of one run.
+
+    - ``accounts``: account ids; an account's position is its integer index;
+    - ``identifiers``: one row per identifier (``kind``, ``value``, ``category``,
+      ``asn``, ``degree``, ``p``, ``supernode``);
+    - ``memberships``: one row per (account index, identifier index) with
+      ``n_obs``, ``first_ts``, ``last_ts``;
+    - ``edges``: one row per linked pair (``a`` < ``b``, account indexes), with
+      ``weight``, ``n_shared`` and one ``ev_<kind>`` count column per kind.
+    """
+
+    accounts: pd.Index
+    identifiers: pd.DataFrame
+    memberships: pd.DataFrame
+    edges: pd.DataFrame
+
+
+def account_memberships(dataset: Dataset, accounts: pd.Index) -> pd.DataFrame:
+    """Signals as (account, kind, value, n_obs, first_ts, last_ts), plus the /24 or /48
+    prefix of every address as a weaker ``ip_prefix`` identifier."""
+    sig = dataset.signals
+    base = pd.DataFrame(
+        {
+            "account": accounts.get_indexer(sig["account_id"]).astype(np.int32),
+            "kind": sig["kind"].to_numpy(),
+            "value": sig["value"].to_numpy(),
+            "n_obs": sig["n_obs"].to_numpy(np.int64),
+            "first_ts": sig["first_ts"].to_numpy(),
+            "last_ts": sig["last_ts"].to_numpy(),
+        }
+    )
+    ips = base[base["kind"] == "ip"]
+    if ips.empty:
+        return base
+    prefixes = ips.assign(kind="ip_prefix", value=normalise.ip_prefixes(ips["value"]).to_numpy())
+    prefixes = (
+        prefixes.groupby(["account", "kind", "value"], sort=False)
+        .agg(n_obs=("n_obs", "sum"), first_ts=("first_ts", "min"), last_ts=("last_ts", "max"))
+        .reset_index()
+    )
+    return pd.concat([base, prefixes], ignore_index=True)
+
+
+def specificity(
+    degree: np.ndarray, exponent: np.ndarray | float, settings: LinkageSettings
+) -> np.ndarray:
+    """Discount for identifiers shared by many accounts: 1 up to ``specificity_free_degree``,
+    then ``(free / degree) ** exponent``, a slow power law so a large ring keeps weight."""
+    free = float(settings.specificity_free_degree)
+    ratio = free / np.maximum(degree.astype(float), free)
+    return np.power(ratio, exponent)
+
+
+def identifier_table(
+    memberships: pd.DataFrame, ip_info: pd.DataFrame | None, settings: LinkageSettings
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """One row per distinct (kind, value) with its degree, context and evidence ``p``.
+
+    Returns the table and, for each membership row, the index of its identifier.
+    """
+    keys = memberships["kind"].astype(str) + "\x1f" + memberships["value"].astype(str)
+    codes, uniques = pd.factorize(keys, sort=True)
+    split = pd.Series(uniques).str.split("\x1f", n=1, expand=True)
+    table = pd.DataFrame({"kind": split[0].to_numpy(), "value": split[1].to_numpy()})
+    table["degree"] = np.bincount(codes, minlength=len(table)).astype(np.int64)
+    table["category"] = None
+    table["asn"] = pd.array([None] * len(table), dtype="Int64")
+    is_ip = table["kind"].isin(IP_KINDS).to_numpy()
+    if is_ip.any():
+        # a prefix is looked up by its network address; exact ip_info prefixes match it
+        addrs = table.loc[is_ip, "value"].str.split("/").str[0]
+        intel = lookup_ip_info(addrs, ip_info)
+        table.loc[is_ip, "category"] = intel["category"].to_numpy()
+        table.loc[is_ip, "asn"] = intel["asn"].array
+    kind_w = table["kind"].map(settings.weight_of).to_numpy(float)
+    cat_f = table["category"].map(settings.ip_category_factor).fillna(1.0).to_numpy(float)
+    exponent = table["kind"].map(settings.exponent_of).to_numpy(float)
+    p = kind_w * cat_f * specificity(table["degree"].to_numpy(), exponent, settings)
+    table["p"] = np.clip(p, 0.0, 0.95)
+    table["supernode"] = table["degree"].to_numpy() > settings.max_degree
+    return table, codes.astype(np.int64)
+
+
+def _clique_pairs(groups: np.ndarray, members: np.ndarray, size: int) -> tuple[np.ndarray, ...]:
+    """All pairs inside each of ``groups`` (rows of a (n, size) member matrix)."""
+    iu, ju = np.triu_indices(size, k=1)
+    a = members[:, iu].ravel()
+    b = members[:, ju].ravel()
+    g = np.repeat(groups, len(iu))
+    return a, b, g
+
+
+def _sparse_pairs(
+    group: int, members: np.ndarray, partners: int, rng: np.random.Generator
+) -> tuple[np.ndarray, ...]:
+    """A random expander over one large identifier's members: the union of
+    ``partners // 2`` random Hamiltonian cycles, so every member has ~``partners``
+    links and the group stays one well-connected community."""
+    a_parts, b_parts = [], []
+    for _ in range(max(partners // 2, 1)):
+        perm = rng.permutation(members)
+        a_parts.append(perm)
+        b_parts.append(np.roll(perm, -1))
+    a = np.concatenate(a_parts)
+    b = np.concatenate(b_parts)
+    return a, b, np.full(len(a), group, dtype=np.int64)
+
+
+def expand_pairs(
+    ident: np.ndarray, account: np.ndarray, degree: np.ndarray, settings: LinkageSettings
+) -> pd.DataFrame:
+    """Pairs of accounts sharing an identifier, as a frame (a < b, ident).
+
+    ``ident``/``account`` are membership rows of identifiers that may make pairs;
+    ``degree`` gives each identifier's number of accounts. Identifiers of equal degree
+    are expanded together with one index matrix, so the loop runs over distinct
+    degrees, not over identifiers or pairs.
+    """
+    if len(ident) == 0:
+        return pd.DataFrame({"a": [], "b": [], "ident": []}, dtype=np.int64)
+    order = np.lexsort((account, ident))
+    ident, account = ident[order], account[order]
+    starts = np.flatnonzero(np.r_[True, ident[1:] != ident[:-1]])
+    group_ids = ident[starts]
+    sizes = degree[group_ids]
+    rng = np.random.default_rng(settings.seed)
+    parts: list[tuple[np.ndarray, ...]] = []
+    for size in np.unique(sizes):
+        if size < 2:
+            continue
+        sel = np.flatnonzero(sizes == size)
+        if size <= settings.dense_limit:
+            idx = starts[sel][:, None] + np.arange(size)[None, :]
+            parts.append(_clique_pairs(group_ids[sel], account[idx], int(size)))
+        else:
+            for s in sel:
+                members = account[starts[s] : starts[s] + size]
+                parts.append(
+                    _sparse_pairs(int(group_ids[s]), members, settings.sparse_partners, rng)
+                )
+    if not parts:
+        return pd.DataFrame({"a": [], "b": [], "ident": []}, dtype=np.int64)
+    a = np.concatenate([p[0] for p in parts]).astype(np.int64)
+    b = np.concatenate([p[1] for p in parts]).astype(np.int64)
+    g = np.concatenate([p[2] for p in parts]).astype(np.int64)
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    keep = lo != hi
+    frame = pd.DataFrame({"a": lo[keep], "b": hi[keep], "ident": g[keep]})
+    return frame.drop_duplicates(ignore_index=True)
+
+
+def sync_counts(
+    observations: pd.DataFrame,
+    accounts: pd.Index,
+    identifiers: pd.DataFrame,
+    eligible: np.ndarray,
+    settings: LinkageSettings,
+) -> pd.DataFrame:
+    """For pairs seen on the same IP within ``sync_window_minutes``: how many distinct
+    windows they shared. Returns a frame (a, b, ident, n_sync)."""
+    obs = observations[(observations["kind"] == "ip") & observations["ts"].notna()]
+    empty = pd.DataFrame({"a": [], "b": [], "ident": [], "n_sync": []}, dtype=np.int64)
+    if obs.empty:
+        return empty
+    ip_rows = np.flatnonzero(identifiers["kind"].to_numpy() == "ip")
+    if len(ip_rows) == 0:
+        return empty
+    found = pd.Index(identifiers["value"].to_numpy()[ip_rows]).get_indexer(obs["value"])
+    ident = np.where(found >= 0, ip_rows[np.maximum(found, 0)], -1)
+    ok = ident >= 0
+    ok[ok] = eligible[ident[ok]]
+    if not ok.any():
+        return empty
+    window = np.int64(settings.sync_window_minutes * 60 * NS_PER_S)
+    ts = obs["ts"].to_numpy("datetime64[ns]").astype(np.int64)[ok]
+    bucket = pd.DataFrame(
+        {
+            "ident": ident[ok],
+            "bucket": ts // window,
+            "account": accounts.get_indexer(obs["account_id"])[ok],
+        }
+    ).drop_duplicates()
+    bucket_key, _ = pd.factorize(
+        bucket["ident"].to_numpy() * np.int64(1 << 32) + bucket["bucket"].to_numpy()
+    )
+    bucket_degree = np.bincount(bucket_key)
+    pairs = expand_pairs(
+        bucket_key.astype(np.int64), bucket["account"].to_numpy(np.int64), bucket_degree, settings
+    )
+    if pairs.empty:
+        return empty
+    first_ident = pd.Series(bucket["ident"].to_numpy()).groupby(bucket_key).first().to_numpy()
+    pairs["ident"] = first_ident[pairs["ident"].to_numpy()]
+    return pairs.groupby(["a", "b", "ident"], sort=False).size().rename("n_sync").reset_index()
+
+
+def pair_evidence(
+    pairs: pd.DataFrame,
+    memberships: pd.DataFrame,
+    mem_ident: np.ndarray,
+    identifiers: pd.DataFrame,
+    sync: pd.DataFrame,
+    settings: LinkageSettings,
+) -> np.ndarray:
+    """Evidence ``p`` of each (a, b, ident) row: the identifier's ``p`` times the time
+    factors of ip evidence (decay for use months apart, boost for simultaneous use)."""
+    p = identifiers["p"].to_numpy()[pairs["ident"].to_numpy()]
+    is_ip = identifiers["kind"].isin(IP_KINDS).to_numpy()[pairs["ident"].to_numpy()]
+    if not is_ip.any():
+        return p
+    span = pd.DataFrame(
+        {
+            "account": memberships["account"].to_numpy(np.int64),
+            "ident": mem_ident,
+            "first": memberships["first_ts"].to_numpy("datetime64[ns]").astype(np.int64),
+            "last": memberships["last_ts"].to_numpy("datetime64[ns]").astype(np.int64),
+        }
+    ).set_index(["account", "ident"])
+    ip_pairs = pairs[is_ip]
+    ka = pd.MultiIndex.from_arrays([ip_pairs["a"], ip_pairs["ident"]])
+    kb = pd.MultiIndex.from_arrays([ip_pairs["b"], ip_pairs["ident"]])
+    sa, sb = span.reindex(ka), span.reindex(kb)
+    nat = np.iinfo(np.int64).min
+    known = ((sa["first"] != nat) & (sb["first"] != nat)).to_numpy()
+    gap_ns = np.maximum(
+        0,
+        np.maximum(sa["first"].to_numpy(), sb["first"].to_numpy())
+        - np.minimum(sa["last"].to_numpy(), sb["last"].to_numpy()),
+    )
+    gap_days = np.where(known, gap_ns / (86_400 * NS_PER_S), 0.0)
+    factor = np.power(0.5, gap_days / settings.gap_half_life_days)
+    if not sync.empty:
+        n_sync = (
+            ip_pairs[["a", "b", "ident"]]
+            .merge(sync, on=["a", "b", "ident"], how="left")["n_sync"]
+            .fillna(0)
+            .to_numpy()
+        )
+        boost = settings.sync_boost * np.minimum(n_sync, settings.sync_saturation)
+        factor = factor * (1.0 + boost / settings.sync_saturation)
+    p = p.copy()
+    p[is_ip] = np.clip(p[is_ip] * factor, 0.0, 0.95)
+    return p
+
+
+def combine_edges(
+    pairs: pd.DataFrame, p: np.ndarray, kinds: np.ndarray, settings: LinkageSettings
+) -> pd.DataFrame:
+    """Noisy-OR of each pair's evidence; keeps pairs at or above ``min_edge_weight``.
+
+    Returns (a, b, weight, n_shared, ev_<kind>...) where ``ev_<kind>`` counts the shared
+    identifiers of each kind.
+    """
+    key = pairs["a"].to_numpy(np.int64) * np.int64(1 << 32) + pairs["b"].to_numpy(np.int64)
+    pair_code, pair_keys = pd.factorize(key)
+    log_miss = np.bincount(pair_code, weights=np.log1p(-np.minimum(p, 0.999)))
+    weight = 1.0 - np.exp(log_miss)
+    kind_names, kind_code = np.unique(kinds, return_inverse=True)
+    counts = np.zeros((len(pair_keys), len(kind_names)), dtype=np.int32)
+    np.add.at(counts, (pair_code, kind_code), 1)
+    edges = pd.DataFrame(
+        {
+            "a": (pair_keys >> 32).astype(np.int64),
+            "b": (pair_keys & ((1 << 32) - 1)).astype(np.int64),
+            "weight": weight,
+            "n_shared": counts.sum(axis=1),
+        }
+    )
+    for i, name in enumerate(kind_names):
+        edges[f"ev_{name}"] = counts[:, i]
+    edges = edges[edges["weight"] >= settings.min_edge_weight]
+    return edges.sort_values(["a", "b"], ignore_index=True)
+
+
+def build_projection(
+    dataset: Dataset,
+    settings: LinkageSettings | None = None,
+    extra_memberships: pd.DataFrame | None = None,
+) -> Projection:
+    """Build the weighted account projection of ``dataset``.
+
+    ``extra_memberships`` adds identifiers computed elsewhere (prompt templates) in the
+    memberships shape (account_id, kind, value, n_obs, first_ts, last_ts).
+    Returns a :class:`Projection`.
+    """
+    settings = settings or LinkageSettings()
+    accounts = pd.Index(dataset.accounts["account_id"])
+    memberships = account_memberships(dataset, accounts)
+    if extra_memberships is not None and not extra_memberships.empty:
+        extra = extra_memberships.assign(
+            account=accounts.get_indexer(extra_memberships["account_id"]).astype(np.int32)
+        ).drop(columns="account_id")
+        memberships = pd.concat([memberships, extra[memberships.columns]], ignore_index=True)
+    identifiers, mem_ident = identifier_table(memberships, dataset.ip_info, settings)
+    eligible = (
+        (identifiers["degree"].to_numpy() >= 2)
+        & ~identifiers["supernode"].to_numpy()
+        & (identifiers["p"].to_numpy() * (1 + settings.sync_boost) >= settings.min_contribution)
+    )
+    use = eligible[mem_ident]
+    pairs = expand_pairs(
+        mem_ident[use],
+        memberships["account"].to_numpy(np.int64)[use],
+        identifiers["degree"].to_numpy(),
+        settings,
+    )
+    sync = sync_counts(dataset.observations, accounts, identifiers, eligible, settings)
+    p = pair_evidence(pairs, memberships, mem_ident, identifiers, sync, settings)
+    strong = p >= settings.min_contribution
+    pairs, p = pairs[strong], p[strong]
+    kinds = identifiers["kind"].to_numpy()[pairs["ident"].to_numpy()]
+    edges = combine_edges(pairs, p, kinds, settings)
+    memberships = memberships.assign(ident=mem_ident)
+    return Projection(accounts, identifiers, memberships, edges)

@@ -1,0 +1,182 @@
+"""One function per job. ``link``: input directory -> clusters and risks in a store."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from graph_store.base import GraphStore, RunTables
+from linker import __version__, communities, prompts
+from linker.ingest import Dataset, load_dataset, write_rejected
+from linker.linkage import Projection, build_projection
+from linker.risk import RiskSettings, cluster_features, own_risk, score_clusters
+from linker.settings import CommunitySettings, LinkageSettings
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class LinkSettings:
+    """All parameters of a link run."""
+
+    linkage: LinkageSettings = field(default_factory=LinkageSettings)
+    community: CommunitySettings = field(default_factory=CommunitySettings)
+    risk: RiskSettings = field(default_factory=RiskSettings)
+    prompt: prompts.PromptSettings = field(default_factory=prompts.PromptSettings)
+    use_prompts: bool = True
+
+
+@dataclass
+class RunResult:
+    """What a link run produced and how long each stage took."""
+
+    run: RunTables
+    dataset: Dataset
+    projection: Projection
+    timings: dict[str, float]
+    evaluation: dict[str, Any] | None = None
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str, progress: Progress | None) -> Iterator[None]:
+    if progress:
+        progress(stage)
+    start = time.perf_counter()
+    yield
+    timings[stage] = round(time.perf_counter() - start, 3)
+
+
+def _run_id(dataset: Dataset, settings: LinkSettings) -> str:
+    digest = hashlib.sha1(repr(sorted(settings.linkage.to_dict().items())).encode())
+    digest.update(str(len(dataset.accounts)).encode())
+    digest.update(str(len(dataset.signals)).encode())
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + digest.hexdigest()[:8]
+
+
+def assemble_tables(
+    dataset: Dataset,
+    projection: Projection,
+    cluster_ids: pd.Series,
+    scored: pd.DataFrame,
+    own: np.ndarray,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The accounts, clusters and edges tables of a run."""
+    ids = projection.accounts
+    account_risk = cluster_ids.map(scored["risk"]).astype(float)
+    risk = np.where(account_risk.notna(), np.maximum(account_risk.fillna(0), own), own)
+    threshold_flag = cluster_ids.map(scored["flagged"]).fillna(False).astype(bool)
+    accounts = pd.DataFrame(
+        {
+            "account_id": np.asarray(ids),
+            "cluster_id": cluster_ids.to_numpy(),
+            "risk": risk.round(4),
+            "flagged": threshold_flag.to_numpy(),
+            "own_risk": own.round(4),
+        }
+    )
+    clusters = scored.reset_index(names="cluster_id")
+    clusters["risk"] = clusters["risk"].round(4)
+    clusters = clusters.sort_values(["risk", "size"], ascending=False, ignore_index=True)
+    edges = projection.edges.copy()
+    ev_cols = [c for c in edges.columns if c.startswith("ev_")]
+    evidence = pd.Series("", index=edges.index)
+    for col in ev_cols:
+        part = np.where(edges[col] > 0, col[3:] + ":" + edges[col].astype(str), "")
+        evidence = evidence.str.cat(pd.Series(part, index=edges.index), sep=" ").str.strip()
+    edges["evidence"] = evidence.str.replace(r"\s+", " ", regex=True)
+    edges["a"] = np.asarray(ids)[edges["a"].to_numpy()]
+    edges["b"] = np.asarray(ids)[edges["b"].to_numpy()]
+    edges["weight"] = edges["weight"].round(4)
+    return accounts, clusters, edges
+
+
+def link(
+    data_dir: Path | str,
+    store: GraphStore,
+    settings: LinkSettings | None = None,
+    out_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Run the linkage job on ``data_dir`` and write the run into ``store``.
+
+    Rejected input rows go to ``out_dir/rejected.csv`` when ``out_dir`` is given.
+    Returns a :class:`RunResult`; raises InputError for unusable input.
+    """
+    settings = settings or LinkSettings()
+    timings: dict[str, float] = {}
+    with _timed(timings, "ingest", progress):
+        dataset = load_dataset(data_dir)
+    if out_dir is not None:
+        write_rejected(dataset.rejected, out_dir)
+    extra = None
+    prompt_feats = None
+    templates: dict[str, str] = {}
+    if settings.use_prompts and dataset.prompts is not None and not dataset.prompts.empty:
+        with _timed(timings, "prompts", progress):
+            result = prompts.analyse(dataset.prompts, settings.prompt)
+            extra, templates = result.memberships, result.examples
+            idx = pd.Index(dataset.accounts["account_id"])
+            prompt_feats = result.account_features.set_index(
+                idx.get_indexer(result.account_features.index)
+            )
+    with _timed(timings, "projection", progress):
+        projection = build_projection(dataset, settings.linkage, extra)
+    with _timed(timings, "communities", progress):
+        labels = communities.detect(len(projection.accounts), projection.edges, settings.community)
+        cluster_ids = communities.assign_cluster_ids(
+            projection.accounts, labels, store.previous_assignment(), settings.community.id_overlap
+        )
+    with _timed(timings, "risk", progress):
+        member_mask = cluster_ids.notna().to_numpy()
+        members = pd.DataFrame(
+            {"account": np.flatnonzero(member_mask), "cluster": cluster_ids[member_mask].to_numpy()}
+        )
+        feats = cluster_features(
+            members,
+            dataset.accounts,
+            projection.edges,
+            projection.memberships,
+            projection.identifiers,
+            prompt_feats,
+        )
+        scored = score_clusters(feats, settings.risk, templates)
+        own = own_risk(
+            len(projection.accounts),
+            projection.memberships,
+            projection.identifiers,
+            prompt_feats,
+            settings.risk,
+        )
+        accounts, clusters, edges = assemble_tables(dataset, projection, cluster_ids, scored, own)
+    run_id = _run_id(dataset, settings)
+    meta = {
+        "run_id": run_id,
+        "input": str(data_dir),
+        "version": __version__,
+        "python": platform.python_version(),
+        "settings": {
+            "linkage": settings.linkage.to_dict(),
+            "community": settings.community.to_dict(),
+            "risk": settings.risk.to_dict(),
+            "prompt": settings.prompt.to_dict(),
+            "use_prompts": settings.use_prompts,
+        },
+        "counts": {name: vars(c) for name, c in dataset.counts.items()},
+        "n_edges": len(edges),
+        "n_clusters": len(clusters),
+        "n_flagged_clusters": int(clusters["flagged"].sum()),
+        "timings_s": timings,
+    }
+    run = RunTables(run_id=run_id, accounts=accounts, clusters=clusters, edges=edges, meta=meta)
+    with _timed(timings, "write", progress):
+        store.write_run(run)
+    return RunResult(run=run, dataset=dataset, projection=projection, timings=timings)

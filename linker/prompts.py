@@ -1,0 +1,209 @@
+"""Prompt overlap: normalisation, MinHash/LSH template families, intent features.
+
+Raw prompt text is used in memory only. What leaves this module is template ids,
+counts and, per template, one short example in its *masked* form (numbers, URLs,
+code, quotes and e-mail addresses replaced by placeholders), never a prompt log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import rensa
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+# order matters: code and URLs before numbers, so their digits do not become <num>
+_MASKS: tuple[tuple[str, str], ...] = (
+    (r"```.*?```", " <code> "),
+    (r"`[^`]*`", " <code> "),
+    (r"https?://\S+|www\.\S+", " <url> "),
+    (r"\S+@\S+\.\w+", " <email> "),
+    (r"\"[^\"]{1,200}\"|“[^”]{1,200}”|'[^']{3,200}'", " <q> "),
+    (r"\d+(?:[.,:/-]\d+)*", " <num> "),
+    (r"[^\w<>\s]+", " "),
+    (r"\s+", " "),
+)
+
+INTENT_PATTERNS: dict[str, str] = {
+    "reasoning": r"step[- ]by[- ]step|chain[- ]of[- ]thought|reasoning (?:you|behind|trace|process)"
+    r"|show your (?:work|thinking|reasoning)|internal reasoning|think (?:out loud|aloud)",
+    "grading": r"\brubric\b|grade (?:the|this|these)|score (?:the|this) (?:response|answer)"
+    r"|rate (?:the|this) (?:response|answer)|on a scale of \d+ ?(?:-|to) ?\d+",
+    "rewrite": r"politically sensitive|censor|avoid(?:s|ing)? (?:sensitive|controversial)"
+    r"|rewrite (?:the|this) (?:answer|response)",
+    "agentic": r"\bagent\b|\btools?\b.*\bcall|function[_ ]call|tool[_ ]use|\btool_call",
+}
+
+
+@dataclass(frozen=True)
+class PromptSettings:
+    """Parameters of the prompt stage."""
+
+    num_perm: int = 64
+    bands: int = 16
+    #: estimated Jaccard at or above which two masked prompts are one template family
+    threshold: float = 0.5
+    shingle: int = 2
+    #: an account is a member of a template family when it sent at least this many
+    #: of its prompts (one pasted homework question links nobody)
+    min_repeats: int = 3
+    seed: int = 11
+    example_chars: int = 80
+    keep_raw_examples: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form for run.json."""
+        return asdict(self)
+
+
+@dataclass
+class PromptAnalysis:
+    """Result of the prompt stage.
+
+    - ``memberships``: (account_id, kind="prompt_template", value=template id, n_obs,
+      first_ts, last_ts), identifiers for the linkage graph;
+    - ``account_features``: per account_id: n_prompts, n_templates, top_template,
+      top_share, intent (share of prompts with distillation intent);
+    - ``templates``: per template id: n_prompts, n_accounts, n_variants, example;
+    - ``examples``: template id -> masked example.
+    """
+
+    memberships: pd.DataFrame
+    account_features: pd.DataFrame
+    templates: pd.DataFrame
+    examples: dict[str, str]
+
+
+def normalise_prompts(texts: pd.Series) -> pd.Series:
+    """Lower-case, mask numbers/URLs/code/quotes/e-mails, fold punctuation and spaces."""
+    out = texts.astype(str).str.lower()
+    for pattern, repl in _MASKS:
+        out = out.str.replace(pattern, repl, regex=True)
+    return out.str.strip()
+
+
+def shingles(text: str, k: int) -> list[str]:
+    """Word k-shingles of a normalised text (the words themselves if shorter)."""
+    words = text.split()
+    if len(words) <= k:
+        return [" ".join(words)] if words else [""]
+    return [" ".join(words[i : i + k]) for i in range(len(words) - k + 1)]
+
+
+def signatures(texts: list[str], settings: PromptSettings) -> np.ndarray:
+    """MinHash signatures (rensa) of normalised texts, as an (n, num_perm) array."""
+    token_sets = [shingles(t, settings.shingle) for t in texts]
+    matrix = rensa.RMinHash.digest_matrix_from_token_sets(
+        token_sets, num_perm=settings.num_perm, seed=settings.seed
+    )
+    return np.asarray(matrix.to_rows(), dtype=np.int64).reshape(len(texts), settings.num_perm)
+
+
+def lsh_families(sig: np.ndarray, settings: PromptSettings) -> np.ndarray:
+    """Family label of each signature row: LSH banding proposes pairs, pairs whose
+    estimated Jaccard reaches ``threshold`` are joined, families are the connected
+    components. Vectorised per band."""
+    n = len(sig)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    rows = settings.num_perm // settings.bands
+    mult = np.random.default_rng(0).integers(1, 2**61, size=rows, dtype=np.int64) | 1
+    src, dst = [np.arange(n)], [np.arange(n)]
+    for band in range(settings.bands):
+        block = sig[:, band * rows : (band + 1) * rows]
+        with np.errstate(over="ignore"):
+            key = (block * mult).sum(axis=1)
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        head = first[inverse]
+        cand = np.flatnonzero(head != np.arange(n))
+        if len(cand) == 0:
+            continue
+        sim = (sig[cand] == sig[head[cand]]).mean(axis=1)
+        ok = cand[sim >= settings.threshold]
+        src.append(ok)
+        dst.append(head[ok])
+    s, d = np.concatenate(src), np.concatenate(dst)
+    graph = coo_matrix((np.ones(len(s), dtype=np.int8), (s, d)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    return labels.astype(np.int64)
+
+
+def intent_flags(texts: pd.Series) -> pd.DataFrame:
+    """One boolean column per distillation-intent pattern, and ``any``."""
+    low = texts.astype(str).str.lower()
+    flags = pd.DataFrame({k: low.str.contains(p, regex=True) for k, p in INTENT_PATTERNS.items()})
+    flags["any"] = flags.any(axis=1)
+    return flags
+
+
+def _template_ids(family_text: pd.Series) -> pd.Series:
+    return family_text.map(lambda t: "pt_" + hashlib.sha1(t.encode()).hexdigest()[:10])
+
+
+def analyse(prompts: pd.DataFrame, settings: PromptSettings | None = None) -> PromptAnalysis:
+    """Template families, linkage memberships and intent features of ``prompts``
+    (account_id, ts, text). Returns a :class:`PromptAnalysis`."""
+    settings = settings or PromptSettings()
+    norm = normalise_prompts(prompts["text"])
+    codes, uniques = pd.factorize(norm)
+    family_of_unique = lsh_families(signatures(list(uniques), settings), settings)
+    family = family_of_unique[codes]
+    frame = pd.DataFrame(
+        {
+            "account_id": prompts["account_id"].to_numpy(),
+            "ts": prompts["ts"].to_numpy(),
+            "family": family,
+            "norm": codes,
+        }
+    )
+    intents = intent_flags(prompts["text"])
+    frame["intent"] = intents["any"].to_numpy()
+    fam_text = pd.Series(np.asarray(uniques, dtype=object)).groupby(family_of_unique).min()
+    per_pair = (
+        frame.groupby(["account_id", "family"], sort=False)
+        .agg(n_obs=("ts", "size"), first_ts=("ts", "min"), last_ts=("ts", "max"))
+        .reset_index()
+    )
+    repeated = per_pair[per_pair["n_obs"] >= settings.min_repeats]
+    fam_accounts = repeated.groupby("family")["account_id"].nunique()
+    linking = fam_accounts[fam_accounts >= 2].index
+    ids = _template_ids(fam_text.reindex(linking))
+    members = repeated[repeated["family"].isin(linking)]
+    memberships = pd.DataFrame(
+        {
+            "account_id": members["account_id"].to_numpy(),
+            "kind": "prompt_template",
+            "value": ids.reindex(members["family"]).to_numpy(),
+            "n_obs": members["n_obs"].to_numpy(np.int64),
+            "first_ts": members["first_ts"].to_numpy(),
+            "last_ts": members["last_ts"].to_numpy(),
+        }
+    )
+    top = per_pair.sort_values(["account_id", "n_obs"], ascending=[True, False])
+    top = top.drop_duplicates("account_id").set_index("account_id")
+    g = frame.groupby("account_id")
+    feats = pd.DataFrame(
+        {"n_prompts": g.size(), "n_templates": g["family"].nunique(), "intent": g["intent"].mean()}
+    )
+    feats["top_share"] = top["n_obs"] / feats["n_prompts"]
+    top_id = ids.reindex(top["family"]).to_numpy()
+    feats["top_template"] = pd.Series(top_id, index=top.index).where(
+        top["n_obs"] >= settings.min_repeats
+    )
+    fam_stats = frame.groupby("family").agg(
+        n_prompts=("ts", "size"),
+        n_accounts=("account_id", "nunique"),
+        n_variants=("norm", "nunique"),
+    )
+    templates = fam_stats.reindex(linking).assign(template_id=ids.to_numpy())
+    examples = {
+        tid: text[: settings.example_chars]
+        for tid, text in zip(ids.to_numpy(), fam_text.reindex(linking).to_numpy(), strict=True)
+    }
+    templates["example"] = templates["template_id"].map(examples)
+    return PromptAnalysis(memberships, feats, templates.reset_index(drop=True), examples)

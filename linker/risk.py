@@ -1,0 +1,286 @@
+"""Cluster features -> risk in [0, 1] with plain-language reasons. Pure: no I/O.
+
+The score is a logistic combination of features that separate coordinated
+distillation from benign sharing (see docs/linkage.md, "Risk"):
+
+- signs of a controller: shared devices and cards across many accounts, traffic
+  from datacenter and proxy networks, signups in a burst, synchronous activity,
+  one prompt template family with distillation intent;
+- signs of a legitimate group: one organisation, office/campus/carrier networks,
+  household size, diverse prompts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+HOUR_S = 3600
+INFRA_BENIGN = ("corporate", "education", "mobile")
+INFRA_HOSTING = ("datacenter", "proxy")
+
+
+def _default_weights() -> dict[str, float]:
+    return {
+        "bias": -3.2,
+        "hosting_share": 2.6,
+        "device_reuse": 1.6,
+        "payment_reuse": 0.9,
+        "burst_2h": 1.4,
+        "size_log": 0.7,
+        "template_share": 2.8,
+        "intent_share": 2.2,
+        "sync_share": 0.8,
+        "org_share": -2.5,
+        "benign_infra_share": -1.6,
+        "prompt_diversity": -1.2,
+    }
+
+
+@dataclass(frozen=True)
+class RiskSettings:
+    """Weights of the risk model and the flagging threshold."""
+
+    weights: dict[str, float] = field(default_factory=_default_weights)
+    threshold: float = 0.5
+    #: an account outside every cluster scores at most this from its own signals
+    own_risk_cap: float = 0.45
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form for run.json."""
+        return asdict(self)
+
+
+def _share_in_window(cluster: np.ndarray, seconds: np.ndarray, window: int) -> pd.Series:
+    """Per cluster, the largest share of members whose times fall in one ``window``."""
+    order = np.lexsort((seconds, cluster))
+    c, t = cluster[order], seconds[order]
+    key = c.astype(np.float64) * 1e11 + t
+    ends = np.searchsorted(key, key + window, side="right")
+    in_window = ends - np.arange(len(key))
+    best = pd.Series(in_window).groupby(c).max()
+    sizes = pd.Series(c).value_counts()
+    return best / sizes.reindex(best.index)
+
+
+def _identifier_reuse(members: pd.DataFrame, memberships: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Per cluster: distinct identifiers of ``kind``, members on one shared inside the
+    cluster, and the most members on a single identifier."""
+    mem = memberships.loc[memberships["kind"] == kind, ["account", "ident"]]
+    mem = mem.merge(members, on="account")
+    per_ident = mem.groupby(["cluster", "ident"]).size().rename("n").reset_index()
+    shared_ids = per_ident[per_ident["n"] >= 2]
+    shared_acc = mem.merge(shared_ids[["cluster", "ident"]], on=["cluster", "ident"])
+    out = pd.DataFrame(
+        {
+            f"n_{kind}": per_ident.groupby("cluster")["ident"].nunique(),
+            f"{kind}_shared_accounts": shared_acc.groupby("cluster")["account"].nunique(),
+            f"{kind}_max_accounts": per_ident.groupby("cluster")["n"].max(),
+        }
+    )
+    return out
+
+
+def cluster_features(
+    members: pd.DataFrame,
+    accounts: pd.DataFrame,
+    edges: pd.DataFrame,
+    memberships: pd.DataFrame,
+    identifiers: pd.DataFrame,
+    prompt_features: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Features of every cluster, one row per cluster id.
+
+    ``members`` is (account, cluster) for clustered accounts (account = row index
+    into ``accounts``); ``edges``, ``memberships`` and ``identifiers`` come from the
+    projection; ``prompt_features`` is per account (index = account) when prompts exist.
+    """
+    size = members.groupby("cluster").size().rename("size")
+    feats = pd.DataFrame(size)
+    cmap = pd.Series(members["cluster"].to_numpy(), index=members["account"].to_numpy())
+    ca = cmap.reindex(edges["a"].to_numpy()).to_numpy()
+    cb = cmap.reindex(edges["b"].to_numpy()).to_numpy()
+    inner = edges[(ca == cb) & pd.notna(ca)].assign(cluster=ca[(ca == cb) & pd.notna(ca)])
+    g = inner.groupby("cluster")
+    feats["n_edges"] = g.size()
+    feats["density"] = feats["n_edges"] / (feats["size"] * (feats["size"] - 1) / 2)
+    feats["mean_weight"] = g["weight"].mean()
+    feats["strong_share"] = g["weight"].apply(lambda w: float((w >= 0.6).mean()))
+    for col in [c for c in edges.columns if c.startswith("ev_")]:
+        feats[f"share_edges_{col[3:]}"] = (inner[col] > 0).groupby(inner["cluster"]).mean()
+    for kind in ("payment", "device"):
+        feats = feats.join(_identifier_reuse(members, memberships, kind))
+        shared = feats[f"{kind}_shared_accounts"].fillna(0)
+        feats[f"{kind}_reuse"] = shared / feats["size"]
+    feats = feats.join(_ip_context(members, memberships, identifiers))
+    created = accounts["created_at"].to_numpy("datetime64[ns]").astype(np.int64) // 1_000_000_000
+    secs = created[members["account"].to_numpy()]
+    feats["burst_2h"] = _share_in_window(members["cluster"].to_numpy(), secs, 2 * HOUR_S)
+    feats["burst_24h"] = _share_in_window(members["cluster"].to_numpy(), secs, 24 * HOUR_S)
+    for col, name in (("org_id", "org_share"), ("email_domain", "domain_share")):
+        if col in accounts.columns:
+            vals = accounts[col].to_numpy()[members["account"].to_numpy()]
+            top = (
+                pd.DataFrame({"cluster": members["cluster"].to_numpy(), "v": vals})
+                .dropna()
+                .groupby(["cluster", "v"])
+                .size()
+                .groupby("cluster")
+                .max()
+            )
+            feats[name] = top / feats["size"]
+    if prompt_features is not None and not prompt_features.empty:
+        feats = feats.join(_prompt_cluster_features(members, prompt_features))
+    return feats.fillna(0.0)
+
+
+def _ip_context(
+    members: pd.DataFrame, memberships: pd.DataFrame, identifiers: pd.DataFrame
+) -> pd.DataFrame:
+    ips = memberships.loc[memberships["kind"] == "ip", ["account", "ident", "n_obs"]].merge(
+        members, on="account"
+    )
+    ips["category"] = identifiers["category"].to_numpy()[ips["ident"].to_numpy()]
+    ips["asn"] = identifiers["asn"].to_numpy()[ips["ident"].to_numpy()]
+    total = ips.groupby("cluster")["n_obs"].sum()
+    by_cat = ips.pivot_table(index="cluster", columns="category", values="n_obs", aggfunc="sum")
+    out = pd.DataFrame(index=total.index)
+    for cat in ("datacenter", "proxy", "residential", "mobile", "vpn", "education", "corporate"):
+        out[f"ip_{cat}_share"] = by_cat[cat] / total if cat in by_cat else 0.0
+    out = out.fillna(0.0)
+    out["hosting_share"] = out[[f"ip_{c}_share" for c in INFRA_HOSTING]].sum(axis=1)
+    out["benign_infra_share"] = out[[f"ip_{c}_share" for c in INFRA_BENIGN]].sum(axis=1)
+    hosting = ips[ips["category"].isin(INFRA_HOSTING)]
+    out["hosting_asns"] = hosting.groupby("cluster")["asn"].nunique()
+    out["n_ips"] = ips.groupby("cluster")["ident"].nunique()
+    return out
+
+
+def _prompt_cluster_features(members: pd.DataFrame, prompt_features: pd.DataFrame) -> pd.DataFrame:
+    joined = members.join(prompt_features, on="account", how="inner")
+    g = joined.groupby("cluster")
+    out = pd.DataFrame(
+        {
+            "intent_share": g["intent"].mean(),
+            "prompts_per_account": g["n_prompts"].mean(),
+        }
+    )
+    if "top_template" in joined.columns:
+        top = joined.dropna(subset=["top_template"]).groupby(["cluster", "top_template"]).size()
+        best = top.groupby("cluster").max()
+        sizes = g.size()
+        out["template_share"] = best / sizes.reindex(best.index)
+        out["top_template"] = top.groupby("cluster").idxmax().map(lambda t: t[1])
+        distinct = joined.groupby("cluster")["n_templates"].mean()
+        out["prompt_diversity"] = (distinct / joined.groupby("cluster")["n_prompts"].mean()).clip(
+            0, 1
+        )
+    return out
+
+
+def score(features: pd.DataFrame, settings: RiskSettings) -> pd.Series:
+    """Risk in [0, 1] per row of ``features`` (logistic in the weighted features)."""
+    w = settings.weights
+    z = np.full(len(features), w["bias"])
+    for name, weight in w.items():
+        if name == "bias":
+            continue
+        if name == "size_log":
+            values = np.log10(features["size"].to_numpy(float).clip(1))
+        elif name == "sync_share" and "share_edges_ip" in features:
+            values = features["share_edges_ip"].to_numpy(float)
+        elif name in features:
+            values = features[name].to_numpy(float)
+        else:
+            continue
+        if name in ("burst_2h", "device_reuse", "payment_reuse"):
+            # a household of 2 "sharing" a card or signing up together says nothing
+            values = values * np.clip((features["size"].to_numpy(float) - 2) / 8, 0, 1)
+        z = z + weight * values
+    return pd.Series(1 / (1 + np.exp(-z)), index=features.index)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def reasons_for(row: pd.Series, template_examples: dict[str, str] | None = None) -> list[str]:
+    """Plain-language reasons, with numbers, for one cluster's feature row."""
+    n = int(row["size"])
+    out: list[str] = []
+    if row.get("template_share", 0) >= 0.3 and template_examples:
+        example = template_examples.get(str(row.get("top_template")), "")
+        k = round(row["template_share"] * n)
+        out.append(f"{k} of {n} accounts send variants of '{example}'")
+    if row.get("intent_share", 0) >= 0.3:
+        out.append(
+            f"{_pct(row['intent_share'])} of prompts ask for reasoning traces, grading or "
+            "rewrites (distillation intent)"
+        )
+    if row.get("payment_shared_accounts", 0) >= 2:
+        out.append(
+            f"{int(row['payment_shared_accounts'])} accounts share "
+            f"{int(row.get('n_payment', 0))} payment instruments"
+        )
+    if row.get("device_shared_accounts", 0) >= 2:
+        out.append(
+            f"{int(row['device_shared_accounts'])} accounts share "
+            f"{int(row.get('n_device', 0))} devices"
+        )
+    if row.get("hosting_share", 0) >= 0.3:
+        out.append(
+            f"{_pct(row['hosting_share'])} of traffic from "
+            f"{int(row.get('hosting_asns', 0))} datacenter/proxy ASNs"
+        )
+    if n >= 5 and row.get("burst_2h", 0) >= 0.3:
+        out.append(f"{round(row['burst_2h'] * n)} of {n} signups within 2 hours")
+    if row.get("org_share", 0) >= 0.5:
+        out.append(f"{_pct(row['org_share'])} of accounts belong to one organisation")
+    if row.get("benign_infra_share", 0) >= 0.5:
+        out.append(
+            f"{_pct(row['benign_infra_share'])} of traffic from office, campus or "
+            "mobile-carrier networks"
+        )
+    if not out:
+        out.append(
+            f"{n} accounts linked by shared identifiers (mean link weight "
+            f"{row.get('mean_weight', 0):.2f})"
+        )
+    return out
+
+
+def score_clusters(
+    features: pd.DataFrame, settings: RiskSettings, template_examples: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """Risk, flag and reasons per cluster; returns ``features`` with three columns added."""
+    out = features.copy()
+    out["risk"] = score(features, settings)
+    out["flagged"] = out["risk"] >= settings.threshold
+    out["reasons"] = [reasons_for(row, template_examples) for _, row in out.iterrows()]
+    return out
+
+
+def own_risk(
+    n_accounts: int,
+    memberships: pd.DataFrame,
+    identifiers: pd.DataFrame,
+    prompt_features: pd.DataFrame | None,
+    settings: RiskSettings,
+) -> np.ndarray:
+    """Risk of each account from its own signals, capped at ``own_risk_cap``."""
+    ips = memberships[memberships["kind"] == "ip"]
+    cat = identifiers["category"].to_numpy()[ips["ident"].to_numpy()]
+    hosting = np.isin(cat, INFRA_HOSTING) * ips["n_obs"].to_numpy()
+    acc = ips["account"].to_numpy()
+    tot = np.bincount(acc, weights=ips["n_obs"].to_numpy(float), minlength=n_accounts)
+    host = np.bincount(acc, weights=hosting.astype(float), minlength=n_accounts)
+    hosting_share = np.divide(host, tot, out=np.zeros(n_accounts), where=tot > 0)
+    w = settings.weights
+    z = w["bias"] + w["hosting_share"] * hosting_share
+    if prompt_features is not None and not prompt_features.empty:
+        intent = prompt_features["intent"].reindex(range(n_accounts)).fillna(0).to_numpy()
+        z = z + w["intent_share"] * intent
+    return np.minimum(1 / (1 + np.exp(-z)), settings.own_risk_cap)
