@@ -95,7 +95,8 @@ def assign_cluster_ids(
             ids[int(row.label)] = str(row.cluster_id)
     for label, members in frame.groupby("label")["account_id"]:
         ids.setdefault(int(label), content_id(members.tolist()))
-    out = pd.Series(None, index=range(len(account_ids)), dtype=object)
-    mapped = pd.Series(labels).map(ids)
-    out[:] = mapped.where(pd.Series(labels) >= 0, None).to_numpy()
-    return out
+    lookup = np.full(int(labels.max(initial=-1)) + 2, None, dtype=object)
+    for label, cluster_id in ids.items():
+        lookup[label] = cluster_id
+    # label -1 reads lookup[-1], which no cluster uses: None
+    return pd.Series(lookup[labels], dtype=object)

@@ -1,0 +1,203 @@
+"""Validation that loses nothing: every rejection reason, every format."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from linker.errors import InputError
+from linker.ingest import load_dataset, write_rejected
+
+ACCOUNTS = (
+    "account_id,created_at,email_domain,plan\na1,2026-01-01T00:00:00Z,x.com,free\n"
+    "a2,2026-01-02,y.com,pro\n"
+)
+
+
+def _write(root: Path, name: str, text: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / name
+    if name.endswith(".gz"):
+        with gzip.open(path, "wt") as f:
+            f.write(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+def _reasons(rejected: pd.DataFrame) -> dict[tuple[int, str], str]:
+    return {(int(r.row), r.column): r.reason for r in rejected.itertuples()}
+
+
+def test_every_rejection_reason_names_file_row_and_column(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        "accounts.csv",
+        ACCOUNTS + "a3,yesterday,z.com,free\n,2026-01-01,q,free\na1,2026-01-05,dup.com,free\n",
+    )
+    _write(
+        tmp_path,
+        "signals.csv",
+        "account_id,kind,value,ts\n"
+        "a1,ip, ::FFFF:1.2.3.4 ,2026-01-01T00:00:00+02:00\n"  # 1 ok
+        "a2,ip,999.1.1.1,\n"  # 2 bad ip
+        "a9,device,d1,\n"  # 3 unknown account
+        "a2,device,d1,2026-01-01,extra\n"  # 4 wrong field count
+        "a2,,d1,\n"  # 5 missing kind
+        "a2,device,d1,not-a-time\n"  # 6 bad ts
+        "a2,payment,pm_1,\n",
+    )  # 7 ok, no ts
+    _write(
+        tmp_path,
+        "ip_info.csv",
+        "ip,asn,category\n1.2.3.0/24,64500,Mobile\n"
+        "bad,1,mobile\n1.2.4.0/24,-5,mobile\n1.2.5.0/24,7,moon\n",
+    )
+    _write(tmp_path, "labels.csv", "account_id,label\na1,sybil\na2,maybe\n")
+    data = load_dataset(tmp_path)
+    reasons = _reasons(data.rejected)
+    assert reasons == {
+        (3, "created_at"): "missing or invalid ISO-8601 timestamp",
+        (4, "account_id"): "missing value",
+        (5, "account_id"): "duplicate account_id (first occurrence kept)",
+        (2, "value"): "not an IP address",
+        (3, "account_id"): "account_id not in accounts table",
+        (4, "*"): "expected 4 fields, found 5",
+        (5, "kind"): "missing value",
+        (6, "ts"): "missing or invalid ISO-8601 timestamp",
+        (2, "ip"): "not an IP address or CIDR prefix",
+        (3, "asn"): "missing or not a non-negative integer",
+        (4, "category"): "not one of residential, mobile, datacenter, vpn, proxy, education, "
+        "corporate, unknown",
+        (2, "label"): "not one of sybil, benign",
+    }
+    files = set(data.rejected["file"].map(lambda f: Path(f).name))
+    assert files == {"accounts.csv", "signals.csv", "ip_info.csv", "labels.csv"}
+    assert data.counts["signals"].read == 7
+    assert data.counts["signals"].kept == 2
+    assert data.counts["accounts"].rejected == 3
+    assert data.accounts["plan"].tolist() == ["free", "pro"]  # extra column kept
+    assert data.ip_info["category"].tolist() == ["mobile"]
+    ip_row = data.signals[data.signals["kind"] == "ip"].iloc[0]
+    assert ip_row["value"] == "1.2.3.4"
+    assert ip_row["first_ts"] == pd.Timestamp("2025-12-31T22:00:00Z")
+
+
+def test_rejected_file_keeps_the_original_record(tmp_path: Path) -> None:
+    _write(tmp_path, "accounts.csv", ACCOUNTS + "a3,never,z.com,free\n")
+    _write(tmp_path, "signals.csv", "account_id,kind,value\na1,device,d1\n")
+    data = load_dataset(tmp_path)
+    path = write_rejected(data.rejected, tmp_path / "out")
+    rejected = pd.read_csv(path)
+    assert rejected.loc[0, "row"] == 3
+    assert '"a3"' in rejected.loc[0, "record"] and "never" in rejected.loc[0, "record"]
+
+
+def test_duplicate_observations_are_aggregated(tmp_path: Path) -> None:
+    _write(tmp_path, "accounts.csv", ACCOUNTS)
+    _write(
+        tmp_path,
+        "signals.csv",
+        "account_id,kind,value,ts\n"
+        "a1,device,d1,2026-01-03\na1,DEVICE,d1,2026-01-01\na1,device,d1,2026-01-02\n",
+    )
+    sig = load_dataset(tmp_path).signals
+    assert len(sig) == 1
+    assert sig.loc[0, "n_obs"] == 3
+    assert sig.loc[0, "first_ts"] == pd.Timestamp("2026-01-01T00:00:00Z")
+    assert sig.loc[0, "last_ts"] == pd.Timestamp("2026-01-03T00:00:00Z")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "csv.gz", "jsonl", "jsonl.gz", "parquet"])
+def test_each_format_reads_the_same(tmp_path: Path, fmt: str) -> None:
+    accounts = pd.DataFrame(
+        {"account_id": ["a1", "a2"], "created_at": ["2026-01-01", "2026-01-02"]}
+    )
+    signals = pd.DataFrame(
+        {
+            "account_id": ["a1", "a2"],
+            "kind": ["ip", "ip"],
+            "value": ["::ffff:1.1.1.1", "2.2.2.2"],
+            "ts": ["2026-01-01", None],
+        }
+    )
+    for name, frame in (("accounts", accounts), ("signals", signals)):
+        path = tmp_path / f"{name}.{fmt}"
+        if fmt == "parquet":
+            frame.to_parquet(path)
+        elif fmt.startswith("csv"):
+            frame.to_csv(path, index=False, compression="infer")
+        else:
+            frame.to_json(path, orient="records", lines=True, compression="infer")
+    data = load_dataset(tmp_path)
+    assert data.accounts["account_id"].tolist() == ["a1", "a2"]
+    assert sorted(data.signals["value"]) == ["1.1.1.1", "2.2.2.2"]
+    assert data.rejected.empty
+
+
+def test_broken_jsonl_line_costs_one_row(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        "accounts.jsonl",
+        '{"account_id":"a1","created_at":"2026-01-01"}\n{oops\n'
+        '{"account_id":"a2","created_at":"2026-01-01"}\n',
+    )
+    _write(tmp_path, "signals.jsonl", '{"account_id":"a1","kind":"device","value":"d"}\n')
+    data = load_dataset(tmp_path)
+    assert data.accounts["account_id"].tolist() == ["a1", "a2"]
+    assert _reasons(data.rejected)[(2, "*")].startswith("invalid JSON")
+
+
+def test_one_row_and_empty_optional_table(tmp_path: Path) -> None:
+    _write(tmp_path, "accounts.csv", "account_id,created_at\na1,2026-01-01\n")
+    _write(tmp_path, "signals.csv", "account_id,kind,value,ts\n")
+    data = load_dataset(tmp_path)
+    assert len(data.accounts) == 1
+    assert data.signals.empty
+    assert data.counts["signals"].read == 0
+
+
+def test_missing_required_table_stops_the_run(tmp_path: Path) -> None:
+    _write(tmp_path, "accounts.csv", ACCOUNTS)
+    with pytest.raises(InputError, match="required table 'signals' not found"):
+        load_dataset(tmp_path)
+
+
+def test_missing_required_column_names_file_and_column(tmp_path: Path) -> None:
+    _write(tmp_path, "accounts.csv", ACCOUNTS)
+    _write(tmp_path, "signals.csv", "account_id,value\na1,x\n")
+    with pytest.raises(InputError, match=r"signals\.csv, column 'kind': required column"):
+        load_dataset(tmp_path)
+
+
+def test_entirely_invalid_table_stops_the_run(tmp_path: Path) -> None:
+    _write(tmp_path, "accounts.csv", "account_id,created_at\na1,never\na2,nope\n")
+    _write(tmp_path, "signals.csv", "account_id,kind,value\n")
+    with pytest.raises(
+        InputError, match=r"accounts\.csv, column 'created_at': every row is invalid"
+    ):
+        load_dataset(tmp_path)
+
+
+def test_empty_accounts_table_stops_the_run(tmp_path: Path) -> None:
+    _write(tmp_path, "accounts.csv", "account_id,created_at\n")
+    _write(tmp_path, "signals.csv", "account_id,kind,value\n")
+    with pytest.raises(InputError, match="table has no rows"):
+        load_dataset(tmp_path)
+
+
+def test_unreadable_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "accounts.parquet").write_bytes(b"not parquet at all")
+    _write(tmp_path, "signals.csv", "account_id,kind,value\n")
+    with pytest.raises(InputError, match=r"accounts\.parquet: cannot read file"):
+        load_dataset(tmp_path)
+
+
+def test_table_given_twice_is_ambiguous(tmp_path: Path) -> None:
+    _write(tmp_path, "accounts.csv", ACCOUNTS)
+    _write(tmp_path, "accounts.jsonl", "{}\n")
+    with pytest.raises(InputError, match="given twice"):
+        load_dataset(tmp_path)
