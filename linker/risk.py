@@ -56,14 +56,17 @@ class RiskSettings:
 
 def _share_in_window(cluster: np.ndarray, seconds: np.ndarray, window: int) -> pd.Series:
     """Per cluster, the largest share of members whose times fall in one ``window``."""
-    order = np.lexsort((seconds, cluster))
-    c, t = cluster[order], seconds[order]
+    codes, names = pd.factorize(cluster)
+    order = np.lexsort((seconds, codes))
+    c, t = codes[order], seconds[order]
     key = c.astype(np.float64) * 1e11 + t
     ends = np.searchsorted(key, key + window, side="right")
     in_window = ends - np.arange(len(key))
     best = pd.Series(in_window).groupby(c).max()
     sizes = pd.Series(c).value_counts()
-    return best / sizes.reindex(best.index)
+    share = best / sizes.reindex(best.index)
+    share.index = np.asarray(names)[share.index.to_numpy()]
+    return share
 
 
 def _identifier_reuse(members: pd.DataFrame, memberships: pd.DataFrame, kind: str) -> pd.DataFrame:

@@ -1,0 +1,44 @@
+# One command for each routine job. CI runs `make test`, exactly as the README says.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+EXTRAS := neo4j,api,prompts,dev
+
+.PHONY: setup demo test lint bench neo4j-install neo4j-start neo4j-stop browser clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
+	touch $@
+
+demo: setup
+	$(BIN)/sybil-linker demo
+
+neo4j-install: setup
+	$(BIN)/sybil-linker neo4j install
+
+neo4j-start: neo4j-install
+	$(BIN)/sybil-linker neo4j start
+
+neo4j-stop:
+	$(BIN)/sybil-linker neo4j stop
+
+browser:
+	bash scripts/install-browser.sh
+
+test: setup neo4j-install browser
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy linker graph_store api
+
+bench: setup
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) demo test-output

@@ -1,0 +1,128 @@
+"""Prompt normalisation, template families, thresholds, supernodes and privacy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from graph_store.embedded import EmbeddedStore
+from linker.ingest import load_dataset
+from linker.linkage import build_projection
+from linker.pipeline import link
+from linker.prompts import PromptSettings, analyse, intent_flags, lsh_families, normalise_prompts
+from linker.prompts import signatures as minhash
+from tests.helpers import ts, write_input
+
+TEMPLATE = "Explain step by step the reasoning you used to answer question {n} about {topic}"
+TOPICS = ["chemistry", "number theory", "tax law", "poetry", "sql joins", "graph theory"]
+
+
+def test_normalisation_masks_slots() -> None:
+    texts = pd.Series(
+        [
+            "Fix `foo(x)` at https://x.io/a?b=1 — call me at bob@x.com, 3.14 or 42!!",
+            'What does "hello world" mean?',
+        ]
+    )
+    assert normalise_prompts(texts).tolist() == [
+        "fix <code> at <url> call me at <email> <num> or <num>",
+        "what does <q> mean",
+    ]
+
+
+def test_slot_filled_variants_collapse_into_one_family() -> None:
+    texts = [TEMPLATE.format(n=i, topic=TOPICS[i % len(TOPICS)]) for i in range(30)]
+    texts += ["Write a haiku about autumn leaves falling", "Plan a 3 day trip to Lisbon with kids"]
+    settings = PromptSettings()
+    norm = normalise_prompts(pd.Series(texts)).tolist()
+    fam = lsh_families(minhash(norm, settings), settings)
+    assert len(set(fam[:30])) == 1
+    assert fam[30] != fam[0] and fam[31] != fam[0] and fam[30] != fam[31]
+
+
+def _jaccard(x: str, y: str) -> float:
+    bx = {tuple(x.split()[i : i + 2]) for i in range(len(x.split()) - 1)}
+    by = {tuple(y.split()[i : i + 2]) for i in range(len(y.split()) - 1)}
+    return len(bx & by) / len(bx | by)
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.9])
+def test_threshold_decides_what_joins(threshold: float) -> None:
+    base = "summarise the quarterly sales report for the northern region team in five bullets"
+    words = base.split()
+    near = " ".join([*words[:-2], "six", "bullets"])
+    far = " ".join([*words[:6], "marketing plan for spring launch and hiring"])
+    assert _jaccard(base, near) == pytest.approx(10 / 14)
+    assert _jaccard(base, far) == pytest.approx(5 / 19)
+    settings = PromptSettings(threshold=threshold, num_perm=128, bands=32)
+    fam = lsh_families(minhash([base, near, far], settings), settings)
+    assert (fam[0] == fam[1]) == (threshold < 10 / 14)
+    assert fam[0] != fam[2]
+
+
+def test_intent_flags() -> None:
+    flags = intent_flags(
+        pd.Series(
+            [
+                "Show your full chain of thought before answering",
+                "Grade the following response on a 1-10 rubric",
+                "Rewrite the answer so it avoids politically sensitive content",
+                "You are an agent with tools. Call the tools to list files",
+                "Recipe for banana bread",
+            ]
+        )
+    )
+    assert flags["any"].tolist() == [True, True, True, True, False]
+    assert flags["grading"][1] and flags["reasoning"][0] and flags["rewrite"][2]
+
+
+def _prompt_world(tmp_path: Path) -> Path:
+    """Ring of 6 sending one template family repeatedly; 40 students pasting one homework
+    prompt once each; 300 developers sending the SDK sample prompt 5 times each."""
+    ring = [f"ring{i}" for i in range(6)]
+    students = [f"stu{i}" for i in range(40)]
+    devs = [f"dev{i}" for i in range(300)]
+    prompts = []
+    for i, a in enumerate(ring):
+        for k in range(12):
+            prompts.append((a, ts(k * 7 + i), TEMPLATE.format(n=k * 10 + i, topic=TOPICS[k % 6])))
+    for i, a in enumerate(students):
+        prompts.append((a, ts(i), "Prove that the square root of 2 is irrational, homework 3"))
+        prompts.append(
+            (a, ts(i + 50), f"help me write a cover letter for job number {i} at a bakery")
+        )
+    for i, a in enumerate(devs):
+        prompts += [(a, ts(i + k), "Hello, Claude") for k in range(5)]
+    accounts = ring + students + devs
+    signals = [(a, "device", f"dev-{a}", None) for a in accounts]
+    return write_input(tmp_path, accounts, signals, prompts=prompts)
+
+
+def test_template_links_a_ring_but_not_homework_or_sdk_samples(tmp_path: Path) -> None:
+    data = load_dataset(_prompt_world(tmp_path))
+    result = analyse(data.prompts)
+    members = result.memberships
+    assert set(members["account_id"]) >= {f"ring{i}" for i in range(6)}
+    assert not members["account_id"].str.startswith("stu").any()  # pasted once: no membership
+    proj = build_projection(data, extra_memberships=members)
+    ids = np.asarray(proj.accounts)
+    linked = set(ids[proj.edges["a"]]) | set(ids[proj.edges["b"]])
+    assert linked == {f"ring{i}" for i in range(6)}  # 300 SDK-sample senders link nobody
+    sdk = proj.identifiers[proj.identifiers["kind"] == "prompt_template"]
+    assert sdk["degree"].max() == 300
+
+
+def test_privacy_no_raw_prompt_text_in_outputs(tmp_path: Path) -> None:
+    data_dir = _prompt_world(tmp_path / "in")
+    out = tmp_path / "out"
+    link(data_dir, EmbeddedStore(out), out_dir=out)
+    raw = pd.read_csv(data_dir / "prompts.csv")["text"]
+    blob = b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file())
+    for text in raw.drop_duplicates():
+        assert text.encode() not in blob
+    clusters = pd.read_parquet(out / "clusters.parquet")
+    reasons = " ".join(r for rs in clusters["reasons"] for r in rs)
+    assert "explain step by step the reasoning you used to answer question <num>" in reasons
