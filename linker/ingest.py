@@ -433,8 +433,9 @@ def load_dataset(data_dir: Path | str, progress: Progress | None = None) -> Data
     ip_info = frames["ip_info"]
     if ip_info is not None:
         ip_info = ip_info.drop_duplicates("ip", keep="last").reset_index(drop=True)
+    # a canonical account order makes every later stage independent of input row order
     return Dataset(
-        accounts=accounts.reset_index(drop=True),
+        accounts=accounts.sort_values("account_id", kind="stable", ignore_index=True),
         signals=aggregate_signals(observations),
         observations=observations,
         prompts=None if frames["prompts"] is None else frames["prompts"].reset_index(drop=True),

@@ -12,7 +12,7 @@ import pytest
 from linker.ingest import load_dataset
 from linker.linkage import build_projection, expand_pairs, specificity
 from linker.settings import LinkageSettings
-from tests.helpers import T0, ts, write_input
+from tests.helpers import ts, write_input
 
 
 def _edge_set(proj) -> set[tuple[str, str]]:
