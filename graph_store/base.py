@@ -7,7 +7,7 @@ latest completed run. Stores know nothing of how the tables are computed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
@@ -40,3 +40,15 @@ class GraphStore(Protocol):
 
     def previous_assignment(self) -> pd.DataFrame | None:
         """(account_id, cluster_id) of the latest run, for stable cluster ids."""
+
+
+@runtime_checkable
+class InputGraphStore(GraphStore, Protocol):
+    """A store that also holds the account-identifier graph (Neo4j): the pipeline
+    loads the projection's input into it and reads it back from it."""
+
+    def load_input(self, inp: Any) -> None:
+        """Load (idempotently) accounts, identifiers and observations of ``inp``."""
+
+    def read_input(self) -> Any:
+        """Read back everything the projection needs, in the pipeline's input form."""

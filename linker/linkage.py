@@ -16,7 +16,7 @@ See docs/linkage.md for the reasoning behind each factor.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -49,23 +49,88 @@ class Projection:
     edges: pd.DataFrame
 
 
-def account_memberships(dataset: Dataset, accounts: pd.Index) -> pd.DataFrame:
-    """Signals as (account, kind, value, n_obs, first_ts, last_ts), plus the /24 or /48
-    prefix of every address as a weaker ``ip_prefix`` identifier."""
-    sig = dataset.signals
-    base = pd.DataFrame(
+@dataclass
+class LinkInput:
+    """Everything the projection needs, in a form every store can hold and give back.
+
+    - ``accounts``: account_id, created_at and attributes, sorted by account_id;
+    - ``memberships``: one row per (account_id, kind, value) with n_obs, first_ts,
+      last_ts (signals and prompt templates alike);
+    - ``ip_windows``: distinct (account_id, value, window) of IP use, ``window`` being
+      the number of the ``sync_window_minutes`` slot since the epoch;
+    - ``ip_info``: the IP intelligence table, or None;
+    - ``prompt_features``: per account_id, from the prompt stage, or None;
+    - ``template_examples``: template id -> masked example.
+    """
+
+    accounts: pd.DataFrame
+    memberships: pd.DataFrame
+    ip_windows: pd.DataFrame
+    ip_info: pd.DataFrame | None = None
+    prompt_features: pd.DataFrame | None = None
+    template_examples: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_dataset(
+        cls,
+        dataset: Dataset,
+        settings: LinkageSettings | None = None,
+        extra_memberships: pd.DataFrame | None = None,
+        prompt_features: pd.DataFrame | None = None,
+        template_examples: dict[str, str] | None = None,
+    ) -> LinkInput:
+        """Assemble the input of a validated dataset plus prompt-stage results."""
+        settings = settings or LinkageSettings()
+        memberships = dataset.signals[list(MEMBERSHIP_COLUMNS)]
+        if extra_memberships is not None and not extra_memberships.empty:
+            memberships = pd.concat(
+                [memberships, extra_memberships[list(MEMBERSHIP_COLUMNS)]], ignore_index=True
+            )
+        return cls(
+            accounts=dataset.accounts,
+            memberships=memberships,
+            ip_windows=ip_windows(dataset.observations, settings.sync_window_minutes),
+            ip_info=dataset.ip_info,
+            prompt_features=prompt_features,
+            template_examples=dict(template_examples or {}),
+        )
+
+
+MEMBERSHIP_COLUMNS = ("account_id", "kind", "value", "n_obs", "first_ts", "last_ts")
+
+
+def ip_windows(observations: pd.DataFrame, window_minutes: int) -> pd.DataFrame:
+    """Distinct (account_id, value, window) of timed IP observations."""
+    obs = observations[(observations["kind"] == "ip") & observations["ts"].notna()]
+    window = np.int64(window_minutes * 60 * NS_PER_S)
+    ts = obs["ts"].to_numpy("datetime64[ns]").astype(np.int64)
+    frame = pd.DataFrame(
         {
-            "account": accounts.get_indexer(sig["account_id"]).astype(np.int32),
-            "kind": sig["kind"].to_numpy(),
-            "value": sig["value"].to_numpy(),
-            "n_obs": sig["n_obs"].to_numpy(np.int64),
-            "first_ts": sig["first_ts"].to_numpy(),
-            "last_ts": sig["last_ts"].to_numpy(),
+            "account_id": obs["account_id"].to_numpy(),
+            "value": obs["value"].to_numpy(),
+            "window": ts // window,
         }
     )
+    return frame.drop_duplicates(ignore_index=True)
+
+
+def account_memberships(memberships: pd.DataFrame, accounts: pd.Index) -> pd.DataFrame:
+    """Memberships with account positions, plus the /24 or /48 prefix of every address
+    as a weaker ``ip_prefix`` identifier."""
+    base = pd.DataFrame(
+        {
+            "account": accounts.get_indexer(memberships["account_id"]).astype(np.int32),
+            "kind": memberships["kind"].to_numpy(),
+            "value": memberships["value"].to_numpy(),
+            "n_obs": memberships["n_obs"].to_numpy(np.int64),
+            "first_ts": memberships["first_ts"].to_numpy("datetime64[ns]"),
+            "last_ts": memberships["last_ts"].to_numpy("datetime64[ns]"),
+        }
+    )
+    base = base[base["account"] >= 0]
     ips = base[base["kind"] == "ip"]
     if ips.empty:
-        return base
+        return base.reset_index(drop=True)
     prefixes = ips.assign(kind="ip_prefix", value=normalise.ip_prefixes(ips["value"]).to_numpy())
     prefixes = (
         prefixes.groupby(["account", "kind", "value"], sort=False)
@@ -184,47 +249,37 @@ def expand_pairs(
 
 
 def sync_counts(
-    observations: pd.DataFrame,
+    windows: pd.DataFrame,
     accounts: pd.Index,
     identifiers: pd.DataFrame,
     eligible: np.ndarray,
     settings: LinkageSettings,
 ) -> pd.DataFrame:
-    """For pairs seen on the same IP within ``sync_window_minutes``: how many distinct
-    windows they shared. Returns a frame (a, b, ident, n_sync)."""
-    obs = observations[(observations["kind"] == "ip") & observations["ts"].notna()]
+    """For pairs seen on the same IP in the same ``sync_window_minutes`` slot: how many
+    distinct slots they shared. Returns a frame (a, b, ident, n_sync)."""
     empty = pd.DataFrame({"a": [], "b": [], "ident": [], "n_sync": []}, dtype=np.int64)
-    if obs.empty:
-        return empty
     ip_rows = np.flatnonzero(identifiers["kind"].to_numpy() == "ip")
-    if len(ip_rows) == 0:
+    if windows.empty or len(ip_rows) == 0:
         return empty
-    found = pd.Index(identifiers["value"].to_numpy()[ip_rows]).get_indexer(obs["value"])
+    found = pd.Index(identifiers["value"].to_numpy()[ip_rows]).get_indexer(windows["value"])
     ident = np.where(found >= 0, ip_rows[np.maximum(found, 0)], -1)
-    ok = ident >= 0
+    account = accounts.get_indexer(windows["account_id"])
+    ok = (ident >= 0) & (account >= 0)
     ok[ok] = eligible[ident[ok]]
     if not ok.any():
         return empty
-    window = np.int64(settings.sync_window_minutes * 60 * NS_PER_S)
-    ts = obs["ts"].to_numpy("datetime64[ns]").astype(np.int64)[ok]
-    bucket = pd.DataFrame(
-        {
-            "ident": ident[ok],
-            "bucket": ts // window,
-            "account": accounts.get_indexer(obs["account_id"])[ok],
-        }
-    ).drop_duplicates()
-    bucket_key, _ = pd.factorize(
-        bucket["ident"].to_numpy() * np.int64(1 << 32) + bucket["bucket"].to_numpy()
+    slot_key, _ = pd.factorize(
+        ident[ok].astype(np.int64) * np.int64(1 << 32)
+        + (windows["window"].to_numpy(np.int64)[ok] % np.int64(1 << 32))
     )
-    bucket_degree = np.bincount(bucket_key)
+    slot_degree = np.bincount(slot_key)
     pairs = expand_pairs(
-        bucket_key.astype(np.int64), bucket["account"].to_numpy(np.int64), bucket_degree, settings
+        slot_key.astype(np.int64), account[ok].astype(np.int64), slot_degree, settings
     )
     if pairs.empty:
         return empty
-    first_ident = pd.Series(bucket["ident"].to_numpy()).groupby(bucket_key).first().to_numpy()
-    pairs["ident"] = first_ident[pairs["ident"].to_numpy()]
+    slot_ident = pd.Series(ident[ok]).groupby(slot_key).first().to_numpy()
+    pairs["ident"] = slot_ident[pairs["ident"].to_numpy()]
     return pairs.groupby(["a", "b", "ident"], sort=False).size().rename("n_sync").reset_index()
 
 
@@ -306,26 +361,12 @@ def combine_edges(
     return edges.sort_values(["a", "b"], ignore_index=True)
 
 
-def build_projection(
-    dataset: Dataset,
-    settings: LinkageSettings | None = None,
-    extra_memberships: pd.DataFrame | None = None,
-) -> Projection:
-    """Build the weighted account projection of ``dataset``.
-
-    ``extra_memberships`` adds identifiers computed elsewhere (prompt templates) in the
-    memberships shape (account_id, kind, value, n_obs, first_ts, last_ts).
-    Returns a :class:`Projection`.
-    """
+def build_projection(inp: LinkInput, settings: LinkageSettings | None = None) -> Projection:
+    """Build the weighted account projection of ``inp``. Returns a :class:`Projection`."""
     settings = settings or LinkageSettings()
-    accounts = pd.Index(dataset.accounts["account_id"])
-    memberships = account_memberships(dataset, accounts)
-    if extra_memberships is not None and not extra_memberships.empty:
-        extra = extra_memberships.assign(
-            account=accounts.get_indexer(extra_memberships["account_id"]).astype(np.int32)
-        ).drop(columns="account_id")
-        memberships = pd.concat([memberships, extra[memberships.columns]], ignore_index=True)
-    identifiers, mem_ident = identifier_table(memberships, dataset.ip_info, settings)
+    accounts = pd.Index(inp.accounts["account_id"])
+    memberships = account_memberships(inp.memberships, accounts)
+    identifiers, mem_ident = identifier_table(memberships, inp.ip_info, settings)
     eligible = (
         (identifiers["degree"].to_numpy() >= 2)
         & ~identifiers["supernode"].to_numpy()
@@ -338,7 +379,7 @@ def build_projection(
         identifiers["degree"].to_numpy(),
         settings,
     )
-    sync = sync_counts(dataset.observations, accounts, identifiers, eligible, settings)
+    sync = sync_counts(inp.ip_windows, accounts, identifiers, eligible, settings)
     p = pair_evidence(pairs, memberships, mem_ident, identifiers, sync, settings)
     strong = p >= settings.min_contribution
     pairs, p = pairs[strong], p[strong]

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from graph_store.base import GraphStore, RunTables
+from graph_store.base import GraphStore, InputGraphStore, RunTables
 from linker import __version__, communities, prompts
 from linker.ingest import Dataset, load_dataset, write_rejected
-from linker.linkage import Projection, build_projection
+from linker.linkage import LinkInput, Projection, build_projection
 from linker.risk import RiskSettings, cluster_features, own_risk, score_clusters
 from linker.settings import CommunitySettings, LinkageSettings
 
@@ -63,7 +63,6 @@ def _run_id(dataset: Dataset, settings: LinkSettings) -> str:
 
 
 def assemble_tables(
-    dataset: Dataset,
     projection: Projection,
     cluster_ids: pd.Series,
     scored: pd.DataFrame,
@@ -99,37 +98,30 @@ def assemble_tables(
     return accounts, clusters, edges
 
 
-def link(
-    data_dir: Path | str,
-    store: GraphStore,
-    settings: LinkSettings | None = None,
-    out_dir: Path | None = None,
-    progress: Progress | None = None,
-) -> RunResult:
-    """Run the linkage job on ``data_dir`` and write the run into ``store``.
+def build_link_input(
+    dataset: Dataset, settings: LinkSettings, timings: dict[str, float], progress: Progress | None
+) -> LinkInput:
+    """The projection's input: signals plus, when prompts exist, template memberships."""
+    if not (settings.use_prompts and dataset.prompts is not None and not dataset.prompts.empty):
+        return LinkInput.from_dataset(dataset, settings.linkage)
+    with _timed(timings, "prompts", progress):
+        result = prompts.analyse(dataset.prompts, settings.prompt)
+    return LinkInput.from_dataset(
+        dataset, settings.linkage, result.memberships, result.account_features, result.examples
+    )
 
-    Rejected input rows go to ``out_dir/rejected.csv`` when ``out_dir`` is given.
-    Returns a :class:`RunResult`; raises InputError for unusable input.
-    """
-    settings = settings or LinkSettings()
-    timings: dict[str, float] = {}
-    with _timed(timings, "ingest", progress):
-        dataset = load_dataset(data_dir)
-    if out_dir is not None:
-        write_rejected(dataset.rejected, out_dir)
-    extra = None
-    prompt_feats = None
-    templates: dict[str, str] = {}
-    if settings.use_prompts and dataset.prompts is not None and not dataset.prompts.empty:
-        with _timed(timings, "prompts", progress):
-            result = prompts.analyse(dataset.prompts, settings.prompt)
-            extra, templates = result.memberships, result.examples
-            idx = pd.Index(dataset.accounts["account_id"])
-            prompt_feats = result.account_features.set_index(
-                idx.get_indexer(result.account_features.index)
-            )
+
+def score_input(
+    inp: LinkInput,
+    store: GraphStore,
+    settings: LinkSettings,
+    timings: dict[str, float],
+    progress: Progress | None = None,
+) -> tuple[Projection, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Projection, communities and risk of ``inp``; returns the projection and the
+    accounts, clusters and edges tables."""
     with _timed(timings, "projection", progress):
-        projection = build_projection(dataset, settings.linkage, extra)
+        projection = build_projection(inp, settings.linkage)
     with _timed(timings, "communities", progress):
         labels = communities.detect(len(projection.accounts), projection.edges, settings.community)
         cluster_ids = communities.assign_cluster_ids(
@@ -140,15 +132,20 @@ def link(
         members = pd.DataFrame(
             {"account": np.flatnonzero(member_mask), "cluster": cluster_ids[member_mask].to_numpy()}
         )
+        prompt_feats = None
+        if inp.prompt_features is not None:
+            prompt_feats = inp.prompt_features.set_index(
+                projection.accounts.get_indexer(inp.prompt_features.index)
+            )
         feats = cluster_features(
             members,
-            dataset.accounts,
+            inp.accounts,
             projection.edges,
             projection.memberships,
             projection.identifiers,
             prompt_feats,
         )
-        scored = score_clusters(feats, settings.risk, templates)
+        scored = score_clusters(feats, settings.risk, inp.template_examples)
         own = own_risk(
             len(projection.accounts),
             projection.memberships,
@@ -156,7 +153,37 @@ def link(
             prompt_feats,
             settings.risk,
         )
-        accounts, clusters, edges = assemble_tables(dataset, projection, cluster_ids, scored, own)
+        tables = assemble_tables(projection, cluster_ids, scored, own)
+    return (projection, *tables)
+
+
+def link(
+    data_dir: Path | str,
+    store: GraphStore,
+    settings: LinkSettings | None = None,
+    out_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Run the linkage job on ``data_dir`` and write the run into ``store``.
+
+    Rejected input rows go to ``out_dir/rejected.csv`` when ``out_dir`` is given. A store
+    that holds the input graph (Neo4j) is loaded first and the projection's input is
+    read back from it, so the store is the system of record.
+    Returns a :class:`RunResult`; raises InputError for unusable input.
+    """
+    settings = settings or LinkSettings()
+    timings: dict[str, float] = {}
+    with _timed(timings, "ingest", progress):
+        dataset = load_dataset(data_dir)
+    if out_dir is not None:
+        write_rejected(dataset.rejected, out_dir)
+    inp = build_link_input(dataset, settings, timings, progress)
+    if isinstance(store, InputGraphStore):
+        with _timed(timings, "store_load", progress):
+            store.load_input(inp)
+        with _timed(timings, "store_read", progress):
+            inp = store.read_input()
+    projection, accounts, clusters, edges = score_input(inp, store, settings, timings, progress)
     run_id = _run_id(dataset, settings)
     meta = {
         "run_id": run_id,
@@ -171,9 +198,11 @@ def link(
             "use_prompts": settings.use_prompts,
         },
         "counts": {name: vars(c) for name, c in dataset.counts.items()},
+        "n_accounts": len(accounts),
         "n_edges": len(edges),
         "n_clusters": len(clusters),
         "n_flagged_clusters": int(clusters["flagged"].sum()),
+        "n_flagged_accounts": int(accounts["flagged"].sum()),
         "timings_s": timings,
     }
     run = RunTables(run_id=run_id, accounts=accounts, clusters=clusters, edges=edges, meta=meta)

@@ -10,9 +10,13 @@ import pandas as pd
 import pytest
 
 from linker.ingest import load_dataset
-from linker.linkage import build_projection, expand_pairs, specificity
+from linker.linkage import LinkInput, build_projection, expand_pairs, specificity
 from linker.settings import LinkageSettings
 from tests.helpers import ts, write_input
+
+
+def _project(data: Path, settings: LinkageSettings | None = None):  # type: ignore[no-untyped-def]
+    return build_projection(LinkInput.from_dataset(load_dataset(data), settings), settings)
 
 
 def _edge_set(proj) -> set[tuple[str, str]]:
@@ -24,7 +28,7 @@ def test_cgnat_ip_shared_by_5000_strangers_links_nobody(tmp_path: Path) -> None:
     accounts = [f"u{i:05d}" for i in range(5000)]
     signals = [(a, "ip", "100.64.0.1", ts(i % 600)) for i, a in enumerate(accounts)]
     data = write_input(tmp_path, accounts, signals, ip_info=[("100.64.0.0/16", 64500, "mobile")])
-    proj = build_projection(load_dataset(data))
+    proj = _project(data)
     assert proj.edges.empty
     assert int(proj.identifiers.loc[proj.identifiers["kind"] == "ip", "degree"].iloc[0]) == 5000
 
@@ -33,7 +37,7 @@ def test_card_shared_by_three_campaign_accounts_links_them(tmp_path: Path) -> No
     accounts = ["c1", "c2", "c3", "x1"]
     signals = [(a, "payment", "pm_ring", ts(i)) for i, a in enumerate(accounts[:3])]
     signals.append(("x1", "payment", "pm_other", ts(0)))
-    proj = build_projection(load_dataset(write_input(tmp_path, accounts, signals)))
+    proj = _project(write_input(tmp_path, accounts, signals))
     assert _edge_set(proj) == {("c1", "c2"), ("c1", "c3"), ("c2", "c3")}
     assert (proj.edges["weight"] >= 0.8).all()
     assert (proj.edges["ev_payment"] == 1).all()
@@ -44,7 +48,7 @@ def test_one_shared_residential_ip_alone_does_not_link(tmp_path: Path) -> None:
     data = write_input(
         tmp_path, ["a", "b"], signals, ip_info=[("81.2.3.0/24", 3320, "residential")]
     )
-    assert build_projection(load_dataset(data)).edges.empty
+    assert _project(data).edges.empty
 
 
 def test_independent_weak_evidence_reinforces(tmp_path: Path) -> None:
@@ -52,21 +56,14 @@ def test_independent_weak_evidence_reinforces(tmp_path: Path) -> None:
     signals = []
     for k in range(4):
         signals += [("a", "ip", "81.2.3.4", ts(600 * k)), ("b", "ip", "81.2.3.4", ts(600 * k + 2))]
-    only_ip = build_projection(
-        load_dataset(
-            write_input(
-                tmp_path / "ip", ["a", "b"], signals, ip_info=[("81.2.3.0/24", 3320, "residential")]
-            )
-        )
-    )
-    both = build_projection(
-        load_dataset(
-            write_input(
-                tmp_path / "both",
-                ["a", "b"],
-                [*signals, ("a", "device", "d1", None), ("b", "device", "d1", None)],
-                ip_info=[("81.2.3.0/24", 3320, "residential")],
-            )
+    info = [("81.2.3.0/24", 3320, "residential")]
+    only_ip = _project(write_input(tmp_path / "ip", ["a", "b"], signals, ip_info=info))
+    both = _project(
+        write_input(
+            tmp_path / "both",
+            ["a", "b"],
+            [*signals, ("a", "device", "d1", None), ("b", "device", "d1", None)],
+            ip_info=info,
         )
     )
     assert len(only_ip.edges) == 1
@@ -80,16 +77,12 @@ def test_same_ip_months_apart_is_weaker_than_simultaneous(tmp_path: Path) -> Non
     apart = [("a", "ip", "81.2.3.4", ts(0)), ("b", "ip", "81.2.3.4", ts(60 * 24 * 120))]
     settings = LinkageSettings(min_edge_weight=0.0, min_contribution=0.0)
     w_same = (
-        build_projection(
-            load_dataset(write_input(tmp_path / "s", ["a", "b"], same, info)), settings
-        )
+        _project(write_input(tmp_path / "s", ["a", "b"], same, info), settings)
         .edges["weight"]
         .max()
     )
     w_apart = (
-        build_projection(
-            load_dataset(write_input(tmp_path / "p", ["a", "b"], apart, info)), settings
-        )
+        _project(write_input(tmp_path / "p", ["a", "b"], apart, info), settings)
         .edges["weight"]
         .max()
     )
@@ -100,7 +93,7 @@ def test_large_ring_keeps_weight_and_stays_linear(tmp_path: Path) -> None:
     n = 1200  # above dense_limit: sparse expansion
     accounts = [f"r{i}" for i in range(n)]
     signals = [(a, "device", "dev_ring", ts(0)) for a in accounts]
-    proj = build_projection(load_dataset(write_input(tmp_path, accounts, signals)))
+    proj = _project(write_input(tmp_path, accounts, signals))
     settings = LinkageSettings()
     assert len(proj.edges) <= n * settings.sparse_partners
     assert proj.edges["weight"].min() >= settings.min_edge_weight
@@ -112,7 +105,7 @@ def test_supernode_makes_no_pairs(tmp_path: Path) -> None:
     accounts = [f"s{i}" for i in range(60)]
     signals = [(a, "payment", "pm_hub", None) for a in accounts]
     settings = LinkageSettings(max_degree=50)
-    proj = build_projection(load_dataset(write_input(tmp_path, accounts, signals)), settings)
+    proj = _project(write_input(tmp_path, accounts, signals), settings)
     assert proj.edges.empty
     assert bool(proj.identifiers["supernode"].iloc[0])
 
@@ -136,7 +129,7 @@ def test_projection_matches_brute_force_reference(tmp_path: Path, seed: int) -> 
             for v in rng.choice(vals, size=rng.integers(0, 3), replace=False):
                 signals.append((a, kind, str(v), None))
     settings = LinkageSettings(min_edge_weight=0.0, min_contribution=0.0)
-    proj = build_projection(load_dataset(write_input(tmp_path, accounts, signals)), settings)
+    proj = _project(write_input(tmp_path, accounts, signals), settings)
     got = {
         (a, b): w for (a, b), w in zip(_edge_set_ordered(proj), proj.edges["weight"], strict=True)
     }
