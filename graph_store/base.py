@@ -15,6 +15,7 @@ import pandas as pd
 ACCOUNT_COLUMNS = ["account_id", "cluster_id", "risk", "flagged", "own_risk"]
 CLUSTER_COLUMNS = ["cluster_id", "size", "risk", "flagged", "reasons"]
 EDGE_COLUMNS = ["a", "b", "weight", "n_shared", "evidence"]
+MEMBERSHIP_COLUMNS = ("account_id", "kind", "value", "n_obs", "first_ts", "last_ts")
 
 
 @dataclass
@@ -26,6 +27,28 @@ class RunTables:
     clusters: pd.DataFrame
     edges: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LinkInput:
+    """Everything the projection needs, in a form every store can hold and give back.
+
+    - ``accounts``: account_id, created_at and attributes, sorted by account_id;
+    - ``memberships``: one row per (account_id, kind, value) with n_obs, first_ts,
+      last_ts (signals and prompt templates alike);
+    - ``ip_windows``: distinct (account_id, value, window) of IP use, ``window`` being
+      the number of the ``sync_window_minutes`` slot since the epoch;
+    - ``ip_info``: the IP intelligence table, or None;
+    - ``prompt_features``: per account_id, from the prompt stage, or None;
+    - ``template_examples``: template id -> masked example.
+    """
+
+    accounts: pd.DataFrame
+    memberships: pd.DataFrame
+    ip_windows: pd.DataFrame
+    ip_info: pd.DataFrame | None = None
+    prompt_features: pd.DataFrame | None = None
+    template_examples: dict[str, str] = field(default_factory=dict)
 
 
 class GraphStore(Protocol):
@@ -47,8 +70,8 @@ class InputGraphStore(GraphStore, Protocol):
     """A store that also holds the account-identifier graph (Neo4j): the pipeline
     loads the projection's input into it and reads it back from it."""
 
-    def load_input(self, inp: Any) -> None:
+    def load_input(self, inp: LinkInput) -> None:
         """Load (idempotently) accounts, identifiers and observations of ``inp``."""
 
-    def read_input(self) -> Any:
+    def read_input(self) -> LinkInput:
         """Read back everything the projection needs, in the pipeline's input form."""

@@ -16,11 +16,12 @@ See docs/linkage.md for the reasoning behind each factor.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from graph_store.base import MEMBERSHIP_COLUMNS, LinkInput
 from linker import normalise
 from linker.ingest import Dataset
 from linker.ipintel import lookup_ip_info
@@ -49,54 +50,28 @@ class Projection:
     edges: pd.DataFrame
 
 
-@dataclass
-class LinkInput:
-    """Everything the projection needs, in a form every store can hold and give back.
-
-    - ``accounts``: account_id, created_at and attributes, sorted by account_id;
-    - ``memberships``: one row per (account_id, kind, value) with n_obs, first_ts,
-      last_ts (signals and prompt templates alike);
-    - ``ip_windows``: distinct (account_id, value, window) of IP use, ``window`` being
-      the number of the ``sync_window_minutes`` slot since the epoch;
-    - ``ip_info``: the IP intelligence table, or None;
-    - ``prompt_features``: per account_id, from the prompt stage, or None;
-    - ``template_examples``: template id -> masked example.
-    """
-
-    accounts: pd.DataFrame
-    memberships: pd.DataFrame
-    ip_windows: pd.DataFrame
-    ip_info: pd.DataFrame | None = None
-    prompt_features: pd.DataFrame | None = None
-    template_examples: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_dataset(
-        cls,
-        dataset: Dataset,
-        settings: LinkageSettings | None = None,
-        extra_memberships: pd.DataFrame | None = None,
-        prompt_features: pd.DataFrame | None = None,
-        template_examples: dict[str, str] | None = None,
-    ) -> LinkInput:
-        """Assemble the input of a validated dataset plus prompt-stage results."""
-        settings = settings or LinkageSettings()
-        memberships = dataset.signals[list(MEMBERSHIP_COLUMNS)]
-        if extra_memberships is not None and not extra_memberships.empty:
-            memberships = pd.concat(
-                [memberships, extra_memberships[list(MEMBERSHIP_COLUMNS)]], ignore_index=True
-            )
-        return cls(
-            accounts=dataset.accounts,
-            memberships=memberships,
-            ip_windows=ip_windows(dataset.observations, settings.sync_window_minutes),
-            ip_info=dataset.ip_info,
-            prompt_features=prompt_features,
-            template_examples=dict(template_examples or {}),
+def link_input(
+    dataset: Dataset,
+    settings: LinkageSettings | None = None,
+    extra_memberships: pd.DataFrame | None = None,
+    prompt_features: pd.DataFrame | None = None,
+    template_examples: dict[str, str] | None = None,
+) -> LinkInput:
+    """The projection's input for a validated dataset plus prompt-stage results."""
+    settings = settings or LinkageSettings()
+    memberships = dataset.signals[list(MEMBERSHIP_COLUMNS)]
+    if extra_memberships is not None and not extra_memberships.empty:
+        memberships = pd.concat(
+            [memberships, extra_memberships[list(MEMBERSHIP_COLUMNS)]], ignore_index=True
         )
-
-
-MEMBERSHIP_COLUMNS = ("account_id", "kind", "value", "n_obs", "first_ts", "last_ts")
+    return LinkInput(
+        accounts=dataset.accounts,
+        memberships=memberships,
+        ip_windows=ip_windows(dataset.observations, settings.sync_window_minutes),
+        ip_info=dataset.ip_info,
+        prompt_features=prompt_features,
+        template_examples=dict(template_examples or {}),
+    )
 
 
 def ip_windows(observations: pd.DataFrame, window_minutes: int) -> pd.DataFrame:

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from graph_store.base import GraphStore, InputGraphStore, RunTables
+from graph_store.base import GraphStore, InputGraphStore, LinkInput, RunTables
 from linker import __version__, communities, prompts
 from linker.ingest import Dataset, load_dataset, write_rejected
-from linker.linkage import LinkInput, Projection, build_projection
+from linker.linkage import Projection, build_projection, link_input
 from linker.risk import RiskSettings, cluster_features, own_risk, score_clusters
 from linker.settings import CommunitySettings, LinkageSettings
 
@@ -103,10 +103,10 @@ def build_link_input(
 ) -> LinkInput:
     """The projection's input: signals plus, when prompts exist, template memberships."""
     if not (settings.use_prompts and dataset.prompts is not None and not dataset.prompts.empty):
-        return LinkInput.from_dataset(dataset, settings.linkage)
+        return link_input(dataset, settings.linkage)
     with _timed(timings, "prompts", progress):
         result = prompts.analyse(dataset.prompts, settings.prompt)
-    return LinkInput.from_dataset(
+    return link_input(
         dataset, settings.linkage, result.memberships, result.account_features, result.examples
     )
 

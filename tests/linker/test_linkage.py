@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 
 from linker.ingest import load_dataset
-from linker.linkage import LinkInput, build_projection, expand_pairs, specificity
+from linker.linkage import build_projection, expand_pairs, link_input, specificity
 from linker.settings import LinkageSettings
 from tests.helpers import ts, write_input
 
 
 def _project(data: Path, settings: LinkageSettings | None = None):  # type: ignore[no-untyped-def]
-    return build_projection(LinkInput.from_dataset(load_dataset(data), settings), settings)
+    return build_projection(link_input(load_dataset(data), settings), settings)
 
 
 def _edge_set(proj) -> set[tuple[str, str]]:

@@ -10,7 +10,7 @@ import pytest
 
 from graph_store.embedded import EmbeddedStore
 from linker.ingest import load_dataset
-from linker.linkage import LinkInput, build_projection
+from linker.linkage import build_projection, link_input
 from linker.pipeline import link
 from linker.prompts import PromptSettings, analyse, intent_flags, lsh_families, normalise_prompts
 from linker.prompts import signatures as minhash
@@ -107,7 +107,7 @@ def test_template_links_a_ring_but_not_homework_or_sdk_samples(tmp_path: Path) -
     members = result.memberships
     assert set(members["account_id"]) >= {f"ring{i}" for i in range(6)}
     assert not members["account_id"].str.startswith("stu").any()  # pasted once: no membership
-    proj = build_projection(LinkInput.from_dataset(data, extra_memberships=members))
+    proj = build_projection(link_input(data, extra_memberships=members))
     ids = np.asarray(proj.accounts)
     linked = set(ids[proj.edges["a"]]) | set(ids[proj.edges["b"]])
     assert linked == {f"ring{i}" for i in range(6)}  # 300 SDK-sample senders link nobody
