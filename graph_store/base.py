@@ -15,7 +15,7 @@ import pandas as pd
 ACCOUNT_COLUMNS = ["account_id", "cluster_id", "risk", "flagged", "own_risk"]
 CLUSTER_COLUMNS = ["cluster_id", "size", "risk", "flagged", "reasons"]
 EDGE_COLUMNS = ["a", "b", "weight", "n_shared", "evidence"]
-MEMBERSHIP_COLUMNS = ("account_id", "kind", "value", "n_obs", "first_ts", "last_ts")
+MEMBERSHIP_COLUMNS = ("account_id", "kind", "value", "n_obs", "first_ts", "last_ts", "strength")
 
 
 @dataclass

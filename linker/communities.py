@@ -57,6 +57,12 @@ def detect(n_accounts: int, edges: pd.DataFrame, settings: CommunitySettings) ->
     return membership
 
 
+def leiden_labels(n_accounts: int, edges: pd.DataFrame, seed: int) -> np.ndarray:
+    """Plain Leiden labels (modularity, resolution 1) for internal use by the linkage's
+    first pass; -1 for accounts in communities of one."""
+    return detect(n_accounts, edges, CommunitySettings(seed=seed))
+
+
 def content_id(member_ids: list[str]) -> str:
     """A deterministic id for a cluster from its sorted member ids."""
     digest = hashlib.sha1("\n".join(sorted(member_ids)).encode()).hexdigest()

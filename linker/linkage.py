@@ -59,7 +59,7 @@ def link_input(
 ) -> LinkInput:
     """The projection's input for a validated dataset plus prompt-stage results."""
     settings = settings or LinkageSettings()
-    memberships = dataset.signals[list(MEMBERSHIP_COLUMNS)]
+    memberships = dataset.signals.assign(strength=1.0)[list(MEMBERSHIP_COLUMNS)]
     if extra_memberships is not None and not extra_memberships.empty:
         memberships = pd.concat(
             [memberships, extra_memberships[list(MEMBERSHIP_COLUMNS)]], ignore_index=True
@@ -100,6 +100,11 @@ def account_memberships(memberships: pd.DataFrame, accounts: pd.Index) -> pd.Dat
             "n_obs": memberships["n_obs"].to_numpy(np.int64),
             "first_ts": memberships["first_ts"].to_numpy("datetime64[ns]"),
             "last_ts": memberships["last_ts"].to_numpy("datetime64[ns]"),
+            "strength": (
+                memberships["strength"].fillna(1.0).to_numpy(float)
+                if "strength" in memberships
+                else 1.0
+            ),
         }
     )
     base = base[base["account"] >= 0]
@@ -111,6 +116,7 @@ def account_memberships(memberships: pd.DataFrame, accounts: pd.Index) -> pd.Dat
         prefixes.groupby(["account", "kind", "value"], sort=False)
         .agg(n_obs=("n_obs", "sum"), first_ts=("first_ts", "min"), last_ts=("last_ts", "max"))
         .reset_index()
+        .assign(strength=1.0)
     )
     return pd.concat([base, prefixes], ignore_index=True)
 
@@ -149,8 +155,18 @@ def identifier_table(
     kind_w = table["kind"].map(settings.weight_of).to_numpy(float)
     cat_f = table["category"].map(settings.ip_category_factor).fillna(1.0).to_numpy(float)
     exponent = table["kind"].map(settings.exponent_of).to_numpy(float)
-    p = kind_w * cat_f * specificity(table["degree"].to_numpy(), exponent, settings)
-    table["p"] = np.clip(p, 0.0, 0.95)
+    degree = table["degree"].to_numpy()
+    p = kind_w * cat_f * specificity(degree, exponent, settings)
+    table["p_corroborated"] = np.clip(p, 0.0, 0.95)
+    # an identifier whose sharers have nothing else in common (a fingerprint collision,
+    # a card passed around) falls fast with its degree; see corroborate()
+    fast = np.where(
+        table["kind"].isin(settings.corroborated_kinds).to_numpy(),
+        np.maximum(exponent, settings.uncorroborated_exponent),
+        exponent,
+    )
+    table["p_alone"] = np.clip(kind_w * cat_f * specificity(degree, fast, settings), 0.0, 0.95)
+    table["p"] = table["p_alone"]
     table["supernode"] = table["degree"].to_numpy() > settings.max_degree
     return table, codes.astype(np.int64)
 
@@ -258,6 +274,26 @@ def sync_counts(
     return pairs.groupby(["a", "b", "ident"], sort=False).size().rename("n_sync").reset_index()
 
 
+def _span_lookup(
+    pairs: pd.DataFrame, memberships: pd.DataFrame, mem_ident: np.ndarray
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """first/last/strength of each pair's two memberships in the pair's identifier."""
+    span = pd.DataFrame(
+        {
+            "first": memberships["first_ts"].to_numpy("datetime64[ns]").astype(np.int64),
+            "last": memberships["last_ts"].to_numpy("datetime64[ns]").astype(np.int64),
+            "strength": memberships["strength"].to_numpy(float),
+        },
+        index=pd.MultiIndex.from_arrays([memberships["account"].to_numpy(np.int64), mem_ident]),
+    )
+    out = []
+    for side in ("a", "b"):
+        key = pd.MultiIndex.from_arrays([pairs[side].to_numpy(), pairs["ident"].to_numpy()])
+        found = span.reindex(key)
+        out.append({c: found[c].to_numpy() for c in span.columns})
+    return out[0], out[1]
+
+
 def pair_evidence(
     pairs: pd.DataFrame,
     memberships: pd.DataFrame,
@@ -266,45 +302,71 @@ def pair_evidence(
     sync: pd.DataFrame,
     settings: LinkageSettings,
 ) -> np.ndarray:
-    """Evidence ``p`` of each (a, b, ident) row: the identifier's ``p`` times the time
-    factors of ip evidence (decay for use months apart, boost for simultaneous use)."""
-    p = identifiers["p"].to_numpy()[pairs["ident"].to_numpy()]
-    is_ip = identifiers["kind"].isin(IP_KINDS).to_numpy()[pairs["ident"].to_numpy()]
-    if not is_ip.any():
+    """Evidence ``p`` of each (a, b, ident) row: the identifier's ``p``, times the
+    membership strengths (share of an account's prompts in a template family), times
+    the time factors (evidence of an address or a prompt family used months apart
+    decays; simultaneous use of an address is boosted)."""
+    ident = pairs["ident"].to_numpy()
+    p = identifiers["p"].to_numpy()[ident].copy()
+    kinds = identifiers["kind"].to_numpy()[ident]
+    is_ip = np.isin(kinds, IP_KINDS)
+    timed = np.isin(kinds, settings.time_decay_kinds)
+    weak = identifiers["has_strength"].to_numpy()[ident]
+    need = timed | weak
+    if not need.any():
         return p
-    span = pd.DataFrame(
-        {
-            "account": memberships["account"].to_numpy(np.int64),
-            "ident": mem_ident,
-            "first": memberships["first_ts"].to_numpy("datetime64[ns]").astype(np.int64),
-            "last": memberships["last_ts"].to_numpy("datetime64[ns]").astype(np.int64),
-        }
-    ).set_index(["account", "ident"])
-    ip_pairs = pairs[is_ip]
-    ka = pd.MultiIndex.from_arrays([ip_pairs["a"], ip_pairs["ident"]])
-    kb = pd.MultiIndex.from_arrays([ip_pairs["b"], ip_pairs["ident"]])
-    sa, sb = span.reindex(ka), span.reindex(kb)
+    sub = pairs[need]
+    sa, sb = _span_lookup(sub, memberships, mem_ident)
+    factor = np.sqrt(sa["strength"] * sb["strength"])
     nat = np.iinfo(np.int64).min
-    known = ((sa["first"] != nat) & (sb["first"] != nat)).to_numpy()
+    known = (sa["first"] != nat) & (sb["first"] != nat)
     gap_ns = np.maximum(
-        0,
-        np.maximum(sa["first"].to_numpy(), sb["first"].to_numpy())
-        - np.minimum(sa["last"].to_numpy(), sb["last"].to_numpy()),
+        0, np.maximum(sa["first"], sb["first"]) - np.minimum(sa["last"], sb["last"])
     )
     gap_days = np.where(known, gap_ns / (86_400 * NS_PER_S), 0.0)
-    factor = np.power(0.5, gap_days / settings.gap_half_life_days)
-    if not sync.empty:
+    factor = np.where(
+        timed[need], factor * np.power(0.5, gap_days / settings.gap_half_life_days), factor
+    )
+    sub_ip = is_ip[need]
+    if not sync.empty and sub_ip.any():
         n_sync = (
-            ip_pairs[["a", "b", "ident"]]
+            sub[["a", "b", "ident"]]
             .merge(sync, on=["a", "b", "ident"], how="left")["n_sync"]
             .fillna(0)
             .to_numpy()
         )
         boost = settings.sync_boost * np.minimum(n_sync, settings.sync_saturation)
         factor = factor * (1.0 + boost / settings.sync_saturation)
-    p = p.copy()
-    p[is_ip] = np.clip(p[is_ip] * factor, 0.0, 0.95)
+    p[need] = np.clip(p[need] * factor, 0.0, 0.95)
     return p
+
+
+def corroboration(
+    memberships: pd.DataFrame,
+    mem_ident: np.ndarray,
+    identifiers: pd.DataFrame,
+    labels: np.ndarray,
+    settings: LinkageSettings,
+) -> np.ndarray:
+    """Per identifier, the largest share of its accounts that fall in one community of
+    the first pass (accounts in no community count alone). A ring's card or device is
+    shared by accounts that are linked by other evidence too, so its share is high; a
+    fingerprint collision among strangers scatters over many communities."""
+    deg = identifiers["degree"].to_numpy()
+    check = identifiers["kind"].isin(settings.corroborated_kinds).to_numpy() & (
+        deg > settings.specificity_free_degree
+    )
+    out = np.ones(len(identifiers))
+    rows = check[mem_ident]
+    if not rows.any():
+        return out
+    acc = memberships["account"].to_numpy(np.int64)[rows]
+    lab = labels[acc].astype(np.int64)
+    lab = np.where(lab >= 0, lab, -1 - acc)  # singletons are communities of their own
+    frame = pd.DataFrame({"ident": mem_ident[rows], "label": lab})
+    best = frame.groupby(["ident", "label"]).size().groupby(level=0).max()
+    out[best.index.to_numpy()] = best.to_numpy() / deg[best.index.to_numpy()]
+    return out
 
 
 def combine_edges(
@@ -336,12 +398,14 @@ def combine_edges(
     return edges.sort_values(["a", "b"], ignore_index=True)
 
 
-def build_projection(inp: LinkInput, settings: LinkageSettings | None = None) -> Projection:
-    """Build the weighted account projection of ``inp``. Returns a :class:`Projection`."""
-    settings = settings or LinkageSettings()
-    accounts = pd.Index(inp.accounts["account_id"])
-    memberships = account_memberships(inp.memberships, accounts)
-    identifiers, mem_ident = identifier_table(memberships, inp.ip_info, settings)
+def _edges(
+    inp: LinkInput,
+    accounts: pd.Index,
+    memberships: pd.DataFrame,
+    mem_ident: np.ndarray,
+    identifiers: pd.DataFrame,
+    settings: LinkageSettings,
+) -> pd.DataFrame:
     eligible = (
         (identifiers["degree"].to_numpy() >= 2)
         & ~identifiers["supernode"].to_numpy()
@@ -359,6 +423,37 @@ def build_projection(inp: LinkInput, settings: LinkageSettings | None = None) ->
     strong = p >= settings.min_contribution
     pairs, p = pairs[strong], p[strong]
     kinds = identifiers["kind"].to_numpy()[pairs["ident"].to_numpy()]
-    edges = combine_edges(pairs, p, kinds, settings)
+    return combine_edges(pairs, p, kinds, settings)
+
+
+def build_projection(inp: LinkInput, settings: LinkageSettings | None = None) -> Projection:
+    """Build the weighted account projection of ``inp``. Returns a :class:`Projection`.
+
+    Two passes: the first weighs cards, devices and other instruments as if nothing
+    corroborated them (fast specificity decay) and finds communities; each such
+    identifier then regains weight in proportion to how much its sharers were already
+    linked by other evidence (:func:`corroboration`), and the second pass gives the
+    edges.
+    """
+    from linker.communities import leiden_labels
+
+    settings = settings or LinkageSettings()
+    accounts = pd.Index(inp.accounts["account_id"])
+    memberships = account_memberships(inp.memberships, accounts)
+    identifiers, mem_ident = identifier_table(memberships, inp.ip_info, settings)
+    identifiers["has_strength"] = (
+        pd.Series(memberships["strength"].to_numpy() < 1.0)
+        .groupby(mem_ident)
+        .any()
+        .reindex(range(len(identifiers)), fill_value=False)
+        .to_numpy()
+    )
+    first = _edges(inp, accounts, memberships, mem_ident, identifiers, settings)
+    labels = leiden_labels(len(accounts), first, settings.seed)
+    coh = corroboration(memberships, mem_ident, identifiers, labels, settings)
+    identifiers["corroboration"] = coh
+    p_alone, p_full = identifiers["p_alone"].to_numpy(), identifiers["p_corroborated"].to_numpy()
+    identifiers["p"] = p_alone + (p_full - p_alone) * coh
+    edges = _edges(inp, accounts, memberships, mem_ident, identifiers, settings)
     memberships = memberships.assign(ident=mem_ident)
     return Projection(accounts, identifiers, memberships, edges)

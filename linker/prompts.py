@@ -52,6 +52,11 @@ class PromptSettings:
     #: an account is a member of a template family when it sent at least this many
     #: of its prompts (one pasted homework question links nobody)
     min_repeats: int = 3
+    #: ... and when the family is at least this share of the account's prompts
+    min_share: float = 0.25
+    #: families whose distinct texts per prompt reach this count in full; one text
+    #: repeated verbatim (variety ~0) links by its repetition only weakly
+    full_variety: float = 0.3
     seed: int = 11
     example_chars: int = 80
     keep_raw_examples: bool = False
@@ -169,7 +174,25 @@ def analyse(prompts: pd.DataFrame, settings: PromptSettings | None = None) -> Pr
         .agg(n_obs=("ts", "size"), first_ts=("ts", "min"), last_ts=("ts", "max"))
         .reset_index()
     )
-    repeated = per_pair[per_pair["n_obs"] >= settings.min_repeats]
+    fam_stats = frame.groupby("family").agg(
+        n_prompts=("ts", "size"),
+        n_accounts=("account_id", "nunique"),
+        n_variants=("norm", "nunique"),
+    )
+    fam_stats["variety"] = fam_stats["n_variants"] / fam_stats["n_prompts"]
+    per_pair["share"] = per_pair["n_obs"] / per_pair["account_id"].map(
+        frame["account_id"].value_counts()
+    )
+    # strength: how much of the account's traffic the family is (a campaign account sends
+    # mostly one family; a developer sends the SDK sample among much else), scaled down
+    # for families of one text pasted verbatim (a homework question, a quick-start sample)
+    variety = per_pair["family"].map(fam_stats["variety"]).to_numpy()
+    per_pair["strength"] = np.sqrt(per_pair["share"]) * np.minimum(
+        1.0, variety / settings.full_variety
+    )
+    repeated = per_pair[
+        (per_pair["n_obs"] >= settings.min_repeats) & (per_pair["share"] >= settings.min_share)
+    ]
     fam_accounts = repeated.groupby("family")["account_id"].nunique()
     linking = fam_accounts[fam_accounts >= 2].index
     ids = _template_ids(fam_text.reindex(linking))
@@ -182,6 +205,7 @@ def analyse(prompts: pd.DataFrame, settings: PromptSettings | None = None) -> Pr
             "n_obs": members["n_obs"].to_numpy(np.int64),
             "first_ts": members["first_ts"].to_numpy(),
             "last_ts": members["last_ts"].to_numpy(),
+            "strength": members["strength"].to_numpy(float),
         }
     )
     top = per_pair.sort_values(["account_id", "n_obs"], ascending=[True, False])
@@ -193,13 +217,9 @@ def analyse(prompts: pd.DataFrame, settings: PromptSettings | None = None) -> Pr
     feats["top_share"] = top["n_obs"] / feats["n_prompts"]
     top_id = ids.reindex(top["family"]).to_numpy()
     feats["top_template"] = pd.Series(top_id, index=top.index).where(
-        top["n_obs"] >= settings.min_repeats
+        (top["n_obs"] >= settings.min_repeats) & (top["share"] >= settings.min_share)
     )
-    fam_stats = frame.groupby("family").agg(
-        n_prompts=("ts", "size"),
-        n_accounts=("account_id", "nunique"),
-        n_variants=("norm", "nunique"),
-    )
+    feats["top_variety"] = top["family"].map(fam_stats["variety"])
     templates = fam_stats.reindex(linking).assign(template_id=ids.to_numpy())
     examples = {
         tid: text[: settings.example_chars]

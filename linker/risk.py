@@ -137,7 +137,9 @@ def cluster_features(
             feats[name] = top / feats["size"]
     if prompt_features is not None and not prompt_features.empty:
         feats = feats.join(_prompt_cluster_features(members, prompt_features))
-    return feats.fillna(0.0)
+    numeric = feats.select_dtypes("number").columns
+    feats[numeric] = feats[numeric].fillna(0.0)
+    return feats
 
 
 def _ip_context(

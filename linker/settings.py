@@ -15,7 +15,7 @@ DEFAULT_KIND_WEIGHT: dict[str, float] = {
     "device": 0.75,
     "email": 0.8,
     "phone": 0.8,
-    "prompt_template": 0.6,
+    "prompt_template": 0.8,
     "ip": 0.25,
     "ip_prefix": 0.08,
     "other": 0.6,
@@ -30,7 +30,7 @@ DEFAULT_SPECIFICITY_EXPONENT: dict[str, float] = {
     "device": 0.2,
     "email": 0.2,
     "phone": 0.2,
-    "prompt_template": 0.3,
+    "prompt_template": 0.15,
     "ip": 0.4,
     "ip_prefix": 0.4,
     "other": 0.25,
@@ -64,6 +64,10 @@ class LinkageSettings:
     specificity_exponent: dict[str, float] = field(
         default_factory=lambda: dict(DEFAULT_SPECIFICITY_EXPONENT)
     )
+    #: kinds whose weight depends on corroboration (see linkage.corroboration)
+    corroborated_kinds: tuple[str, ...] = ("payment", "device", "email", "phone")
+    #: specificity exponent of an instrument whose sharers have nothing else in common
+    uncorroborated_exponent: float = 0.6
     #: a shared identifier whose evidence is below this makes no pair at all
     min_contribution: float = 0.04
     #: pairs whose combined evidence is below this get no edge (one weak link never links)
@@ -79,6 +83,8 @@ class LinkageSettings:
     #: simultaneous use multiplies IP evidence by up to (1 + sync_boost)
     sync_boost: float = 1.0
     sync_saturation: int = 3
+    #: kinds whose evidence decays with the time between the two accounts' use
+    time_decay_kinds: tuple[str, ...] = ("ip", "ip_prefix", "prompt_template")
     #: evidence of an IP used by two accounts months apart halves every half-life
     gap_half_life_days: float = 30.0
     seed: int = 7

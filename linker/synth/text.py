@@ -1,3 +1,4 @@
+# ruff: noqa: E501, RUF001
 """Prompt text generators: benign personas, shared-text confounders (viral templates,
 SDK quick-start samples, homework, company context) and distillation campaign families.
 
@@ -8,16 +9,16 @@ seconds): slot lists are indexed with ``int(random() * len)`` rather than ``choi
 
 from __future__ import annotations
 
+import bisect
 import random
 import re
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .vocab import (
     CODE_FUNC,
     CODE_IDENT,
-    COURSES,
     FILLER_ADJ,
     FILLER_ADV,
     FILLER_NOUNS,
@@ -28,6 +29,13 @@ from .vocab import (
 )
 
 _SLOT = re.compile(r"\{([a-z_]+?)(\d?)\}")
+_LA, _LN, _LW, _LD, _LT = (
+    len(FILLER_ADJ),
+    len(FILLER_NOUNS),
+    len(FILLER_VERBS),
+    len(FILLER_ADV),
+    len(FILLER_TAIL),
+)
 
 # ---------------------------------------------------------------------------------
 # Benign templates, by interest category
@@ -809,6 +817,9 @@ class TextGen:
         self.rnd = r.random
         self.cats = list(BENIGN_TEMPLATES)
         self.cat_w = [CATEGORY_WEIGHTS[c] for c in self.cats]
+        tot = sum(self.cat_w)
+        self.cat_cum = [sum(self.cat_w[: i + 1]) / tot for i in range(len(self.cat_w))]
+        self.cat_cum[-1] = 1.0
         self.tpl = {c: _compile(v) for c, v in BENIGN_TEMPLATES.items()}
         self.ftpl = {c: _compile(v) for c, v in FOREIGN_TEMPLATES.items()}
         self.viral = _compile(VIRAL_TEMPLATES)
@@ -835,9 +846,10 @@ class TextGen:
         self.ci_smoke = CI_SMOKE
         self.n_viral = len(VIRAL_TEMPLATES)
         self._syn_keys = list(SYNONYMS)
+        self.bank: list[str] | None = None
 
     # ------------------------------------------------------------------ primitives
-    def pick(self, lst):  # type: ignore[no-untyped-def]
+    def pick(self, lst):
         return lst[int(self.rnd() * len(lst))]
 
     def fill(
@@ -858,17 +870,47 @@ class TextGen:
                 d[key] = lst[int(rnd() * len(lst))]
         return tpl.format(**d)
 
+    def make_bank(self, size: int) -> None:
+        """Pre-generate ``size`` filler sentences; afterwards :meth:`sentence` draws from
+        the bank (a sentence then recurs a handful of times across a large world, like
+        pasted boilerplate does, while multi-sentence texts stay unique)."""
+        self.bank = None
+        self.bank = [self.sentence() for _ in range(size)]
+
     def sentence(self) -> str:
-        p, rnd = self.pick, self.rnd
+        bank = self.bank
+        if bank is not None:
+            return bank[int(self.rnd() * len(bank))]
+        rnd = self.rnd
+        A, N, W, D, T = FILLER_ADJ, FILLER_NOUNS, FILLER_VERBS, FILLER_ADV, FILLER_TAIL
+        la, ln, lw, ld, lt = _LA, _LN, _LW, _LD, _LT
         u = rnd()
-        if u < 0.35:
-            s = f"The {p(FILLER_ADJ)} {p(FILLER_NOUNS)} {p(FILLER_VERBS)} the {p(FILLER_NOUNS)} {p(FILLER_ADV)}"
-        elif u < 0.6:
-            s = f"{p(FILLER_ADV).capitalize()}, the {p(FILLER_NOUNS)} {p(FILLER_VERBS)} its {p(FILLER_ADJ)} {p(FILLER_NOUNS)}, {p(FILLER_TAIL)}"
-        elif u < 0.8:
-            s = f"A {p(FILLER_ADJ)} {p(FILLER_NOUNS)} {p(FILLER_VERBS)} {2 + int(rnd() * 97)} {p(FILLER_NOUNS)}s {p(FILLER_TAIL)}"
+        if u < 0.3:
+            s = (
+                f"The {A[int(rnd() * la)]} {N[int(rnd() * ln)]} {W[int(rnd() * lw)]} "
+                f"the {N[int(rnd() * ln)]} {D[int(rnd() * ld)]}"
+            )
+        elif u < 0.5:
+            s = (
+                f"{D[int(rnd() * ld)].capitalize()}, the {N[int(rnd() * ln)]} {W[int(rnd() * lw)]} "
+                f"its {A[int(rnd() * la)]} {N[int(rnd() * ln)]}, {T[int(rnd() * lt)]}"
+            )
+        elif u < 0.68:
+            s = (
+                f"A {A[int(rnd() * la)]} {N[int(rnd() * ln)]} {W[int(rnd() * lw)]} "
+                f"{2 + int(rnd() * 97)} {N[int(rnd() * ln)]}s {T[int(rnd() * lt)]}"
+            )
+        elif u < 0.84:
+            s = (
+                f"Our {N[int(rnd() * ln)]} {W[int(rnd() * lw)]} the {A[int(rnd() * la)]} "
+                f"{N[int(rnd() * ln)]} plan, and the {N[int(rnd() * ln)]} {W[int(rnd() * lw)]} "
+                f"{D[int(rnd() * ld)]}"
+            )
         else:
-            s = f"Our {p(FILLER_NOUNS)} {p(FILLER_VERBS)} the {p(FILLER_ADJ)} {p(FILLER_NOUNS)} plan, and the {p(FILLER_NOUNS)} {p(FILLER_VERBS)} {p(FILLER_ADV)}"
+            s = (
+                f"Nobody expected the {N[int(rnd() * ln)]} to be {W[int(rnd() * lw)]} "
+                f"by the {A[int(rnd() * la)]} {N[int(rnd() * ln)]} {D[int(rnd() * ld)]}"
+            )
         return s + "."
 
     def prose(self, lo: int, hi: int) -> str:
@@ -956,18 +998,15 @@ class TextGen:
                     return self.extra(kind, arg, p)
         if p.p_foreign and rnd() < p.p_foreign and p.lang in self.ftpl:
             return self.style(p, self.fill(self.pick(self.ftpl[p.lang])))
-        u = rnd()
-        for cat, c in zip(p.cats, p.cat_cum):
-            if u <= c:
-                break
+        cat = p.cats[bisect.bisect_left(p.cat_cum, rnd())]
         return self.style(p, self.fill(self.pick(self.tpl[cat])))
 
     def generic(self) -> str:
         """One prompt from a random category, no persona (cover traffic, grader inputs)."""
-        cat = self.r.choices(self.cats, weights=self.cat_w)[0]
+        cat = self.cats[bisect.bisect_left(self.cat_cum, self.rnd())]
         return self.fill(self.pick(self.tpl[cat]))
 
-    def extra(self, kind: str, arg, p: Persona) -> str:  # type: ignore[no-untyped-def]
+    def extra(self, kind: str, arg, p: Persona) -> str:
         if kind == "viral":
             return self.viral_prompt(
                 arg if isinstance(arg, int) else int(self.rnd() * self.n_viral)
@@ -975,23 +1014,23 @@ class TextGen:
         if kind == "sdk":
             return arg if isinstance(arg, str) else self.pick(self.sdk_samples)
         if kind == "homework":
-            return self.homework_copy(arg)  # type: ignore[arg-type]
+            return self.homework_copy(arg)
         if kind == "company":
-            return self.style(p, self.company_prompt(arg))  # type: ignore[arg-type]
+            return self.style(p, self.company_prompt(arg))
         if kind == "agent_dev":
-            return self.agent_dev(arg)  # type: ignore[arg-type]
+            return self.agent_dev(arg)
         if kind == "stepwise":
             return self.style(p, self.stepwise_student())
         if kind == "teacher":
             return self.teacher_rubric()
         if kind == "eval":
-            return self.eval_researcher(arg)  # type: ignore[arg-type]
+            return self.eval_researcher(arg)
         if kind == "labeler":
-            return self.labeler(arg)  # type: ignore[arg-type]
+            return self.labeler(arg)
         if kind == "seo":
-            return self.seo(arg)  # type: ignore[arg-type]
+            return self.seo(arg)
         if kind == "fixed":
-            return arg  # type: ignore[return-value]
+            return arg
         raise KeyError(kind)
 
     def viral_prompt(self, i: int) -> str:
@@ -1078,7 +1117,7 @@ class TextGen:
                 f"can you explain step by step how to solve {a}x + {b} = {c}",
                 f"Explain step by step how to find the derivative of x^{a % 6 + 2} * sin(x)",
                 f"walk me through this step by step: a train leaves at {a % 12 + 1}pm going {c} km/h...",
-                f"Step by step, how do I balance this equation: Fe + O2 -> Fe2O3",
+                f"Step by step, how do I balance this equation: {self.pick(_EQUATIONS)}",
                 f"Show me step by step how to convert {c} to binary",
                 f"how do i solve {a}/{b} + {b}/{c}? show the steps please",
             ]
@@ -1221,10 +1260,7 @@ class TextGen:
         instr = " ".join(parts).format(**vals)
         text = fam.body_tpl.format(**vals)
         if mode == "paraphrase":
-            if rnd() < 0.3:
-                out = text + "\n\n" + instr
-            else:
-                out = instr + "\n\n" + text
+            out = text + "\n\n" + instr if rnd() < 0.3 else instr + "\n\n" + text
             if rnd() < 0.45:
                 out = self.pick(FILLER_PREFIX) + " " + out
             if rnd() < 0.35:
@@ -1240,7 +1276,7 @@ class TextGen:
         rnd = self.rnd
         for key in _SYN_IN.get(s, ()):
             if rnd() < 0.5:
-                s = s.replace(key, self.pick(SYNONYMS[key]), 1)
+                s = _SYN_RX[key].sub(self.pick(SYNONYMS[key]).replace("\\", "\\\\"), s, count=1)
         return s
 
 
@@ -1503,13 +1539,26 @@ FAMILIES: dict[str, Family] = {
 }
 FAMILY_NAMES = list(FAMILIES)
 
+_SYN_RX = {k: re.compile(r"(?<![{\w])" + re.escape(k) + r"(?![}\w])") for k in SYNONYMS}
 _SYN_IN: dict[str, tuple[str, ...]] = {}
 for _fam in FAMILIES.values():
     for _k, _alts, _m in _fam.clauses:
         for _s in _alts:
-            _SYN_IN[_s] = tuple(k for k in SYNONYMS if k in _s)
+            _SYN_IN[_s] = tuple(k for k in SYNONYMS if _SYN_RX[k].search(_s))
 
 _AGENT_GOALS = _compile(AGENT_GOALS)
+_EQUATIONS = [
+    "Fe + O2 -> Fe2O3",
+    "C3H8 + O2 -> CO2 + H2O",
+    "Al + HCl -> AlCl3 + H2",
+    "KClO3 -> KCl + O2",
+    "NH3 + O2 -> NO + H2O",
+    "C6H12O6 + O2 -> CO2 + H2O",
+    "Na + H2O -> NaOH + H2",
+    "Cu + HNO3 -> Cu(NO3)2 + NO + H2O",
+    "Fe2O3 + CO -> Fe + CO2",
+    "P4 + O2 -> P2O5",
+]
 _CODE_TASKS = _compile(CODE_TASKS_AGENT)
 
 
@@ -1588,7 +1637,7 @@ def _p_subject(g: TextGen, subj: str) -> str:
         [
             f"What is the most common misconception about {subj}, and why is it wrong?",
             f"Derive the key result in {subj} from first principles.",
-            f"Solve a hard exam problem in {subj} of your choice, then solve it.",
+            f"Pose a hard exam problem in {subj} of your choice, then solve it.",
             f"Why does the standard approach in {subj} fail on edge cases?",
         ]
     )

@@ -17,10 +17,62 @@ T0 = 1_761_955_200_000  # 2025-11-01T00:00:00Z
 T1 = 1_793_491_200_000  # 2026-11-01T00:00:00Z
 
 # Relative activity by local hour of day.
-_DIURNAL = np.array([0.6, 0.35, 0.2, 0.12, 0.1, 0.12, 0.25, 0.5, 0.8, 1.0, 1.1, 1.15,
-                     1.05, 1.0, 1.05, 1.1, 1.1, 1.05, 1.0, 1.1, 1.2, 1.25, 1.1, 0.9])
-_OFFICE = np.array([0.02, 0.01, 0.01, 0.01, 0.01, 0.02, 0.05, 0.3, 0.9, 1.2, 1.2, 1.1,
-                    0.8, 1.0, 1.2, 1.2, 1.1, 0.9, 0.5, 0.25, 0.15, 0.1, 0.06, 0.03])
+_DIURNAL = np.array(
+    [
+        0.6,
+        0.35,
+        0.2,
+        0.12,
+        0.1,
+        0.12,
+        0.25,
+        0.5,
+        0.8,
+        1.0,
+        1.1,
+        1.15,
+        1.05,
+        1.0,
+        1.05,
+        1.1,
+        1.1,
+        1.05,
+        1.0,
+        1.1,
+        1.2,
+        1.25,
+        1.1,
+        0.9,
+    ]
+)
+_OFFICE = np.array(
+    [
+        0.02,
+        0.01,
+        0.01,
+        0.01,
+        0.01,
+        0.02,
+        0.05,
+        0.3,
+        0.9,
+        1.2,
+        1.2,
+        1.1,
+        0.8,
+        1.0,
+        1.2,
+        1.2,
+        1.1,
+        0.9,
+        0.5,
+        0.25,
+        0.15,
+        0.1,
+        0.06,
+        0.03,
+    ]
+)
 _DIURNAL_CDF = np.cumsum(_DIURNAL) / _DIURNAL.sum()
 _OFFICE_CDF = np.cumsum(_OFFICE) / _OFFICE.sum()
 
@@ -39,8 +91,14 @@ def cumcount(idx: np.ndarray) -> np.ndarray:
     return np.arange(n, dtype=np.int64) - np.repeat(starts, lens)
 
 
-def diurnalize(rng: np.random.Generator, t: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-               tz_h: np.ndarray, office: np.ndarray | bool = False) -> np.ndarray:
+def diurnalize(
+    rng: np.random.Generator,
+    t: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    tz_h: np.ndarray,
+    office: np.ndarray | bool = False,
+) -> np.ndarray:
     """Move each time to a plausible local hour on the same local day (kept in [lo, hi])."""
     n = len(t)
     if n == 0:
@@ -59,7 +117,7 @@ def diurnalize(rng: np.random.Generator, t: np.ndarray, lo: np.ndarray, hi: np.n
     return np.where((t2 >= lo) & (t2 <= hi), t2, t)
 
 
-def _human(rng, counts, lo, hi, tz, office):  # type: ignore[no-untyped-def]
+def _human(rng, counts, lo, hi, tz, office):
     A = len(counts)
     sess_len = 1 + rng.poisson(2.2, A)
     nsess = np.where(counts > 0, np.maximum(1, -(-counts // sess_len)), 0).astype(np.int64)
@@ -86,7 +144,7 @@ def _human(rng, counts, lo, hi, tz, office):  # type: ignore[no-untyped-def]
     return ts
 
 
-def _runs(rng, counts, lo, hi, interval, runlen, semi, tz):  # type: ignore[no-untyped-def]
+def _runs(rng, counts, lo, hi, interval, runlen, semi, tz):
     A = len(counts)
     P = int(counts.sum())
     p_acct = np.repeat(np.arange(A), counts)
@@ -115,9 +173,16 @@ def _runs(rng, counts, lo, hi, interval, runlen, semi, tz):  # type: ignore[no-u
     return r_start[rid] + np.maximum(off, 0)
 
 
-def prompt_times(rng: np.random.Generator, counts: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-                 tz: np.ndarray, mode: np.ndarray, interval: np.ndarray,
-                 runlen: np.ndarray) -> np.ndarray:
+def prompt_times(
+    rng: np.random.Generator,
+    counts: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    tz: np.ndarray,
+    mode: np.ndarray,
+    interval: np.ndarray,
+    runlen: np.ndarray,
+) -> np.ndarray:
     """Timestamps for ``counts[a]`` prompts of each account ``a``, laid out account by
     account (the order of ``np.repeat(arange(A), counts)``)."""
     counts = counts.astype(np.int64)
@@ -138,8 +203,14 @@ def prompt_times(rng: np.random.Generator, counts: np.ndarray, lo: np.ndarray, h
     return out
 
 
-def signal_times(rng: np.random.Generator, idx: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-                 mode: np.ndarray, tz: np.ndarray) -> np.ndarray:
+def signal_times(
+    rng: np.random.Generator,
+    idx: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    mode: np.ndarray,
+    tz: np.ndarray,
+) -> np.ndarray:
     """One timestamp per expanded observation row.
 
     ``idx`` maps rows to assignments (sorted); ``lo``/``hi``/``mode``/``tz`` are per
