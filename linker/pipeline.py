@@ -18,7 +18,14 @@ from graph_store.base import GraphStore, InputGraphStore, LinkInput, RunTables
 from linker import __version__, communities, prompts
 from linker.ingest import Dataset, load_dataset, write_rejected
 from linker.linkage import Projection, build_projection, link_input
-from linker.risk import RiskSettings, cluster_features, own_risk, score_clusters
+from linker.risk import (
+    RiskSettings,
+    account_hosting_share,
+    account_risk_in_cluster,
+    cluster_features,
+    own_risk,
+    score_clusters,
+)
 from linker.settings import CommunitySettings, LinkageSettings
 
 Progress = Callable[[str], None]
@@ -67,18 +74,22 @@ def assemble_tables(
     cluster_ids: pd.Series,
     scored: pd.DataFrame,
     own: np.ndarray,
+    in_context: pd.Series,
+    threshold: float,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The accounts, clusters and edges tables of a run."""
     ids = projection.accounts
-    account_risk = cluster_ids.map(scored["risk"]).astype(float)
-    risk = np.where(account_risk.notna(), np.maximum(account_risk.fillna(0), own), own)
-    threshold_flag = cluster_ids.map(scored["flagged"]).fillna(False).astype(bool)
+    risk = own.copy()
+    idx = in_context.index.to_numpy()
+    # participation can only lower an account below its cluster's risk
+    cluster_risk = cluster_ids.iloc[idx].map(scored["risk"]).to_numpy(float)
+    risk[idx] = np.maximum(np.minimum(in_context.to_numpy(), cluster_risk), own[idx])
     accounts = pd.DataFrame(
         {
             "account_id": np.asarray(ids),
             "cluster_id": cluster_ids.to_numpy(),
             "risk": risk.round(4),
-            "flagged": threshold_flag.to_numpy(),
+            "flagged": risk >= threshold,
             "own_risk": own.round(4),
         }
     )
@@ -153,7 +164,18 @@ def score_input(
             prompt_feats,
             settings.risk,
         )
-        tables = assemble_tables(projection, cluster_ids, scored, own)
+        in_context = account_risk_in_cluster(
+            members,
+            scored,
+            account_hosting_share(
+                len(projection.accounts), projection.memberships, projection.identifiers
+            ),
+            prompt_feats,
+            settings.risk,
+        )
+        tables = assemble_tables(
+            projection, cluster_ids, scored, own, in_context, settings.risk.threshold
+        )
     return (projection, *tables)
 
 

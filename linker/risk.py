@@ -179,6 +179,12 @@ def _prompt_cluster_features(members: pd.DataFrame, prompt_features: pd.DataFram
         sizes = g.size()
         out["template_share"] = best / sizes.reindex(best.index)
         out["top_template"] = top.groupby("cluster").idxmax().map(lambda t: t[1])
+        # harvesting covers a topic space: many distinct texts in the family. One text
+        # repeated (an SDK sample, an integration test) is not coverage.
+        on_top = joined[joined["top_template"] == joined["cluster"].map(out["top_template"])]
+        out["template_coverage"] = (on_top.groupby("cluster")["top_variety"].mean() / 0.3).clip(
+            0, 1
+        )
         distinct = joined.groupby("cluster")["n_templates"].mean()
         out["prompt_diversity"] = (distinct / joined.groupby("cluster")["n_prompts"].mean()).clip(
             0, 1
@@ -197,6 +203,9 @@ def score(features: pd.DataFrame, settings: RiskSettings) -> pd.Series:
             values = np.log10(features["size"].to_numpy(float).clip(1))
         elif name == "sync_share" and "share_edges_ip" in features:
             values = features["share_edges_ip"].to_numpy(float)
+        elif name == "template_share" and "template_share" in features:
+            coverage = features.get("template_coverage", pd.Series(1.0, index=features.index))
+            values = (features["template_share"] * coverage.fillna(0)).to_numpy(float)
         elif name in features:
             values = features[name].to_numpy(float)
         else:
@@ -268,6 +277,43 @@ def score_clusters(
     return out
 
 
+def account_hosting_share(
+    n_accounts: int, memberships: pd.DataFrame, identifiers: pd.DataFrame
+) -> np.ndarray:
+    """Share of each account's IP observations from datacenter or proxy networks."""
+    ips = memberships[memberships["kind"] == "ip"]
+    cat = identifiers["category"].to_numpy()[ips["ident"].to_numpy()]
+    hosting = np.isin(cat, INFRA_HOSTING) * ips["n_obs"].to_numpy()
+    acc = ips["account"].to_numpy()
+    tot = np.bincount(acc, weights=ips["n_obs"].to_numpy(float), minlength=n_accounts)
+    host = np.bincount(acc, weights=hosting.astype(float), minlength=n_accounts)
+    return np.divide(host, tot, out=np.zeros(n_accounts), where=tot > 0)
+
+
+def account_risk_in_cluster(
+    members: pd.DataFrame,
+    scored: pd.DataFrame,
+    hosting_share: np.ndarray,
+    prompt_features: pd.DataFrame | None,
+    settings: RiskSettings,
+) -> pd.Series:
+    """Risk of each clustered account: its cluster's features with the account's own
+    participation in place of the cluster averages (is it on the cluster's top template,
+    its own intent share, its own hosting share). A bystander pulled into a campaign
+    cluster through a shared proxy exit scores lower than the campaign's accounts.
+    Returns a Series indexed by account."""
+    acc = members["account"].to_numpy()
+    frame = scored.loc[members["cluster"].to_numpy()].reset_index(drop=True)
+    frame["hosting_share"] = hosting_share[acc]
+    if prompt_features is not None and "template_share" in frame:
+        pf = prompt_features.reindex(acc)
+        frame["intent_share"] = pf["intent"].fillna(0).to_numpy()
+        same = pf["top_template"].to_numpy() == frame["top_template"].to_numpy()
+        frame["template_share"] = same.astype(float)
+        frame["template_coverage"] = (pf["top_variety"].fillna(0) / 0.3).clip(0, 1).to_numpy()
+    return pd.Series(score(frame, settings).to_numpy(), index=acc)
+
+
 def own_risk(
     n_accounts: int,
     memberships: pd.DataFrame,
@@ -276,13 +322,7 @@ def own_risk(
     settings: RiskSettings,
 ) -> np.ndarray:
     """Risk of each account from its own signals, capped at ``own_risk_cap``."""
-    ips = memberships[memberships["kind"] == "ip"]
-    cat = identifiers["category"].to_numpy()[ips["ident"].to_numpy()]
-    hosting = np.isin(cat, INFRA_HOSTING) * ips["n_obs"].to_numpy()
-    acc = ips["account"].to_numpy()
-    tot = np.bincount(acc, weights=ips["n_obs"].to_numpy(float), minlength=n_accounts)
-    host = np.bincount(acc, weights=hosting.astype(float), minlength=n_accounts)
-    hosting_share = np.divide(host, tot, out=np.zeros(n_accounts), where=tot > 0)
+    hosting_share = account_hosting_share(n_accounts, memberships, identifiers)
     w = settings.weights
     z = w["bias"] + w["hosting_share"] * hosting_share
     if prompt_features is not None and not prompt_features.empty:

@@ -1518,7 +1518,7 @@ class Population:
             "reseller": self.U(30, 240),
             "hydra": 60.0,
         }[tier] * SEC
-        med = {"sloppy": 28, "rotating": 30, "hydra": 15, "reseller": 22}[tier] * self.U(0.7, 1.4)
+        med = {"sloppy": 28, "rotating": 30, "hydra": 18, "reseller": 24}[tier] * self.U(0.7, 1.4)
         sig_ = {"sloppy": 0.7, "rotating": 0.6, "hydra": 0.8, "reseller": 0.7}[tier]
         # ---- tier infrastructure
         if tier == "sloppy":
@@ -1593,6 +1593,8 @@ class Population:
                 else p(self.c_prov[ci])
             )
             npr = max(3, min(800, round(r.lognormvariate(math.log(med), sig_))))
+            if tier != "sloppy" and rnd() < 0.04:  # reserve account, never (yet) used
+                npr = 0
             tmode = {"sloppy": MACHINE, "rotating": MACHINE, "hydra": HUMAN, "reseller": SEMI}[tier]
             a = self.acct(
                 created=created,
