@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -20,6 +21,7 @@ from linker.console import (
 from linker.errors import LinkerError
 
 if TYPE_CHECKING:
+    from graph_store.base import GraphStore
     from linker.pipeline import LinkSettings, RunResult
 
 app = typer.Typer(
@@ -117,23 +119,49 @@ def _link_settings(
     )
 
 
-def _run_link(data: Path, out: Path, settings: LinkSettings, top: int) -> RunResult:
+def open_store(spec: str, out: Path) -> GraphStore:
+    """``embedded`` (results in ``out``) or a Neo4j URI (``neo4j://127.0.0.1:7687``);
+    the Neo4j password comes from SYBIL_NEO4J_PASSWORD (default: the local dev one)."""
+    from graph_store.embedded import EmbeddedStore
+
+    if spec == "embedded":
+        return EmbeddedStore(out)
+    if spec.startswith(("neo4j://", "bolt://", "neo4j+s://", "bolt+s://")):
+        from graph_store.neo4j.server import DEFAULT_PASSWORD, ENV_PASSWORD
+        from graph_store.neo4j.store import Neo4jConfig, Neo4jStore
+
+        password = os.environ.get(ENV_PASSWORD, DEFAULT_PASSWORD)
+        return Neo4jStore(Neo4jConfig(uri=spec, password=password))
+    raise LinkerError(f"--store must be 'embedded' or a neo4j:// URI, not {spec!r}")
+
+
+def _run_link(
+    data: Path, out: Path, settings: LinkSettings, top: int, store_spec: str = "embedded"
+) -> RunResult:
     from graph_store.embedded import EmbeddedStore
     from linker.evaluate import evaluate
     from linker.pipeline import link
 
     try:
+        store = open_store(store_spec, out)
         with stage_progress() as progress:
             task = progress.add_task("linking", total=None)
             result = link(
                 data,
-                EmbeddedStore(out),
+                store,
                 settings,
                 out_dir=out,
                 progress=lambda m: progress.update(task, description=m),
             )
+        if not isinstance(store, EmbeddedStore):
+            EmbeddedStore(out).write_run(result.run)  # the same files as an embedded run
+            store.close()  # type: ignore[attr-defined]
     except LinkerError as err:
         raise fail(err) from err
+    except Exception as err:  # the driver's errors: unreachable server, bad password
+        if type(err).__module__.startswith("neo4j"):
+            raise fail(LinkerError(f"Neo4j store {store_spec}: {err}")) from err
+        raise
     console.print(counts_table(result.dataset.counts))
     console.print(top_clusters_table(result.run.clusters, top))
     if result.dataset.labels is not None:
@@ -157,14 +185,17 @@ def link_cmd(
     resolution: Annotated[float, typer.Option(help="Leiden/Louvain resolution.")] = 1.0,
     threshold: Annotated[float, typer.Option(help="Risk at or above which to flag.")] = 0.5,
     method: Annotated[str, typer.Option(help="leiden, louvain or components.")] = "leiden",
-    min_edge_weight: Annotated[float, typer.Option(help="Weakest edge kept.")] = 0.3,
+    min_edge_weight: Annotated[float, typer.Option(help="Weakest edge kept.")] = 0.2,
     max_degree: Annotated[int, typer.Option(help="Supernode size: no pairs above it.")] = 5000,
     prompts: Annotated[bool, typer.Option(help="Use prompt template overlap.")] = True,
     top: Annotated[int, typer.Option(help="How many clusters to show.")] = 10,
+    store: Annotated[
+        str, typer.Option(help="'embedded' or a Neo4j URI such as neo4j://127.0.0.1:7687.")
+    ] = "embedded",
 ) -> None:
     """Link accounts into clusters and score them; writes accounts/clusters/edges parquet."""
     settings = _link_settings(resolution, threshold, method, min_edge_weight, max_degree, prompts)
-    _run_link(data, out, settings, top)
+    _run_link(data, out, settings, top, store)
 
 
 @app.command()
@@ -177,12 +208,61 @@ def demo(
 ) -> None:
     """Generate a world, link it, show the top clusters and the scores against the truth."""
     generate(workdir / "world", accounts=accounts, seed=seed, fmt="parquet")
-    settings = _link_settings(1.0, 0.5, "leiden", 0.3, 5000, True)
+    settings = _link_settings(1.0, 0.5, "leiden", 0.2, 5000, True)
     result = _run_link(workdir / "world", workdir / "out", settings, 10)
     from linker.plots import plot_run
 
     picture = plot_run(result.run, result.dataset.labels, workdir / "out" / "risk.png")
     console.print(f"picture of the run: {picture}")
+
+
+neo4j_app = typer.Typer(
+    help="Install, start, stop and check the local Neo4j server.", no_args_is_help=True
+)
+app.add_typer(neo4j_app, name="neo4j")
+
+
+def _server_call(action: str) -> None:
+    from graph_store.neo4j import server
+
+    try:
+        if action == "install":
+            console.print(f"Neo4j {server.NEO4J_VERSION} installed in {server.install()}")
+            return
+        result = getattr(server, action)()
+    except server.Neo4jServerError as err:
+        raise fail(err) from err
+    if action == "stop":
+        console.print("stopped" if result else "not running")
+        return
+    console.print(result.message)
+    console.print(f"  bolt: {result.bolt_uri}  browser: {result.http_url}/browser/")
+    if action == "status" and not result.running:
+        raise typer.Exit(code=3)
+
+
+@neo4j_app.command("install")
+def neo4j_install() -> None:
+    """Resolve the Neo4j Community jars with Maven into the cache folder."""
+    _server_call("install")
+
+
+@neo4j_app.command("start")
+def neo4j_start() -> None:
+    """Start the server on 127.0.0.1 (Bolt 7687, HTTP 7474) and wait until it answers."""
+    _server_call("start")
+
+
+@neo4j_app.command("stop")
+def neo4j_stop() -> None:
+    """Stop the server cleanly."""
+    _server_call("stop")
+
+
+@neo4j_app.command("status")
+def neo4j_status() -> None:
+    """Tell whether the server runs and answers (exit 3 when it does not)."""
+    _server_call("status")
 
 
 @app.command()

@@ -41,7 +41,7 @@ SET a.created_at = row.created_at, a.email_domain = row.email_domain,
     a.country = row.country, a.org_id = row.org_id, a.attributes = row.attributes,
     a.prompt_n = row.prompt_n, a.prompt_templates = row.prompt_templates,
     a.prompt_intent = row.prompt_intent, a.prompt_top_share = row.prompt_top_share,
-    a.prompt_top_template = row.prompt_top_template
+    a.prompt_top_template = row.prompt_top_template, a.prompt_top_variety = row.prompt_top_variety
 """
 
 MERGE_IP_RANGES = """
@@ -76,7 +76,7 @@ MATCH (a:Account {{account_id: row.account_id}})
 {match}
 MERGE (a)-[r:{rel}]->(n)
 SET r.n_obs = row.n_obs, r.first_seen = row.first_ts, r.last_seen = row.last_ts,
-    r.windows = row.windows
+    r.strength = row.strength, r.windows = row.windows
 """
 
 
@@ -85,13 +85,15 @@ MATCH (a:Account)
 RETURN a.account_id AS account_id, a.created_at AS created_at, a.email_domain AS email_domain,
        a.country AS country, a.org_id AS org_id, a.prompt_n AS prompt_n,
        a.prompt_templates AS prompt_templates, a.prompt_intent AS prompt_intent,
-       a.prompt_top_share AS prompt_top_share, a.prompt_top_template AS prompt_top_template
+       a.prompt_top_share AS prompt_top_share, a.prompt_top_template AS prompt_top_template,
+       a.prompt_top_variety AS prompt_top_variety
 """
 
 READ_MEMBERSHIPS = """
 MATCH (a:Account)-[r:PAID_WITH|USED_IP|USED_DEVICE|SENT_TEMPLATE|HAS_IDENTIFIER]->(n)
 RETURN a.account_id AS account_id, n.kind AS kind, n.value AS value, r.n_obs AS n_obs,
-       r.first_seen AS first_ts, r.last_seen AS last_ts, r.windows AS windows
+       r.first_seen AS first_ts, r.last_seen AS last_ts, r.strength AS strength,
+       r.windows AS windows
 """
 
 READ_IP_RANGES = "MATCH (r:IPRange) RETURN r.cidr AS ip, r.asn AS asn, r.category AS category"

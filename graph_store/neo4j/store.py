@@ -25,6 +25,15 @@ from graph_store.base import MEMBERSHIP_COLUMNS, LinkInput, RunTables
 from graph_store.neo4j import queries as q
 
 DEFAULT_URI = "neo4j://127.0.0.1:7687"
+#: Account property -> per-account prompt feature column
+PROMPT_PROPS = {
+    "prompt_n": "n_prompts",
+    "prompt_templates": "n_templates",
+    "prompt_intent": "intent",
+    "prompt_top_share": "top_share",
+    "prompt_top_template": "top_template",
+    "prompt_top_variety": "top_variety",
+}
 
 
 @dataclass(frozen=True)
@@ -170,6 +179,7 @@ class Neo4jStore:
         for col in ("first_ts", "last_ts"):
             mem[col] = pd.to_datetime(mem[col].astype("Int64"), utc=True)
         mem["n_obs"] = mem["n_obs"].astype(np.int64)
+        mem["strength"] = mem["strength"].astype(float)
         mem = mem.sort_values(["account_id", "kind", "value"], ignore_index=True)
         windows = mem.loc[mem["kind"] == "ip", ["account_id", "value", "windows"]].explode(
             "windows"
@@ -177,13 +187,7 @@ class Neo4jStore:
         windows = windows.dropna(subset=["windows"]).rename(columns={"windows": "window"})
         windows["window"] = windows["window"].astype(np.int64)
         ip_info = pd.DataFrame(self._read(q.READ_IP_RANGES))
-        prompt_cols = [
-            "prompt_n",
-            "prompt_templates",
-            "prompt_intent",
-            "prompt_top_share",
-            "prompt_top_template",
-        ]
+        prompt_cols = list(PROMPT_PROPS)
         prompt_features = None
         if acc["prompt_n"].notna().any():
             pf = acc.dropna(subset=["prompt_n"]).set_index("account_id")[prompt_cols]
@@ -194,6 +198,7 @@ class Neo4jStore:
                     "intent": pf["prompt_intent"].astype(float),
                     "top_share": pf["prompt_top_share"].astype(float),
                     "top_template": pf["prompt_top_template"].astype(object),
+                    "top_variety": pf["prompt_top_variety"].astype(float),
                 }
             )
         examples = {r["value"]: r["example"] for r in self._read(q.READ_TEMPLATES) if r["example"]}
@@ -267,14 +272,7 @@ def _account_rows(inp: LinkInput) -> pd.DataFrame:
         acc[extra].astype(str).apply(lambda r: json.dumps(r.to_dict()), axis=1) if extra else None
     )
     pf = inp.prompt_features
-    mapping = {
-        "prompt_n": "n_prompts",
-        "prompt_templates": "n_templates",
-        "prompt_intent": "intent",
-        "prompt_top_share": "top_share",
-        "prompt_top_template": "top_template",
-    }
-    for col, src in mapping.items():
+    for col, src in PROMPT_PROPS.items():
         rows[col] = (
             acc["account_id"].map(pf[src]).astype(object).to_numpy() if pf is not None else None
         )
