@@ -13,21 +13,32 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import rensa
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-# order matters: code and URLs before numbers, so their digits do not become <num>
+# order matters: code and URLs before numbers, so their digits do not become <num>.
+# RE2 syntax (pyarrow.compute); placeholders are plain words so that the punctuation
+# fold (Unicode classes, so non-Latin scripts survive) leaves them alone.
 _MASKS: tuple[tuple[str, str], ...] = (
-    (r"```.*?```", " <code> "),
-    (r"`[^`]*`", " <code> "),
-    (r"https?://\S+|www\.\S+", " <url> "),
-    (r"\S+@\S+\.\w+", " <email> "),
-    (r"\"[^\"]{1,200}\"|“[^”]{1,200}”|'[^']{3,200}'", " <q> "),
-    (r"\d+(?:[.,:/-]\d+)*", " <num> "),
-    (r"[^\w<>\s]+", " "),
+    (r"```[\s\S]*?```", " xcodex "),
+    (r"`[^`]*`", " xcodex "),
+    (r"https?://\S+|www\.\S+", " xurlx "),
+    (r"\S+@\S+\.\w+", " xemailx "),
+    (r"\"[^\"]{1,200}\"|“[^”]{1,200}”|'[^']{3,200}'", " xqx "),
+    (r"\d+(?:[.,:/-]\d+)*", " xnumx "),
+    (r"[\p{P}\p{S}]+", " "),
     (r"\s+", " "),
 )
+_PLACEHOLDERS = {
+    "xcodex": "<code>",
+    "xurlx": "<url>",
+    "xemailx": "<email>",
+    "xqx": "<q>",
+    "xnumx": "<num>",
+}
 
 INTENT_PATTERNS: dict[str, str] = {
     "reasoning": r"step[- ]by[- ]step|chain[- ]of[- ]thought|reasoning (?:you|behind|trace|process)"
@@ -84,29 +95,56 @@ class PromptAnalysis:
     examples: dict[str, str]
 
 
-def normalise_prompts(texts: pd.Series) -> pd.Series:
-    """Lower-case, mask numbers/URLs/code/quotes/e-mails, fold punctuation and spaces."""
-    out = texts.astype(str).str.lower()
+def _mask(texts: pa.Array) -> pa.Array:
+    out = pc.utf8_lower(texts)
     for pattern, repl in _MASKS:
-        out = out.str.replace(pattern, repl, regex=True)
-    return out.str.strip()
+        out = pc.replace_substring_regex(out, pattern, repl)
+    return pc.utf8_trim_whitespace(out)
 
 
-def shingles(text: str, k: int) -> list[str]:
-    """Word k-shingles of a normalised text (the words themselves if shorter)."""
-    words = text.split()
-    if len(words) <= k:
-        return [" ".join(words)] if words else [""]
-    return [" ".join(words[i : i + k]) for i in range(len(words) - k + 1)]
+def readable(masked: str) -> str:
+    """A masked text with its placeholders shown as ``<num>``, ``<url>``, ..."""
+    return " ".join(_PLACEHOLDERS.get(w, w) for w in masked.split(" "))
 
 
-def signatures(texts: list[str], settings: PromptSettings) -> np.ndarray:
-    """MinHash signatures (rensa) of normalised texts, as an (n, num_perm) array."""
-    token_sets = [shingles(t, settings.shingle) for t in texts]
-    matrix = rensa.RMinHash.digest_matrix_from_token_sets(
-        token_sets, num_perm=settings.num_perm, seed=settings.seed
+def normalise_prompts(texts: pd.Series) -> pd.Series:
+    """Lower-case, mask numbers/URLs/code/quotes/e-mails, fold punctuation and spaces.
+    Returns the readable masked form (placeholders as ``<num>`` etc.)."""
+    masked = _mask(pa.array(texts.astype(str).to_numpy(), type=pa.string()))
+    return pd.Series([readable(t) for t in masked.to_pylist()], index=texts.index)
+
+
+def signatures(texts: list[str] | pa.Array, settings: PromptSettings) -> np.ndarray:
+    """MinHash signatures (rensa) of masked texts, as an (n, num_perm) array.
+
+    Tokens are word bigrams (``shingle`` = 2; a text of one word is that word), hashed
+    without building Python strings: word hashes from pandas, bigram hashes combined
+    in numpy, handed to rensa as one flat buffer with row offsets.
+    """
+    arr = texts if isinstance(texts, pa.Array) else pa.array(texts, type=pa.string())
+    words = pc.utf8_split_whitespace(arr)
+    lengths = pc.list_value_length(words).fill_null(0).to_numpy(zero_copy_only=False)
+    flat = words.flatten().to_numpy(zero_copy_only=False)
+    hw = pd.util.hash_array(flat.astype(object)).astype(np.uint64)
+    starts = np.r_[0, np.cumsum(lengths)[:-1]].astype(np.int64)
+    k = settings.shingle
+    n_tokens = np.maximum(lengths - (k - 1), 1)
+    doc = np.repeat(np.arange(len(lengths)), n_tokens)
+    pos = np.arange(n_tokens.sum()) - np.repeat(np.cumsum(n_tokens) - n_tokens, n_tokens)
+    idx = starts[doc] + pos
+    short = lengths[doc] < k
+    tokens = np.zeros(len(idx), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(k):
+            take = np.where(short, np.minimum(idx, len(hw) - 1), idx + j)
+            part = hw[np.clip(take, 0, max(len(hw) - 1, 0))] if len(hw) else tokens
+            valid = ~short | (j < lengths[doc])
+            tokens = tokens * np.uint64(0x9E3779B97F4A7C15) + np.where(valid, part, 0)
+    offsets = np.r_[0, np.cumsum(n_tokens)].astype(np.uint64)
+    matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
+        tokens, offsets, num_perm=settings.num_perm, seed=settings.seed
     )
-    return np.asarray(matrix.to_rows(), dtype=np.int64).reshape(len(texts), settings.num_perm)
+    return np.asarray(matrix.to_rows(), dtype=np.int64).reshape(len(lengths), settings.num_perm)
 
 
 def lsh_families(sig: np.ndarray, settings: PromptSettings) -> np.ndarray:
@@ -140,8 +178,14 @@ def lsh_families(sig: np.ndarray, settings: PromptSettings) -> np.ndarray:
 
 def intent_flags(texts: pd.Series) -> pd.DataFrame:
     """One boolean column per distillation-intent pattern, and ``any``."""
-    low = texts.astype(str).str.lower()
-    flags = pd.DataFrame({k: low.str.contains(p, regex=True) for k, p in INTENT_PATTERNS.items()})
+    low = pc.utf8_lower(pa.array(texts.astype(str).to_numpy(), type=pa.string()))
+    flags = pd.DataFrame(
+        {
+            k: pc.match_substring_regex(low, p).to_numpy(zero_copy_only=False)
+            for k, p in INTENT_PATTERNS.items()
+        },
+        index=texts.index,
+    )
     flags["any"] = flags.any(axis=1)
     return flags
 
@@ -154,9 +198,15 @@ def analyse(prompts: pd.DataFrame, settings: PromptSettings | None = None) -> Pr
     """Template families, linkage memberships and intent features of ``prompts``
     (account_id, ts, text). Returns a :class:`PromptAnalysis`."""
     settings = settings or PromptSettings()
-    norm = normalise_prompts(prompts["text"])
-    codes, uniques = pd.factorize(norm)
-    family_of_unique = lsh_families(signatures(list(uniques), settings), settings)
+    # every text is normalised, hashed and checked for intent once, however often sent
+    raw_codes, raw_unique = pd.factorize(prompts["text"].astype(str))
+    masked = _mask(pa.array(np.asarray(raw_unique, dtype=object), type=pa.string()))
+    norm_codes_of_raw, uniques = pd.factorize(masked.to_numpy(zero_copy_only=False))
+    codes = norm_codes_of_raw[raw_codes]
+    family_of_unique = lsh_families(
+        signatures(pa.array(np.asarray(uniques, dtype=object), type=pa.string()), settings),
+        settings,
+    )
     family = family_of_unique[codes]
     frame = pd.DataFrame(
         {
@@ -166,8 +216,8 @@ def analyse(prompts: pd.DataFrame, settings: PromptSettings | None = None) -> Pr
             "norm": codes,
         }
     )
-    intents = intent_flags(prompts["text"])
-    frame["intent"] = intents["any"].to_numpy()
+    intents = intent_flags(pd.Series(np.asarray(raw_unique, dtype=object)))
+    frame["intent"] = intents["any"].to_numpy()[raw_codes]
     fam_text = pd.Series(np.asarray(uniques, dtype=object)).groupby(family_of_unique).min()
     per_pair = (
         frame.groupby(["account_id", "family"], sort=False)
@@ -222,7 +272,7 @@ def analyse(prompts: pd.DataFrame, settings: PromptSettings | None = None) -> Pr
     feats["top_variety"] = top["family"].map(fam_stats["variety"])
     templates = fam_stats.reindex(linking).assign(template_id=ids.to_numpy())
     examples = {
-        tid: text[: settings.example_chars]
+        tid: readable(text)[: settings.example_chars]
         for tid, text in zip(ids.to_numpy(), fam_text.reindex(linking).to_numpy(), strict=True)
     }
     templates["example"] = templates["template_id"].map(examples)

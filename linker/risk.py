@@ -26,12 +26,14 @@ INFRA_HOSTING = ("datacenter", "proxy")
 def _default_weights() -> dict[str, float]:
     return {
         "bias": -3.2,
-        "hosting_share": 2.6,
-        "device_reuse": 1.6,
+        "hosting_share": 2.2,
+        "device_reuse": 1.2,
         "payment_reuse": 0.9,
+        "payment_and_device": 1.5,
         "burst_2h": 1.4,
-        "size_log": 0.7,
-        "template_share": 2.8,
+        "size_log": 0.4,
+        "template_share": 2.0,
+        "template_intent": 3.0,
         "intent_share": 2.2,
         "sync_share": 0.8,
         "org_share": -2.5,
@@ -203,14 +205,18 @@ def score(features: pd.DataFrame, settings: RiskSettings) -> pd.Series:
             values = np.log10(features["size"].to_numpy(float).clip(1))
         elif name == "sync_share" and "share_edges_ip" in features:
             values = features["share_edges_ip"].to_numpy(float)
-        elif name == "template_share" and "template_share" in features:
+        elif name in ("template_share", "template_intent") and "template_share" in features:
             coverage = features.get("template_coverage", pd.Series(1.0, index=features.index))
             values = (features["template_share"] * coverage.fillna(0)).to_numpy(float)
+            if name == "template_intent":
+                values = values * features.get("intent_share", 0.0)
+        elif name == "payment_and_device":
+            values = (features["payment_reuse"] * features["device_reuse"]).to_numpy(float)
         elif name in features:
             values = features[name].to_numpy(float)
         else:
             continue
-        if name in ("burst_2h", "device_reuse", "payment_reuse"):
+        if name in ("burst_2h", "device_reuse", "payment_reuse", "payment_and_device"):
             # a household of 2 "sharing" a card or signing up together says nothing
             values = values * np.clip((features["size"].to_numpy(float) - 2) / 8, 0, 1)
         z = z + weight * values

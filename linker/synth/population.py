@@ -546,7 +546,7 @@ class Population:
         for region, w in region_w.items():
             k = 1 + int(self.rnd() * 2) + (1 if region in ("eu", "na") else 0)
             raw = sorted((self.rnd() + 0.15 for _ in range(k)), reverse=True)
-            raw[0] += 0.6
+            raw[0] += 1.2
             cum = _cum(raw)
             carriers = []
             prev = 0.0
@@ -554,7 +554,7 @@ class Population:
                 share = cum[j] - prev
                 prev = cum[j]
                 users = exp_mobile_users * (w / totw) * share
-                size = max(2, round(users / 700))
+                size = max(2, round(users / 900))
                 p = net.provider(
                     "carrier",
                     region,
@@ -567,7 +567,7 @@ class Population:
                     p_v6_info=0.75,
                 )
                 codes = [self.host_ip(p, int(self.rnd() * len(p.blocks))) for _ in range(size)]
-                carriers.append((p, Pool(codes, _zipf_cum(size, 1.15))))
+                carriers.append((p, Pool(codes, _zipf_cum(size, 1.5))))
             self.carriers[region] = (carriers, cum)
         # commercial VPN providers: exits in hosting ASNs, flagged vpn in the feed (mostly)
         exp_vpn_users = plan["quota"]["vpn"] + 0.1 * plan["benign"]
@@ -657,7 +657,7 @@ class Population:
 
     def obs_mobile(self, a: int, ci: int, lo: int, hi: int, k: int, carrier=None) -> int:
         p, pool = carrier or self.carrier_of(ci)
-        k6 = int(k * 0.3 + self.rnd())
+        k6 = int(k * 0.25 + self.rnd())
         if k6:
             self.sig(a, IP, self.v6net(self.net.v6_64(p), p.v6_rid), k6, lo, hi, HUMAN)
         if k - k6 > 0:
@@ -1577,7 +1577,9 @@ class Population:
             elif tier == "hydra":
                 if rnd() < 0.25:
                     aged = True
-                    created = max(T0 + int(rnd() * 10 * DAY), start - int(self.U(30, 200) * DAY))
+                    created = start - int(self.U(30, 200) * DAY)
+                    if created < T0:  # not that much history in the window: age it less
+                        created = T0 + int(rnd() * (start - T0))
                 else:
                     created = start + int(rnd() * dur * 0.7)
                 lo = max(created, start) + int(rnd() * dur * 0.5)

@@ -39,6 +39,10 @@ def test_slot_filled_variants_collapse_into_one_family() -> None:
     settings = PromptSettings()
     norm = normalise_prompts(pd.Series(texts)).tolist()
     fam = lsh_families(minhash(norm, settings), settings)
+    assert (
+        norm[0]
+        == "explain step by step the reasoning you used to answer question <num> about chemistry"
+    )
     assert len(set(fam[:30])) == 1
     assert fam[30] != fam[0] and fam[31] != fam[0] and fam[30] != fam[31]
 
@@ -126,3 +130,19 @@ def test_privacy_no_raw_prompt_text_in_outputs(tmp_path: Path) -> None:
     clusters = pd.read_parquet(out / "clusters.parquet")
     reasons = " ".join(r for rs in clusters["reasons"] for r in rs)
     assert "explain step by step the reasoning you used to answer question <num>" in reasons
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_minhash_agreement_estimates_bigram_jaccard(seed: int) -> None:
+    """Oracle: signature agreement against the exact Jaccard of word bigrams."""
+    rng = np.random.default_rng(seed)
+    vocab = [f"w{i}" for i in range(40)]
+    base = list(rng.choice(vocab, size=30))
+    other = base[:15] + list(rng.choice(vocab, size=15))
+    texts = [" ".join(base), " ".join(other), "solo", "", " ".join(base)]
+    settings = PromptSettings(num_perm=256, bands=64)
+    sig = minhash(texts, settings)
+    assert (sig[0] == sig[4]).all()
+    assert not (sig[2] == sig[3]).all()
+    estimate = (sig[0] == sig[1]).mean()
+    assert abs(estimate - _jaccard(texts[0], texts[1])) < 0.1
