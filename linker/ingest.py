@@ -134,7 +134,7 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     table = pacsv.read_csv(
         path,
         read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, use_threads=False),
-        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, newlines_in_values=True),
         convert_options=pacsv.ConvertOptions(
             column_types={c: pa.string() for c in header}, strings_can_be_null=False
         ),

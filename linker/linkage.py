@@ -341,6 +341,39 @@ def pair_evidence(
     return p
 
 
+def _judged(identifiers: pd.DataFrame, settings: LinkageSettings) -> np.ndarray:
+    """Instruments whose weight depends on corroboration: corroborated kinds shared by
+    more accounts than ``specificity_free_degree``."""
+    return identifiers["kind"].isin(settings.corroborated_kinds).to_numpy() & (
+        identifiers["degree"].to_numpy() > settings.specificity_free_degree
+    )
+
+
+def _co_membership(
+    memberships: pd.DataFrame, mem_ident: np.ndarray, judged: np.ndarray, n_idents: int
+) -> np.ndarray:
+    """Per judged identifier, its largest Jaccard overlap with another judged
+    identifier's accounts (a ring's cards and devices share one member set; popular
+    fingerprints and unrelated cards do not)."""
+    out = np.zeros(n_idents)
+    rows = judged[mem_ident]
+    if rows.sum() < 2:
+        return out
+    frame = pd.DataFrame(
+        {"account": memberships["account"].to_numpy(np.int64)[rows], "ident": mem_ident[rows]}
+    )
+    pairs = frame.merge(frame, on="account")
+    pairs = pairs[pairs["ident_x"] < pairs["ident_y"]]
+    if pairs.empty:
+        return out
+    shared = pairs.groupby(["ident_x", "ident_y"]).size().reset_index(name="n")
+    deg = np.bincount(frame["ident"].to_numpy(), minlength=n_idents)
+    jac = shared["n"] / (deg[shared["ident_x"]] + deg[shared["ident_y"]] - shared["n"])
+    np.maximum.at(out, shared["ident_x"].to_numpy(), jac.to_numpy())
+    np.maximum.at(out, shared["ident_y"].to_numpy(), jac.to_numpy())
+    return out
+
+
 def corroboration(
     memberships: pd.DataFrame,
     mem_ident: np.ndarray,
@@ -348,16 +381,18 @@ def corroboration(
     labels: np.ndarray,
     settings: LinkageSettings,
 ) -> np.ndarray:
-    """Per identifier, the largest share of its accounts that fall in one community of
-    the first pass (accounts in no community count alone). A ring's card or device is
-    shared by accounts that are linked by other evidence too, so its share is high; a
-    fingerprint collision among strangers scatters over many communities."""
-    deg = identifiers["degree"].to_numpy()
-    check = identifiers["kind"].isin(settings.corroborated_kinds).to_numpy() & (
-        deg > settings.specificity_free_degree
-    )
+    """How much other evidence backs each shared instrument, in [0, 1] (1 for the
+    identifiers not judged).
+
+    Two measures, the larger wins: the largest share of the instrument's accounts that
+    fall in one community of a first pass built *without* the judged instruments (so an
+    instrument is judged by other evidence only: a ring's accounts are linked by their
+    addresses, prompts and small shared instruments; strangers on a popular device
+    fingerprint scatter), and the largest Jaccard overlap with another judged
+    instrument's accounts (six cards and devices all shared by the same ring)."""
+    judged = _judged(identifiers, settings)
     out = np.ones(len(identifiers))
-    rows = check[mem_ident]
+    rows = judged[mem_ident]
     if not rows.any():
         return out
     acc = memberships["account"].to_numpy(np.int64)[rows]
@@ -365,7 +400,11 @@ def corroboration(
     lab = np.where(lab >= 0, lab, -1 - acc)  # singletons are communities of their own
     frame = pd.DataFrame({"ident": mem_ident[rows], "label": lab})
     best = frame.groupby(["ident", "label"]).size().groupby(level=0).max()
-    out[best.index.to_numpy()] = best.to_numpy() / deg[best.index.to_numpy()]
+    deg = identifiers["degree"].to_numpy()
+    share = np.zeros(len(identifiers))
+    share[best.index.to_numpy()] = best.to_numpy() / deg[best.index.to_numpy()]
+    co = _co_membership(memberships, mem_ident, judged, len(identifiers))
+    out[judged] = np.maximum(share, co)[judged]
     return out
 
 
@@ -429,11 +468,11 @@ def _edges(
 def build_projection(inp: LinkInput, settings: LinkageSettings | None = None) -> Projection:
     """Build the weighted account projection of ``inp``. Returns a :class:`Projection`.
 
-    Two passes: the first weighs cards, devices and other instruments as if nothing
-    corroborated them (fast specificity decay) and finds communities; each such
-    identifier then regains weight in proportion to how much its sharers were already
-    linked by other evidence (:func:`corroboration`), and the second pass gives the
-    edges.
+    Two passes: the first leaves out cards, devices and other instruments shared by more
+    than a handful of accounts and finds communities from the rest; each such instrument
+    then gets a weight between its uncorroborated value (fast specificity decay) and its
+    full value, in proportion to how much other evidence backs it
+    (:func:`corroboration`), and the second pass gives the edges.
     """
     from linker.communities import leiden_labels
 
@@ -448,6 +487,8 @@ def build_projection(inp: LinkInput, settings: LinkageSettings | None = None) ->
         .reindex(range(len(identifiers)), fill_value=False)
         .to_numpy()
     )
+    judged = _judged(identifiers, settings)
+    identifiers["p"] = np.where(judged, 0.0, identifiers["p_corroborated"].to_numpy())
     first = _edges(inp, accounts, memberships, mem_ident, identifiers, settings)
     labels = leiden_labels(len(accounts), first, settings.seed)
     coh = corroboration(memberships, mem_ident, identifiers, labels, settings)

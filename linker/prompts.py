@@ -40,14 +40,27 @@ _PLACEHOLDERS = {
     "xnumx": "<num>",
 }
 
+#: Shapes of prompts that harvest a model for training, as published distillation
+#: reports describe them: reasoning traces, grading (the model as a reward model),
+#: censorship-safe rewrites, training-data generation and agentic tool use.
 INTENT_PATTERNS: dict[str, str] = {
-    "reasoning": r"step[- ]by[- ]step|chain[- ]of[- ]thought|reasoning (?:you|behind|trace|process)"
-    r"|show your (?:work|thinking|reasoning)|internal reasoning|think (?:out loud|aloud)",
-    "grading": r"\brubric\b|grade (?:the|this|these)|score (?:the|this) (?:response|answer)"
-    r"|rate (?:the|this) (?:response|answer)|on a scale of \d+ ?(?:-|to) ?\d+",
-    "rewrite": r"politically sensitive|censor|avoid(?:s|ing)? (?:sensitive|controversial)"
+    "reasoning": r"step[- ]by[- ]step|chain[- ]of[- ]thought"
+    r"|(?:line|chain|trace) of (?:reasoning|thought|logic)"
+    r"|reasoning (?:steps|trace|process|behind|you)|thinking (?:trace|process)"
+    r"|internal (?:reasoning|logic|monologue)|show (?:your|all) (?:work|reasoning|thinking|steps)"
+    r"|worked solution|explain (?:each|every) (?:step|reasoning)|each step follows"
+    r"|think (?:out loud|aloud)",
+    "grading": r"\brubric\b|reward model|grade (?:the|this|these|each)"
+    r"|(?:score|rate|rank|evaluate|judge) (?:the|this|these|two|each) (?:\w+ )?"
+    r"(?:response|answer|reply|completion|output)s?|candidate (?:answer|response)s"
+    r"|(?:on|using) a \d+ ?(?:-|to) ?\d+ scale|scale of \d+ ?(?:-|to) ?\d+",
+    "rewrite": r"politically sensitive|censor|content review|safe for publication"
+    r"|(?:avoid|remove|strip|soften)\w* .{0,40}(?:sensitive|controversial)"
     r"|rewrite (?:the|this) (?:answer|response)",
-    "agentic": r"\bagent\b|\btools?\b.*\bcall|function[_ ]call|tool[_ ]use|\btool_call",
+    "data": r"training (?:examples|data|pairs)|question[- ]answer pairs|synthetic (?:data|examples)"
+    r"|generate \d+ (?:\w+ )?(?:questions|examples|problems)",
+    "agentic": r"\bagent\b|tool[_ ]?(?:use|calls?)|function[_ ]call|call the tools?"
+    r"|available tools|tools available",
 }
 
 

@@ -26,7 +26,7 @@ INFRA_HOSTING = ("datacenter", "proxy")
 def _default_weights() -> dict[str, float]:
     return {
         "bias": -3.2,
-        "hosting_share": 2.2,
+        "hosting_share": 1.8,
         "device_reuse": 1.2,
         "payment_reuse": 0.9,
         "payment_and_device": 1.5,
@@ -314,8 +314,15 @@ def account_risk_in_cluster(
     if prompt_features is not None and "template_share" in frame:
         pf = prompt_features.reindex(acc)
         frame["intent_share"] = pf["intent"].fillna(0).to_numpy()
-        same = pf["top_template"].to_numpy() == frame["top_template"].to_numpy()
-        frame["template_share"] = same.astype(float)
+        # the account's participation: how much of its cluster shares its own top family
+        pair = pd.DataFrame(
+            {"cluster": members["cluster"].to_numpy(), "template": pf["top_template"].to_numpy()}
+        )
+        counts = pair.groupby(["cluster", "template"]).size()
+        sizes = members.groupby("cluster").size()
+        share = counts / sizes.reindex(counts.index.get_level_values(0)).to_numpy()
+        keys = pd.MultiIndex.from_frame(pair)
+        frame["template_share"] = share.reindex(keys).fillna(0).to_numpy()
         frame["template_coverage"] = (pf["top_variety"].fillna(0) / 0.3).clip(0, 1).to_numpy()
     return pd.Series(score(frame, settings).to_numpy(), index=acc)
 

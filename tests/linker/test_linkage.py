@@ -92,13 +92,32 @@ def test_same_ip_months_apart_is_weaker_than_simultaneous(tmp_path: Path) -> Non
 def test_large_ring_keeps_weight_and_stays_linear(tmp_path: Path) -> None:
     n = 1200  # above dense_limit: sparse expansion
     accounts = [f"r{i}" for i in range(n)]
-    signals = [(a, "device", "dev_ring", ts(0)) for a in accounts]
+    # the ring's two devices and two cards corroborate each other: same member set
+    signals = [
+        (a, kind, f"{kind}_ring{k}", ts(0))
+        for a in accounts
+        for kind in ("device", "payment")
+        for k in range(2)
+    ]
     proj = _project(write_input(tmp_path, accounts, signals))
     settings = LinkageSettings()
-    assert len(proj.edges) <= n * settings.sparse_partners
+    assert len(proj.edges) <= 4 * n * settings.sparse_partners // 2  # 4 identifiers
     assert proj.edges["weight"].min() >= settings.min_edge_weight
     degree = np.bincount(np.r_[proj.edges["a"], proj.edges["b"]], minlength=n)
     assert degree.min() >= 2  # every member stays connected to the ring
+    assert (proj.identifiers["corroboration"] == 1.0).all()
+
+
+def test_popular_fingerprint_among_strangers_links_nobody(tmp_path: Path) -> None:
+    """A device fingerprint shared by 400 accounts that have nothing else in common is a
+    collision (a default browser build), not an operator."""
+    accounts = [f"s{i}" for i in range(400)]
+    signals = [(a, "device", "fp_default_build", ts(i)) for i, a in enumerate(accounts)]
+    signals += [(a, "payment", f"pm_{a}", ts(i)) for i, a in enumerate(accounts)]
+    proj = _project(write_input(tmp_path, accounts, signals))
+    assert proj.edges.empty
+    device = proj.identifiers[proj.identifiers["kind"] == "device"].iloc[0]
+    assert device["corroboration"] < 0.05
 
 
 def test_supernode_makes_no_pairs(tmp_path: Path) -> None:
@@ -128,7 +147,8 @@ def test_projection_matches_brute_force_reference(tmp_path: Path, seed: int) -> 
         for kind, vals in values.items():
             for v in rng.choice(vals, size=rng.integers(0, 3), replace=False):
                 signals.append((a, kind, str(v), None))
-    settings = LinkageSettings(min_edge_weight=0.0, min_contribution=0.0)
+    # corroboration off: every identifier keeps its full weight, as in the reference
+    settings = LinkageSettings(min_edge_weight=0.0, min_contribution=0.0, corroborated_kinds=())
     proj = _project(write_input(tmp_path, accounts, signals), settings)
     got = {
         (a, b): w for (a, b), w in zip(_edge_set_ordered(proj), proj.edges["weight"], strict=True)
