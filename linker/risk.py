@@ -322,7 +322,10 @@ def account_risk_in_cluster(
         sizes = members.groupby("cluster").size()
         share = counts / sizes.reindex(counts.index.get_level_values(0)).to_numpy()
         keys = pd.MultiIndex.from_frame(pair)
-        frame["template_share"] = share.reindex(keys).fillna(0).to_numpy()
+        # narrow focus: a campaign account sends mostly its family, while an agent developer
+        # sends the same tool-use prompts among much else
+        focus = (pf["top_share"].fillna(0) / 0.5).clip(0, 1).to_numpy()
+        frame["template_share"] = share.reindex(keys).fillna(0).to_numpy() * focus
         frame["template_coverage"] = (pf["top_variety"].fillna(0) / 0.3).clip(0, 1).to_numpy()
     return pd.Series(score(frame, settings).to_numpy(), index=acc)
 
