@@ -176,17 +176,23 @@ def _prompt_cluster_features(members: pd.DataFrame, prompt_features: pd.DataFram
         }
     )
     if "top_template" in joined.columns:
-        top = joined.dropna(subset=["top_template"]).groupby(["cluster", "top_template"]).size()
-        best = top.groupby("cluster").max()
+        on = joined.dropna(subset=["top_template"])
+        per_family = on.groupby(["cluster", "top_template"]).size()
         sizes = g.size()
-        out["template_share"] = best / sizes.reindex(best.index)
-        out["top_template"] = top.groupby("cluster").idxmax().map(lambda t: t[1])
-        # harvesting covers a topic space: many distinct texts in the family. One text
+        # a family is common in a cluster when enough members send it mostly; campaigns
+        # that paraphrase split into several such families, so count them all
+        floor = np.maximum(3, 0.05 * sizes.reindex(per_family.index.get_level_values(0)))
+        common = per_family[per_family.to_numpy() >= floor.to_numpy()]
+        out["template_share"] = common.groupby(level=0).sum() / sizes
+        out["template_share"] = out["template_share"].fillna(0.0)
+        out["top_template"] = per_family.groupby(level=0).idxmax().map(lambda t: t[1])
+        # harvesting covers a topic space: many distinct texts per family. One text
         # repeated (an SDK sample, an integration test) is not coverage.
-        on_top = joined[joined["top_template"] == joined["cluster"].map(out["top_template"])]
-        out["template_coverage"] = (on_top.groupby("cluster")["top_variety"].mean() / 0.3).clip(
-            0, 1
-        )
+        keys = pd.MultiIndex.from_frame(on[["cluster", "top_template"]])
+        on_common = on[common.reindex(keys).notna().to_numpy()]
+        out["template_coverage"] = (
+            on_common.groupby("cluster")["top_variety"].mean() / 0.3
+        ).clip(0, 1)
         distinct = joined.groupby("cluster")["n_templates"].mean()
         out["prompt_diversity"] = (distinct / joined.groupby("cluster")["n_prompts"].mean()).clip(
             0, 1
