@@ -2,7 +2,7 @@
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS := neo4j,api,prompts,dev
+EXTRAS := dev
 
 .PHONY: setup demo test lint bench neo4j-install neo4j-start neo4j-stop browser clean
 

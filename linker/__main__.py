@@ -1,3 +1,3 @@
-from linker.cli import main
+from api.cli import main
 
 main()

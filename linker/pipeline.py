@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import platform
 import time
 from collections.abc import Callable, Iterator
@@ -179,6 +180,58 @@ def score_input(
     return (projection, *tables)
 
 
+def read_analyst_labels(path: Path) -> pd.DataFrame:
+    """The current analyst verdict per target from an append-only labels.jsonl (the
+    latest line for a target wins). Returns (target_type, target_id, label, author,
+    reason); empty when the file does not exist. Unreadable lines are skipped."""
+    cols = ["target_type", "target_id", "label", "author", "reason"]
+    if not path.is_file():
+        return pd.DataFrame(columns=cols)
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    frame = pd.DataFrame(records)
+    if frame.empty or not set(cols[:3]) <= set(frame.columns):
+        return pd.DataFrame(columns=cols)
+    frame = frame.reindex(columns=cols)
+    return frame.drop_duplicates(["target_type", "target_id"], keep="last").reset_index(drop=True)
+
+
+def apply_analyst_labels(
+    accounts: pd.DataFrame, clusters: pd.DataFrame, labels: pd.DataFrame
+) -> int:
+    """Analysts' verdicts override ``flagged`` in place: a cluster verdict for all its
+    members and the cluster (matched by stable cluster id), an account verdict for that
+    account (it wins over its cluster's). Adds ``analyst_label`` columns and a reason.
+    Returns how many verdicts matched something in this run."""
+    accounts["analyst_label"] = None
+    clusters["analyst_label"] = None
+    matched = 0
+    for row in labels[labels["target_type"] == "cluster"].itertuples(index=False):
+        hit = clusters["cluster_id"] == row.target_id
+        if not hit.any():
+            continue
+        matched += 1
+        is_sybil = row.label == "sybil"
+        clusters.loc[hit, ["analyst_label", "flagged"]] = [row.label, is_sybil]
+        idx = clusters.index[hit][0]
+        clusters.at[idx, "reasons"] = [
+            f"analyst verdict: {row.label} ({row.author}: {row.reason})",
+            *clusters.at[idx, "reasons"],
+        ]
+        members = accounts["cluster_id"] == row.target_id
+        accounts.loc[members, ["analyst_label", "flagged"]] = [row.label, is_sybil]
+    acc = labels[labels["target_type"] == "account"].set_index("target_id")["label"]
+    hit = accounts["account_id"].isin(acc.index)
+    matched += int(hit.sum())
+    accounts.loc[hit, "analyst_label"] = accounts.loc[hit, "account_id"].map(acc)
+    accounts.loc[hit, "flagged"] = accounts.loc[hit, "analyst_label"] == "sybil"
+    return matched
+
+
 def link(
     data_dir: Path | str,
     store: GraphStore,
@@ -206,6 +259,10 @@ def link(
         with _timed(timings, "store_read", progress):
             inp = store.read_input()
     projection, accounts, clusters, edges = score_input(inp, store, settings, timings, progress)
+    verdicts = read_analyst_labels(out_dir / "labels.jsonl") if out_dir else None
+    n_verdicts = 0
+    if verdicts is not None and not verdicts.empty:
+        n_verdicts = apply_analyst_labels(accounts, clusters, verdicts)
     run_id = _run_id(dataset, settings)
     meta = {
         "run_id": run_id,
@@ -225,6 +282,7 @@ def link(
         "n_clusters": len(clusters),
         "n_flagged_clusters": int(clusters["flagged"].sum()),
         "n_flagged_accounts": int(accounts["flagged"].sum()),
+        "analyst_verdicts_applied": n_verdicts,
         "timings_s": timings,
     }
     run = RunTables(run_id=run_id, accounts=accounts, clusters=clusters, edges=edges, meta=meta)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -113,3 +114,45 @@ def test_cli_link_fails_clearly_on_a_missing_table(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["link", str(tmp_path), "--out", str(tmp_path / "o")])
     assert res.exit_code == 2
     assert "required table 'signals' not found" in res.output
+
+
+def test_analyst_labels_are_used_by_the_next_run(
+    world_dir: Path, first_run, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    _, result = first_run
+    clusters = result.run.clusters
+    flagged_cluster = clusters.loc[clusters["flagged"], "cluster_id"].iloc[0]
+    calm = result.run.accounts[~result.run.accounts["flagged"]]["account_id"].iloc[0]
+    out = tmp_path / "out"
+    EmbeddedStore(out).write_run(result.run)  # the previous run, so cluster ids carry over
+    lines = [
+        {
+            "target_type": "cluster",
+            "target_id": flagged_cluster,
+            "label": "benign",
+            "author": "ana",
+            "reason": "a school district",
+        },
+        {
+            "target_type": "account",
+            "target_id": calm,
+            "label": "benign",
+            "author": "bo",
+            "reason": "x",
+        },
+        {
+            "target_type": "account",
+            "target_id": calm,
+            "label": "sybil",
+            "author": "bo",
+            "reason": "seen in a takedown",
+        },
+    ]
+    (out / "labels.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    run = link(world_dir, EmbeddedStore(out), out_dir=out).run
+    members = run.accounts[run.accounts["cluster_id"] == flagged_cluster]
+    assert len(members) > 0 and not members["flagged"].any()
+    row = run.clusters.set_index("cluster_id").loc[flagged_cluster]
+    assert not row["flagged"] and row["reasons"][0].startswith("analyst verdict: benign (ana")
+    assert run.accounts.set_index("account_id").loc[calm, "flagged"]  # latest verdict wins
+    assert run.meta["analyst_verdicts_applied"] == 2

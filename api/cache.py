@@ -1,0 +1,138 @@
+"""The in-process cache of the latest run.
+
+``RunCache`` holds one immutable :class:`~api.snapshot.Snapshot`. At most every
+``refresh_seconds`` a request starts a background check of the store; when the store's
+run id differs, a new snapshot is built off the request path and swapped in with one
+reference assignment. A request reads the reference once, so one answer never mixes two
+runs, and a lookup costs no store round trip.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from api.snapshot import Snapshot, build_snapshot
+from graph_store.base import GraphStore
+from graph_store.embedded import EmbeddedStore
+
+log = logging.getLogger("sybil_linker.api")
+
+
+RunIdProbe = Callable[[], str | None]
+
+
+def _embedded_run_id(root: Path) -> str | None:
+    try:
+        return str(json.loads((root / "run.json").read_text())["run_id"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def run_id_probe(store: GraphStore) -> RunIdProbe | None:
+    """A cheap way to read the id of the store's latest run, when there is one.
+
+    The protocol only promises ``latest_run()``, which reads the whole run; a store may
+    offer ``latest_run_id()``. For the embedded store the id is read from its documented
+    ``run.json`` (written last by ``write_run``). None: every check reads the whole run.
+    """
+    probe = getattr(store, "latest_run_id", None)
+    if callable(probe):
+        return probe
+    if isinstance(store, EmbeddedStore):
+        root = store.root
+        return lambda: _embedded_run_id(root)
+    return None
+
+
+class RunCache:
+    """The latest run of ``store`` as a snapshot, refreshed when the run id changes."""
+
+    def __init__(
+        self,
+        store: GraphStore,
+        refresh_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        on_swap: Callable[[Snapshot], None] | None = None,
+    ):
+        self._store = store
+        self._probe = run_id_probe(store)
+        self._refresh_seconds = refresh_seconds
+        self._clock = clock
+        self._on_swap = on_swap
+        self._snapshot: Snapshot | None = None
+        self._refresh_lock = threading.Lock()
+        self._due_lock = threading.Lock()
+        self._next_check = 0.0
+        self._background: threading.Thread | None = None
+        #: why the last store check failed, or None when it succeeded
+        self.last_error: str | None = None
+        #: monotonic time of the last completed store check
+        self.last_check: float | None = None
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        """The current snapshot, without any store access."""
+        return self._snapshot
+
+    def _claim_due(self) -> bool:
+        """True for exactly one caller once the refresh interval has passed."""
+        with self._due_lock:
+            now = self._clock()
+            if now < self._next_check:
+                return False
+            self._next_check = now + self._refresh_seconds
+            return True
+
+    def current(self) -> Snapshot | None:
+        """The current snapshot; starts a background store check when one is due."""
+        if self._snapshot is not None and self._claim_due():
+            running = self._background
+            if running is None or not running.is_alive():
+                self._background = threading.Thread(
+                    target=self._check_store, name="sybil-run-refresh", daemon=True
+                )
+                self._background.start()
+        return self._snapshot
+
+    def refresh(self, force: bool = False) -> Snapshot | None:
+        """Check the store now when a check is due (or ``force``), blocking; returns the
+        snapshot in force afterwards."""
+        if force or self._claim_due():
+            self._check_store()
+        return self._snapshot
+
+    def _check_store(self) -> None:
+        with self._refresh_lock:
+            try:
+                self._load_if_new()
+                self.last_error = None
+            except Exception as err:  # the store is unreachable: keep serving the old run
+                self.last_error = f"{type(err).__name__}: {err}"
+                log.warning("run refresh failed: %s", self.last_error)
+            self.last_check = self._clock()
+
+    def _load_if_new(self) -> None:
+        current = self._snapshot
+        # without a cheap probe every check reads the whole run (and holds the GIL a while)
+        if current is not None and self._probe is not None and self._probe() == current.run_id:
+            return
+        run = self._store.latest_run()
+        if run is None or (current is not None and run.run_id == current.run_id):
+            return
+        started = time.perf_counter()
+        fresh = build_snapshot(run)
+        self._snapshot = fresh  # the swap: one reference assignment
+        log.info(
+            "serving run %s (%d accounts, %d clusters; built in %.2fs)",
+            fresh.run_id,
+            fresh.n_accounts,
+            len(fresh.clusters),
+            time.perf_counter() - started,
+        )
+        if self._on_swap is not None:
+            self._on_swap(fresh)

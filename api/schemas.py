@@ -1,0 +1,238 @@
+"""Request and response models of the API, with examples for the OpenAPI document."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+#: most account ids in one batch request
+MAX_BATCH = 1000
+MAX_ID_LENGTH = 200
+
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
+RUN_ID_EXAMPLE = "20260301T120000Z-1a2b3c4d"
+REASONS_EXAMPLE = [
+    "41 accounts share 3 payment instruments",
+    "86% of traffic from 2 datacenter/proxy ASNs",
+    "39 of 41 signups within 2 hours",
+]
+
+
+def _examples(*examples: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": list(examples)})
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong."""
+
+    code: str = Field(
+        description="Machine-readable: unauthorized, forbidden, not_found, validation_error, "
+        "stale_cursor, not_ready, internal_error, ..."
+    )
+    message: str = Field(description="What went wrong, for a human.")
+    field: str | None = Field(
+        default=None, description="The offending input, e.g. `body.account_ids`, `query.limit`."
+    )
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error response."""
+
+    model_config = _examples(
+        {
+            "error": {
+                "code": "not_found",
+                "message": "no account 'u123' in the current run",
+                "field": None,
+            }
+        }
+    )
+    error: ErrorDetail
+
+
+class AccountRisk(BaseModel):
+    """An account's risk in the current run, with its cluster's."""
+
+    model_config = _examples(
+        {
+            "account_id": "acct_000123",
+            "run_id": RUN_ID_EXAMPLE,
+            "risk": 0.91,
+            "own_risk": 0.38,
+            "flagged": True,
+            "cluster_id": "c_7ddd9b8d9b33",
+            "cluster_risk": 0.91,
+            "cluster_size": 41,
+            "reasons": REASONS_EXAMPLE,
+        }
+    )
+    account_id: str
+    run_id: str = Field(description="The run every value of this answer comes from.")
+    risk: float = Field(ge=0, le=1, description="The account's risk: max(cluster risk, own risk).")
+    own_risk: float = Field(ge=0, le=1, description="Risk from the account's own signals only.")
+    flagged: bool = Field(description="True when the account's cluster is flagged.")
+    cluster_id: str | None = Field(description="None when the account is in no cluster.")
+    cluster_risk: float | None = Field(ge=0, le=1)
+    cluster_size: int | None = Field(ge=1)
+    reasons: list[str] = Field(description="The cluster's top reasons (at most 3).")
+
+
+class BatchRiskRequest(BaseModel):
+    """Up to 1,000 account ids."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"account_ids": ["acct_000123", "acct_404"]}]},
+    )
+    account_ids: list[Identifier] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class BatchRiskResponse(BaseModel):
+    """The risk of every known account asked for, and the ids not in the run."""
+
+    run_id: str
+    results: list[AccountRisk] = Field(description="In request order, duplicates removed.")
+    not_found: list[str]
+
+
+class ClusterSummary(BaseModel):
+    """A cluster's size, risk, flag and reasons."""
+
+    model_config = _examples(
+        {
+            "cluster_id": "c_7ddd9b8d9b33",
+            "size": 41,
+            "risk": 0.91,
+            "flagged": True,
+            "reasons": REASONS_EXAMPLE,
+        }
+    )
+    cluster_id: str
+    size: int = Field(ge=0)
+    risk: float = Field(ge=0, le=1)
+    flagged: bool
+    reasons: list[str]
+
+
+class PageInfo(BaseModel):
+    """Where a page sits in the whole list."""
+
+    total: int = Field(ge=0, description="Items in the whole list.")
+    offset: int = Field(ge=0)
+    limit: int = Field(ge=1)
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; None at the end."
+    )
+
+
+class ClusterPage(PageInfo):
+    """One page of clusters, by risk descending."""
+
+    run_id: str
+    items: list[ClusterSummary]
+
+
+class Member(BaseModel):
+    """A cluster member."""
+
+    account_id: str
+    risk: float = Field(ge=0, le=1)
+    own_risk: float = Field(ge=0, le=1)
+
+
+class MemberPage(PageInfo):
+    """One page of a cluster's members, by own risk descending."""
+
+    items: list[Member]
+
+
+class IdentifierValue(BaseModel):
+    """One shared identifier value; masked unless the key has `identifiers:read`."""
+
+    value: str = Field(examples=["***4242", "203.0.x.x"])
+    accounts: int | None = Field(description="Members using it, when known.")
+    masked: bool
+
+
+class SharedIdentifier(BaseModel):
+    """An identifier kind that holds a cluster together."""
+
+    model_config = _examples(
+        {
+            "kind": "payment",
+            "links": 820,
+            "accounts": 41,
+            "values": [{"value": "***4242", "accounts": 41, "masked": True}],
+        }
+    )
+    kind: str = Field(description="payment, device, ip, ip_prefix, email, prompt_template, ...")
+    links: int = Field(ge=0, description="Links (account pairs) inside the cluster with this kind.")
+    accounts: int = Field(ge=0, description="Members on at least one such link.")
+    values: list[IdentifierValue] = Field(
+        description="The shared values, when the run records them (run.json "
+        "`cluster_identifiers`); empty otherwise."
+    )
+
+
+class ClusterDetail(ClusterSummary):
+    """A cluster with its features, shared identifiers and a page of members."""
+
+    run_id: str
+    features: dict[str, float | int | str | bool | None] = Field(
+        description="The numeric features the risk model saw (density, payment_reuse, "
+        "hosting_share, burst_2h, ...).",
+        examples=[{"density": 0.93, "payment_reuse": 1.0, "hosting_share": 0.86}],
+    )
+    shared_identifiers: list[SharedIdentifier]
+    members: MemberPage
+
+
+class LabelIn(BaseModel):
+    """An analyst's verdict on an account or a cluster."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "target_type": "cluster",
+                    "target_id": "c_7ddd9b8d9b33",
+                    "label": "sybil",
+                    "author": "a.analyst",
+                    "reason": "same card and device farm; ticket TS-4411",
+                }
+            ]
+        },
+    )
+    target_type: Literal["account", "cluster"]
+    target_id: Identifier
+    label: Literal["sybil", "benign"]
+    author: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+    reason: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
+class LabelRecord(LabelIn):
+    """A stored label."""
+
+    id: str = Field(examples=["lbl_3f9a1c2b7d4e4b0f9a1c2b7d4e4b0f9a"])
+    created_at: datetime
+    run_id: str = Field(description="The run the target was checked against.")
+    key_id: str = Field(description="The API key that wrote the label.")
+
+
+class Health(BaseModel):
+    """The process is up."""
+
+    status: Literal["ok"] = "ok"
+
+
+class Ready(BaseModel):
+    """The store holds a completed run and the API serves it."""
+
+    status: Literal["ready"] = "ready"
+    run_id: str
+    accounts: int
+    clusters: int
+    loaded_at: datetime
