@@ -98,9 +98,9 @@ def assign_cluster_ids(
             shared["shared"] > overlap * shared["old_size"]
         )
         for row in shared[ok].itertuples(index=False):
-            ids[int(row.label)] = str(row.cluster_id)
+            ids[int(row.label)] = str(row.cluster_id)  # type: ignore[arg-type]
     for label, members in frame.groupby("label")["account_id"]:
-        ids.setdefault(int(label), content_id(members.tolist()))
+        ids.setdefault(int(label), content_id(members.tolist()))  # type: ignore[arg-type]
     lookup = np.full(int(labels.max(initial=-1)) + 2, None, dtype=object)
     for label, cluster_id in ids.items():
         lookup[label] = cluster_id

@@ -51,7 +51,7 @@ def top_clusters_table(clusters: pd.DataFrame, top: int) -> Table:
             f"{row.size:,}",
             f"{row.risk:.2f}",
             "[red]yes[/]" if row.flagged else "no",
-            "\n".join(row.reasons),
+            "\n".join(list(row.reasons)),  # type: ignore[arg-type]
         )
     return table
 

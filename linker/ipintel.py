@@ -44,7 +44,7 @@ def lookup_ip_info(ips: pd.Series, ip_info: pd.DataFrame | None) -> pd.DataFrame
         found_cat[todo] = nets.map(sub["category"]).to_numpy()
         found_asn[todo] = nets.map(sub["asn"]).astype("Int64").to_numpy()
     found_cat = found_cat.fillna("unknown")
-    codes = pd.Index(distinct).get_indexer(ips)
+    codes = pd.Index(distinct).get_indexer(pd.Index(ips))
     result["category"] = found_cat.to_numpy()[codes]
     result["asn"] = found_asn.array[codes]
     return result

@@ -94,7 +94,7 @@ def account_memberships(memberships: pd.DataFrame, accounts: pd.Index) -> pd.Dat
     as a weaker ``ip_prefix`` identifier."""
     base = pd.DataFrame(
         {
-            "account": accounts.get_indexer(memberships["account_id"]).astype(np.int32),
+            "account": accounts.get_indexer(pd.Index(memberships["account_id"])).astype(np.int32),
             "kind": memberships["kind"].to_numpy(),
             "value": memberships["value"].to_numpy(),
             "n_obs": memberships["n_obs"].to_numpy(np.int64),
@@ -254,7 +254,7 @@ def sync_counts(
         return empty
     found = pd.Index(identifiers["value"].to_numpy()[ip_rows]).get_indexer(windows["value"])
     ident = np.where(found >= 0, ip_rows[np.maximum(found, 0)], -1)
-    account = accounts.get_indexer(windows["account_id"])
+    account = accounts.get_indexer(pd.Index(windows["account_id"]))
     ok = (ident >= 0) & (account >= 0)
     ok[ok] = eligible[ident[ok]]
     if not ok.any():

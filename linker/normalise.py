@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,7 +65,7 @@ def ip_prefix(ip: str) -> str:
     return str(ipaddress.ip_network(f"{ip}/{bits}", strict=False))
 
 
-def map_distinct(values: pd.Series, func) -> pd.Series:  # type: ignore[no-untyped-def]
+def map_distinct(values: pd.Series, func: Callable[[Any], Any]) -> pd.Series:
     """Apply ``func`` once per distinct value of ``values`` and map the results back."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     mapped = np.array([func(v) for v in uniques], dtype=object)

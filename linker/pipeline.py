@@ -99,11 +99,14 @@ def assemble_tables(
     clusters = clusters.sort_values(["risk", "size"], ascending=False, ignore_index=True)
     edges = projection.edges.copy()
     ev_cols = [c for c in edges.columns if c.startswith("ev_")]
-    evidence = pd.Series("", index=edges.index)
+    evidence = pd.Series("", index=edges.index, dtype=object)
     for col in ev_cols:
-        part = np.where(edges[col] > 0, col[3:] + ":" + edges[col].astype(str), "")
-        evidence = evidence.str.cat(pd.Series(part, index=edges.index), sep=" ").str.strip()
-    edges["evidence"] = evidence.str.replace(r"\s+", " ", regex=True)
+        part = pd.Series(
+            np.where(edges[col].to_numpy() > 0, col[3:] + ":", ""), index=edges.index, dtype=object
+        )
+        part = part.where(edges[col].to_numpy() == 0, part + edges[col].astype(str) + " ")
+        evidence = evidence + part
+    edges["evidence"] = evidence.str.strip()
     edges["a"] = np.asarray(ids)[edges["a"].to_numpy()]
     edges["b"] = np.asarray(ids)[edges["b"].to_numpy()]
     edges["weight"] = edges["weight"].round(4)
@@ -207,28 +210,36 @@ def apply_analyst_labels(
     members and the cluster (matched by stable cluster id), an account verdict for that
     account (it wins over its cluster's). Adds ``analyst_label`` columns and a reason.
     Returns how many verdicts matched something in this run."""
-    accounts["analyst_label"] = None
-    clusters["analyst_label"] = None
+    account_label = pd.Series(None, index=accounts.index, dtype=object)
+    cluster_label = pd.Series(None, index=clusters.index, dtype=object)
+    reasons: list[list[str]] = [list(r) for r in clusters["reasons"]]
+    position = {cid: i for i, cid in enumerate(clusters["cluster_id"])}
     matched = 0
-    for row in labels[labels["target_type"] == "cluster"].itertuples(index=False):
-        hit = clusters["cluster_id"] == row.target_id
-        if not hit.any():
-            continue
-        matched += 1
-        is_sybil = row.label == "sybil"
-        clusters.loc[hit, ["analyst_label", "flagged"]] = [row.label, is_sybil]
-        idx = clusters.index[hit][0]
-        clusters.at[idx, "reasons"] = [
-            f"analyst verdict: {row.label} ({row.author}: {row.reason})",
-            *clusters.at[idx, "reasons"],
-        ]
-        members = accounts["cluster_id"] == row.target_id
-        accounts.loc[members, ["analyst_label", "flagged"]] = [row.label, is_sybil]
-    acc = labels[labels["target_type"] == "account"].set_index("target_id")["label"]
-    hit = accounts["account_id"].isin(acc.index)
-    matched += int(hit.sum())
-    accounts.loc[hit, "analyst_label"] = accounts.loc[hit, "account_id"].map(acc)
-    accounts.loc[hit, "flagged"] = accounts.loc[hit, "analyst_label"] == "sybil"
+    for verdict in labels.to_dict("records"):
+        target, label = str(verdict["target_id"]), str(verdict["label"])
+        if verdict["target_type"] == "cluster" and target in position:
+            matched += 1
+            i = position[target]
+            cluster_label.iloc[i] = label
+            reasons[i] = [
+                f"analyst verdict: {label} ({verdict['author']}: {verdict['reason']})",
+                *reasons[i],
+            ]
+            members = (accounts["cluster_id"] == target).to_numpy()
+            account_label[members & account_label.isna().to_numpy()] = label
+    for verdict in labels[labels["target_type"] == "account"].to_dict("records"):
+        hit = (accounts["account_id"] == verdict["target_id"]).to_numpy()
+        matched += int(hit.any())
+        account_label[hit] = str(verdict["label"])
+    accounts["analyst_label"] = account_label
+    accounts["flagged"] = np.where(
+        account_label.notna(), account_label == "sybil", accounts["flagged"]
+    ).astype(bool)
+    clusters["analyst_label"] = cluster_label
+    clusters["flagged"] = np.where(
+        cluster_label.notna(), cluster_label == "sybil", clusters["flagged"]
+    ).astype(bool)
+    clusters["reasons"] = reasons
     return matched
 
 

@@ -181,8 +181,9 @@ def _prompt_cluster_features(members: pd.DataFrame, prompt_features: pd.DataFram
         sizes = g.size()
         # a family is common in a cluster when enough members send it mostly; campaigns
         # that paraphrase split into several such families, so count them all
-        floor = np.maximum(3, 0.05 * sizes.reindex(per_family.index.get_level_values(0)))
-        common = per_family[per_family.to_numpy() >= floor.to_numpy()]
+        cluster_sizes = sizes.reindex(per_family.index.get_level_values(0)).to_numpy(float)
+        floor = np.maximum(3.0, 0.05 * cluster_sizes)
+        common = per_family[per_family.to_numpy() >= floor]
         out["template_share"] = common.groupby(level=0).sum() / sizes
         out["template_share"] = out["template_share"].fillna(0.0)
         out["top_template"] = per_family.groupby(level=0).idxmax().map(lambda t: t[1])
@@ -190,9 +191,9 @@ def _prompt_cluster_features(members: pd.DataFrame, prompt_features: pd.DataFram
         # repeated (an SDK sample, an integration test) is not coverage.
         keys = pd.MultiIndex.from_frame(on[["cluster", "top_template"]])
         on_common = on[common.reindex(keys).notna().to_numpy()]
-        out["template_coverage"] = (
-            on_common.groupby("cluster")["top_variety"].mean() / 0.3
-        ).clip(0, 1)
+        out["template_coverage"] = (on_common.groupby("cluster")["top_variety"].mean() / 0.3).clip(
+            0, 1
+        )
         distinct = joined.groupby("cluster")["n_templates"].mean()
         out["prompt_diversity"] = (distinct / joined.groupby("cluster")["n_prompts"].mean()).clip(
             0, 1
