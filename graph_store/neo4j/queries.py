@@ -1,47 +1,35 @@
 """All Cypher of the Neo4j store. Values are always parameters; the only text put
-together here is labels and relationship types from the fixed table below."""
+together here is labels and relationship types from the fixed table in ``schema``."""
 
 from __future__ import annotations
 
-#: identifier kind -> (node label, relationship type from Account)
-KIND_LABELS: dict[str, tuple[str, str]] = {
-    "payment": ("PaymentInstrument", "PAID_WITH"),
-    "ip": ("IP", "USED_IP"),
-    "device": ("Device", "USED_DEVICE"),
-    "prompt_template": ("PromptTemplate", "SENT_TEMPLATE"),
-}
-GENERIC = ("Identifier", "HAS_IDENTIFIER")
+from graph_store.neo4j.schema import CONSTRAINTS, GENERIC, INDEXES, KIND_LABELS
 
-CONSTRAINTS: tuple[str, ...] = (
-    "CREATE CONSTRAINT account_id IF NOT EXISTS FOR (n:Account) REQUIRE n.account_id IS UNIQUE",
-    *(
-        f"CREATE CONSTRAINT {label.lower()}_value IF NOT EXISTS "
-        f"FOR (n:{label}) REQUIRE n.value IS UNIQUE"
-        for label, _ in KIND_LABELS.values()
-    ),
-    "CREATE CONSTRAINT identifier_key IF NOT EXISTS FOR (n:Identifier) "
-    "REQUIRE (n.kind, n.value) IS UNIQUE",
-    "CREATE CONSTRAINT ip_range IF NOT EXISTS FOR (n:IPRange) REQUIRE n.cidr IS UNIQUE",
-    "CREATE CONSTRAINT run_id IF NOT EXISTS FOR (n:Run) REQUIRE n.run_id IS UNIQUE",
-    "CREATE CONSTRAINT cluster_key IF NOT EXISTS FOR (n:Cluster) "
-    "REQUIRE (n.run_id, n.cluster_id) IS UNIQUE",
-    "CREATE CONSTRAINT pointer_name IF NOT EXISTS FOR (n:RunPointer) REQUIRE n.name IS UNIQUE",
-)
-INDEXES: tuple[str, ...] = (
-    "CREATE INDEX cluster_id IF NOT EXISTS FOR (n:Cluster) ON (n.cluster_id)",
-    "CREATE INDEX cluster_risk IF NOT EXISTS FOR (n:Cluster) ON (n.risk)",
-    "CREATE INDEX ip_prefix IF NOT EXISTS FOR (n:IP) ON (n.prefix)",
-    "CREATE INDEX account_cluster IF NOT EXISTS FOR (n:Account) ON (n.cluster_id)",
-)
+__all__ = ["CONSTRAINTS", "GENERIC", "INDEXES", "KIND_LABELS"]
+
+
+def label_of(kind: str) -> tuple[str, str]:
+    """(node label, relationship type) of an identifier kind."""
+    return KIND_LABELS.get(kind, GENERIC)
+
+
+# --- the input graph -----------------------------------------------------------------
+# Nodes are MERGEd on their key and return their element id, so the membership batches
+# that follow find both ends by id instead of two index seeks per row. ``first_load``
+# records the load that created a node: a node created by this very load has no
+# relationships yet, so its memberships can be CREATEd (see ``membership_query``).
 
 MERGE_ACCOUNTS = """
 UNWIND $rows AS row
 MERGE (a:Account {account_id: row.account_id})
+ON CREATE SET a.first_load = $load
 SET a.created_at = row.created_at, a.email_domain = row.email_domain,
     a.country = row.country, a.org_id = row.org_id, a.attributes = row.attributes,
     a.prompt_n = row.prompt_n, a.prompt_templates = row.prompt_templates,
     a.prompt_intent = row.prompt_intent, a.prompt_top_share = row.prompt_top_share,
     a.prompt_top_template = row.prompt_top_template, a.prompt_top_variety = row.prompt_top_variety
+RETURN collect(row.account_id) AS key, collect(elementId(a)) AS node,
+       collect(a.first_load = $load) AS fresh
 """
 
 MERGE_IP_RANGES = """
@@ -52,41 +40,73 @@ SET r.asn = row.asn, r.category = row.category
 
 
 def merge_identifiers(kind: str) -> str:
-    """Nodes of one identifier kind (generic kinds share the Identifier label)."""
-    label, _ = KIND_LABELS.get(kind, GENERIC)
-    if label == "Identifier":
-        return "UNWIND $rows AS row MERGE (n:Identifier {kind: row.kind, value: row.value})"
-    extra = ", n.prefix = row.prefix" if kind == "ip" else ", n.example = row.example"
-    return (
-        f"UNWIND $rows AS row MERGE (n:{label} {{value: row.value}}) SET n.kind = row.kind{extra}"
-    )
-
-
-def merge_memberships(kind: str) -> str:
-    """Account -> identifier relationships with counts, first/last seen and IP windows."""
-    label, rel = KIND_LABELS.get(kind, GENERIC)
-    match = (
-        "MATCH (n:Identifier {kind: row.kind, value: row.value})"
-        if label == "Identifier"
-        else f"MATCH (n:{label} {{value: row.value}})"
-    )
+    """Nodes of one identifier kind (other kinds share the Identifier label); returns
+    each value's element id and whether this load created it."""
+    label, _ = label_of(kind)
+    if label == GENERIC[0]:
+        merge = "MERGE (n:Identifier {kind: row.kind, value: row.value})"
+        sets = ""
+    else:
+        merge = f"MERGE (n:{label} {{value: row.value}})"
+        extra = ", n.prefix = row.prefix" if kind == "ip" else ", n.example = row.example"
+        sets = f"SET n.kind = row.kind{extra}"
     return f"""
 UNWIND $rows AS row
-MATCH (a:Account {{account_id: row.account_id}})
+{merge}
+ON CREATE SET n.first_load = $load
+{sets}
+RETURN collect(row.value) AS key, collect(elementId(n)) AS node,
+       collect(n.first_load = $load) AS fresh
+"""
+
+
+def membership_query(kind: str, *, fresh: bool) -> str:
+    """Account -> identifier relationships from rows ``[account node, identifier node,
+    n_obs, first_seen, last_seen, strength(, windows for IPs)]``.
+
+    ``fresh=False`` MERGEs (a re-load changes nothing). ``fresh=True`` CREATEs and is
+    only used for rows where the account or the identifier was created by the same
+    load, so no such relationship can exist yet.
+    """
+    label, rel = label_of(kind)
+    props = ["n_obs", "first_seen", "last_seen", "strength"] + (["windows"] if kind == "ip" else [])
+    head = f"""
+UNWIND $rows AS row
+MATCH (a:Account) WHERE elementId(a) = row[0]
+MATCH (n:{label}) WHERE elementId(n) = row[1]
+"""
+    if fresh:
+        body = ", ".join(f"{p}: row[{i + 2}]" for i, p in enumerate(props))
+        return head + f"CREATE (a)-[r:{rel} {{{body}}}]->(n)\n"
+    sets = ", ".join(f"r.{p} = row[{i + 2}]" for i, p in enumerate(props))
+    return head + f"MERGE (a)-[r:{rel}]->(n)\nSET {sets}\n"
+
+
+def membership_by_key(kind: str) -> str:
+    """One membership by account id and identifier value (the one-row-per-transaction
+    baseline of the load benchmark)."""
+    label, rel = label_of(kind)
+    match = (
+        "MATCH (n:Identifier {kind: $kind, value: $value})"
+        if label == GENERIC[0]
+        else f"MATCH (n:{label} {{value: $value}})"
+    )
+    return f"""
+MATCH (a:Account {{account_id: $account_id}})
 {match}
 MERGE (a)-[r:{rel}]->(n)
-SET r.n_obs = row.n_obs, r.first_seen = row.first_ts, r.last_seen = row.last_ts,
-    r.strength = row.strength, r.windows = row.windows
+SET r.n_obs = $n_obs, r.first_seen = $first_seen, r.last_seen = $last_seen,
+    r.strength = $strength, r.windows = $windows
 """
 
 
 READ_ACCOUNTS = """
 MATCH (a:Account)
 RETURN a.account_id AS account_id, a.created_at AS created_at, a.email_domain AS email_domain,
-       a.country AS country, a.org_id AS org_id, a.prompt_n AS prompt_n,
-       a.prompt_templates AS prompt_templates, a.prompt_intent AS prompt_intent,
-       a.prompt_top_share AS prompt_top_share, a.prompt_top_template AS prompt_top_template,
-       a.prompt_top_variety AS prompt_top_variety
+       a.country AS country, a.org_id AS org_id, a.attributes AS attributes,
+       a.prompt_n AS prompt_n, a.prompt_templates AS prompt_templates,
+       a.prompt_intent AS prompt_intent, a.prompt_top_share AS prompt_top_share,
+       a.prompt_top_template AS prompt_top_template, a.prompt_top_variety AS prompt_top_variety
 """
 
 READ_MEMBERSHIPS = """
@@ -101,88 +121,101 @@ READ_IP_RANGES = "MATCH (r:IPRange) RETURN r.cidr AS ip, r.asn AS asn, r.categor
 READ_TEMPLATES = "MATCH (t:PromptTemplate) RETURN t.value AS value, t.example AS example"
 
 # --- runs ---------------------------------------------------------------------------
-CREATE_RUN = """
-MERGE (r:Run {run_id: $run_id})
-SET r.status = 'writing', r.started_at = datetime(), r.meta = $meta
+# A run is written under a run id that no other Run node has (the store deletes a
+# failed or superseded run of the same id first), so its parts are CREATEd.
+
+RUN_STATUS = """
+OPTIONAL MATCH (r:Run {run_id: $run_id})
+OPTIONAL MATCH (p:RunPointer {name: 'latest'})
+RETURN r.status AS status, p.run_id AS latest
 """
+
+CREATE_RUN = """
+CREATE (r:Run {run_id: $run_id, status: 'writing', started_at: datetime(), meta: $meta})
+"""
+
+MARK_RUN_FAILED = "MATCH (r:Run {run_id: $run_id, status: 'writing'}) SET r.status = 'failed'"
 
 CREATE_CLUSTERS = """
-UNWIND $rows AS row
-MERGE (c:Cluster {run_id: $run_id, cluster_id: row.cluster_id})
-SET c += row.props, c.reasons = row.reasons
-WITH c
 MATCH (r:Run {run_id: $run_id})
-MERGE (c)-[:IN_RUN]->(r)
+UNWIND $rows AS row
+CREATE (c:Cluster {run_id: $run_id, cluster_id: row.cluster_id})
+SET c += row.props, c.reasons = row.reasons
+CREATE (c)-[:IN_RUN]->(r)
 """
 
+# accounts are MERGEd so that a run can be written into a store that holds no input
 CREATE_SCORES = """
-UNWIND $rows AS row
-MATCH (a:Account {account_id: row.account_id})
 MATCH (r:Run {run_id: $run_id})
-MERGE (a)-[s:SCORED]->(r)
-SET s.risk = row.risk, s.own_risk = row.own_risk, s.flagged = row.flagged,
-    s.cluster_id = row.cluster_id
+UNWIND $rows AS row
+MERGE (a:Account {account_id: row.account_id})
+CREATE (a)-[:SCORED {risk: row.risk, own_risk: row.own_risk, flagged: row.flagged,
+                     cluster_id: row.cluster_id}]->(r)
 WITH a, row
 WHERE row.cluster_id IS NOT NULL
 MATCH (c:Cluster {run_id: $run_id, cluster_id: row.cluster_id})
-MERGE (a)-[:MEMBER_OF]->(c)
+CREATE (a)-[:MEMBER_OF]->(c)
 """
 
 CREATE_LINKS = """
 UNWIND $rows AS row
 MATCH (a:Account {account_id: row.a})
 MATCH (b:Account {account_id: row.b})
-MERGE (a)-[l:LINKED {run_id: $run_id}]->(b)
-SET l.weight = row.weight, l.evidence = row.evidence, l.n_shared = row.n_shared
+CREATE (a)-[:LINKED {run_id: $run_id, weight: row.weight, evidence: row.evidence,
+                     n_shared: row.n_shared}]->(b)
 """
 
-# the switch: one small transaction makes the new run the one readers see
+# the switch: one transaction makes the new run the one readers see (the pointer) and
+# copies its results onto the accounts
 PUBLISH_RUN = """
-MATCH (r:Run {run_id: $run_id})
+MATCH (r:Run {run_id: $run_id, status: 'writing'})
 SET r.status = 'complete', r.completed_at = datetime()
 MERGE (p:RunPointer {name: 'latest'})
-SET p.previous = p.run_id, p.run_id = $run_id
+SET p.previous = p.run_id, p.run_id = $run_id, p.published_at = datetime()
 WITH r
-MATCH (a:Account)-[s:SCORED]->(r)
+OPTIONAL MATCH (a:Account)-[s:SCORED]->(r)
 SET a.cluster_id = s.cluster_id, a.risk = s.risk, a.flagged = s.flagged
+RETURN r.run_id AS run_id, count(s) AS accounts
 """
 
 LATEST_RUN_ID = (
     "MATCH (p:RunPointer {name: 'latest'}) RETURN p.run_id AS run_id, p.previous AS previous"
 )
 
-# runs other than the latest and the one before it are deleted in batches
+# runs other than the latest and the one before it are deleted in batches; a run still
+# being written is left alone unless it was started over an hour ago (a dead writer)
 STALE_RUNS = """
 MATCH (p:RunPointer {name: 'latest'})
-MATCH (r:Run) WHERE NOT r.run_id IN [p.run_id, p.previous]
+MATCH (r:Run)
+WHERE NOT r.run_id IN [p.run_id, coalesce(p.previous, p.run_id)]
+  AND (r.status <> 'writing' OR r.started_at < datetime() - duration('PT1H'))
 RETURN r.run_id AS run_id
 """
 
-DELETE_RUN_BATCH = """
-MATCH (r:Run {run_id: $run_id})
-OPTIONAL MATCH (c:Cluster {run_id: $run_id})
-WITH r, c LIMIT $batch
+DELETE_CLUSTERS_BATCH = """
+MATCH (c:Cluster {run_id: $run_id})
+WITH c LIMIT $batch
 DETACH DELETE c
-RETURN count(c) AS deleted
+RETURN count(*) AS deleted
 """
 
 DELETE_SCORES_BATCH = """
-MATCH (:Account)-[s:SCORED]->(:Run {run_id: $run_id})
+MATCH (:Run {run_id: $run_id})<-[s:SCORED]-()
 WITH s LIMIT $batch
 DELETE s
-RETURN count(s) AS deleted
+RETURN count(*) AS deleted
 """
 
 DELETE_LINKS_BATCH = """
-MATCH (:Account)-[l:LINKED {run_id: $run_id}]->(:Account)
+MATCH ()-[l:LINKED {run_id: $run_id}]->()
 WITH l LIMIT $batch
 DELETE l
-RETURN count(l) AS deleted
+RETURN count(*) AS deleted
 """
 
 DELETE_RUN_NODE = "MATCH (r:Run {run_id: $run_id}) DETACH DELETE r"
 
-READ_RUN = "MATCH (r:Run {run_id: $run_id}) RETURN r.meta AS meta"
+READ_RUN = "MATCH (r:Run {run_id: $run_id}) RETURN r.meta AS meta, r.status AS status"
 
 READ_RUN_ACCOUNTS = """
 MATCH (a:Account)-[s:SCORED]->(:Run {run_id: $run_id})

@@ -1,12 +1,21 @@
 """The Neo4j GraphStore: the signal graph and the runs live in a Neo4j server.
 
 Writes are batched with UNWIND and sent through ``execute_write`` (the driver retries
-transient errors such as deadlocks and leader switches). Membership batches are
-sorted by identifier so a hub's relationships go out together instead of contending
-for its lock from every batch. Every load is a MERGE, so re-loading the same data
-changes nothing. A run is written under its own run id and published by one small
-transaction that moves the ``latest`` pointer, so readers see either the old run or
-the new one.
+transient errors such as deadlocks and leader switches; a retried batch is rolled back
+first, so it never applies twice). Loading MERGEs accounts and identifiers on their
+keys and gets their element ids back; memberships then find both ends by id and are
+sent as plain lists, sorted by identifier so a hub's relationships go out together.
+A membership whose account or identifier was created by the same load cannot exist
+yet and is CREATEd; every other one is MERGEd, so re-loading the same data changes
+nothing.
+
+A run is written under its own run id and published by one transaction that moves
+the ``latest`` pointer, so readers see either the old run or the new one. A run that
+fails half-way is marked ``failed`` and deleted; the published run is untouched.
+Only the latest run and the one before it are kept.
+
+Loads of the same accounts must not run concurrently (the pipeline runs one job at a
+time): two overlapping loads could both CREATE the same membership.
 """
 
 from __future__ import annotations
@@ -14,8 +23,10 @@ from __future__ import annotations
 import ipaddress
 import json
 import math
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,6 +34,7 @@ import pandas as pd
 
 from graph_store.base import MEMBERSHIP_COLUMNS, LinkInput, RunTables
 from graph_store.neo4j import queries as q
+from graph_store.neo4j import schema
 
 DEFAULT_URI = "neo4j://127.0.0.1:7687"
 #: Account property -> per-account prompt feature column
@@ -34,6 +46,11 @@ PROMPT_PROPS = {
     "prompt_top_template": "top_template",
     "prompt_top_variety": "top_variety",
 }
+ACCOUNT_FIELDS = ["account_id", "created_at", "email_domain", "country", "org_id"]
+
+
+class Neo4jStoreError(RuntimeError):
+    """A run cannot be written (bad tables, or its id is the published run's)."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +62,24 @@ class Neo4jConfig:
     password: str = ""
     database: str = "neo4j"
     batch_size: int = 5000
+    #: concurrent transactions for membership batches (the bulk of a load)
+    writers: int = 2
+
+
+@dataclass
+class LoadStats:
+    """What the last ``load_input`` did: rows and seconds per stage."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    _clock: float = field(default_factory=time.perf_counter, repr=False)
+
+    def lap(self, stage: str, rows: int) -> None:
+        """Add the time since the previous lap (or creation) and ``rows`` to ``stage``."""
+        now = time.perf_counter()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self._clock
+        self.rows[stage] = self.rows.get(stage, 0) + rows
+        self._clock = now
 
 
 def _prefix(ip: str) -> str:
@@ -53,14 +88,22 @@ def _prefix(ip: str) -> str:
     return str(ipaddress.ip_network(f"{ip}/{bits}", strict=False))
 
 
-def _batches(rows: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+def _prefixes(ips: pd.Series) -> pd.Series:
+    """:func:`_prefix` of canonical addresses; IPv4 by string slicing (fast)."""
+    out = ips.str.rpartition(".")[0] + ".0/24"
+    v6 = ips.str.contains(":", regex=False)
+    out[v6] = ips[v6].map(_prefix)
+    return out
+
+
+def _batches(rows: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
 
 
 def _clean(value: Any) -> Any:
-    """Python/numpy/pandas scalars to Bolt-friendly values (NaN/NaT -> None)."""
-    if value is None or value is pd.NaT:
+    """Python/numpy/pandas scalars to Bolt-friendly values (NaN/NaT/NA -> None)."""
+    if value is None or value is pd.NaT or value is pd.NA:
         return None
     if isinstance(value, float | np.floating):
         return None if math.isnan(value) else float(value)
@@ -75,12 +118,43 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _column(series: pd.Series) -> list[Any]:
+    """One column as a list of Bolt-friendly values, vectorised for plain dtypes."""
+    dtype = series.dtype
+    if not series.hasnans:
+        if pd.api.types.is_bool_dtype(dtype):
+            return series.to_numpy(dtype=bool).tolist()
+        if pd.api.types.is_integer_dtype(dtype):
+            return series.to_numpy(dtype=np.int64).tolist()
+    if pd.api.types.is_float_dtype(dtype):
+        floats = series.to_numpy(dtype=float)
+        cells = floats.astype(object)
+        cells[np.isnan(floats)] = None
+        return cells.tolist()
+    cells = series.to_numpy(dtype=object, copy=True)
+    cells[pd.isna(series).to_numpy()] = None
+    out: list[Any] = cells.tolist()
+    inferred = pd.api.types.infer_dtype(cells, skipna=True)  # one pass in C
+    if inferred in ("string", "integer", "boolean", "empty"):
+        return out
+    if inferred == "mixed":  # lists (IP windows, reasons): clean them if not plain lists
+        first = next((v for v in out if v is not None), None)
+        if isinstance(first, list):
+            return out
+    return [_clean(v) for v in out]
+
+
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    cols = list(frame.columns)
-    return [
-        {c: _clean(v) for c, v in zip(cols, row, strict=True)}
-        for row in frame.itertuples(index=False, name=None)
-    ]
+    """Rows as dicts of Bolt-friendly values."""
+    cols = [str(c) for c in frame.columns]
+    columns = [_column(frame[c]) for c in frame.columns]
+    return [dict(zip(cols, vals, strict=True)) for vals in zip(*columns, strict=True)]
+
+
+def _lists(frame: pd.DataFrame) -> list[list[Any]]:
+    """Rows as lists of Bolt-friendly values (no keys: smaller and faster to send)."""
+    columns = [_column(frame[c]) for c in frame.columns]
+    return [list(vals) for vals in zip(*columns, strict=True)]
 
 
 def _epoch_ns(series: pd.Series) -> pd.Series:
@@ -89,6 +163,15 @@ def _epoch_ns(series: pd.Series) -> pd.Series:
     ns = ts.to_numpy("datetime64[ns]").astype(np.int64).astype(object)
     ns[ts.isna().to_numpy()] = None
     return pd.Series(ns, index=series.index, dtype=object)
+
+
+def _node_map(answers: list[dict[str, Any]]) -> pd.DataFrame:
+    """``key -> (node, fresh)`` from the batches' answers to a node MERGE (each one
+    record of three parallel lists)."""
+    frame = pd.DataFrame(
+        {name: [v for answer in answers for v in answer[name]] for name in ("key", "node", "fresh")}
+    )
+    return frame.drop_duplicates("key", keep="last").set_index("key")
 
 
 class Neo4jStore:
@@ -100,6 +183,7 @@ class Neo4jStore:
     def __init__(self, config: Neo4jConfig):
         self.config = config
         self._driver: Any = None
+        self.load_stats = LoadStats()
 
     # --- plumbing -------------------------------------------------------------------
     @property
@@ -121,25 +205,43 @@ class Neo4jStore:
 
     def _write(self, query: str, **params: Any) -> list[dict[str, Any]]:
         def work(tx: Any) -> list[dict[str, Any]]:
-            return [r.data() for r in tx.run(query, **params)]
+            return [dict(r) for r in tx.run(query, **params)]
 
         with self.driver.session(database=self.config.database) as session:
-            return session.execute_write(work)  # type: ignore[no-any-return]
+            return session.execute_write(work)
 
     def _read(self, query: str, **params: Any) -> list[dict[str, Any]]:
         def work(tx: Any) -> list[dict[str, Any]]:
-            return [r.data() for r in tx.run(query, **params)]
+            return [dict(r) for r in tx.run(query, **params)]
 
         with self.driver.session(database=self.config.database) as session:
-            return session.execute_read(work)  # type: ignore[no-any-return]
+            return session.execute_read(work)
 
-    def _write_rows(self, query: str, rows: list[dict[str, Any]], **params: Any) -> None:
+    def _write_rows(self, query: str, rows: list[Any], **params: Any) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
         for batch in _batches(rows, self.config.batch_size):
-            self._write(query, rows=batch, **params)
+            out += self._write(query, rows=batch, **params)
+        return out
+
+    def _write_rows_concurrently(
+        self, query: str, rows: list[Any], **params: Any
+    ) -> list[dict[str, Any]]:
+        """Like ``_write_rows`` with ``config.writers`` concurrent transactions (the
+        server works on one batch while the next is packed and sent); answers in batch
+        order. Only for batches that touch disjoint keys or relationships, so they
+        neither conflict nor depend on each other. The first error is raised."""
+        if self.config.writers <= 1 or len(rows) <= self.config.batch_size:
+            return self._write_rows(query, rows, **params)
+        with ThreadPoolExecutor(self.config.writers, thread_name_prefix="neo4j-load") as pool:
+            futures = [
+                pool.submit(self._write, query, rows=batch, **params)
+                for batch in _batches(rows, self.config.batch_size)
+            ]
+            return [row for future in futures for row in future.result()]
 
     def ensure_schema(self) -> None:
         """Create constraints and indexes (idempotent); called before any load."""
-        for statement in (*q.CONSTRAINTS, *q.INDEXES):
+        for statement in schema.statements():
             self._write(statement)
 
     def counts(self) -> dict[str, int]:
@@ -151,31 +253,75 @@ class Neo4jStore:
     # --- the input graph ---------------------------------------------------------------
     def load_input(self, inp: LinkInput) -> None:
         """Load accounts, identifiers, memberships, IP windows and IP ranges of ``inp``
-        (idempotent MERGEs)."""
+        (idempotent: a re-load MERGEs onto what is there). Memberships of accounts that
+        are not in ``inp.accounts`` are skipped. Timings go to ``self.load_stats``."""
+        stats = self.load_stats = LoadStats()
+        load = time.time_ns()  # tags the nodes this load creates
         self.ensure_schema()
-        self._write_rows(q.MERGE_ACCOUNTS, _records(_account_rows(inp)))
-        if inp.ip_info is not None and not inp.ip_info.empty:
-            ranges = inp.ip_info.rename(columns={"ip": "cidr"})[["cidr", "asn", "category"]]
-            self._write_rows(q.MERGE_IP_RANGES, _records(ranges))
-        mem = _membership_rows(inp)
+        stats.lap("schema", 0)
+        with ThreadPoolExecutor(1, thread_name_prefix="neo4j-prepare") as pool:
+            # the memberships are prepared while the accounts go out
+            prepared = pool.submit(_membership_rows, inp)
+            accounts = self._load_accounts(inp, load)
+            stats.lap("accounts", len(accounts))
+            if inp.ip_info is not None and not inp.ip_info.empty:
+                ranges = inp.ip_info.rename(columns={"ip": "cidr"})[["cidr", "asn", "category"]]
+                self._write_rows(q.MERGE_IP_RANGES, _records(ranges))
+                stats.lap("ip_ranges", len(ranges))
+            mem = prepared.result()
+        stats.lap("prepare", 0)
         for kind, group in mem.groupby("kind", sort=True):
-            idents = group[["kind", "value"]].drop_duplicates()
-            if kind == "ip":
-                idents = idents.assign(prefix=idents["value"].map(_prefix))
-            elif kind in q.KIND_LABELS:
-                idents = idents.assign(example=idents["value"].map(inp.template_examples))
-            self._write_rows(q.merge_identifiers(str(kind)), _records(idents))
-            rows = group.sort_values(["value", "account_id"])
-            self._write_rows(q.merge_memberships(str(kind)), _records(rows))
+            nodes = self._load_identifiers(str(kind), group, inp, load)
+            stats.lap("identifiers", len(nodes))
+            self._load_memberships(str(kind), group, accounts, nodes)
+            stats.lap("memberships", len(group))
+
+    def _load_accounts(self, inp: LinkInput, load: int) -> pd.DataFrame:
+        """MERGE the accounts; ``account_id -> (node, fresh)``."""
+        rows = _records(_account_rows(inp))
+        return _node_map(self._write_rows_concurrently(q.MERGE_ACCOUNTS, rows, load=load))
+
+    def _load_identifiers(
+        self, kind: str, group: pd.DataFrame, inp: LinkInput, load: int
+    ) -> pd.DataFrame:
+        """MERGE the identifiers of one kind; ``value -> (node, fresh)``."""
+        idents = pd.DataFrame({"kind": kind, "value": group["value"].unique()})
+        if kind == "ip":
+            idents["prefix"] = _prefixes(idents["value"])
+        elif kind in q.KIND_LABELS:
+            idents["example"] = idents["value"].map(inp.template_examples)
+        rows = _records(idents)
+        return _node_map(self._write_rows_concurrently(q.merge_identifiers(kind), rows, load=load))
+
+    def _load_memberships(
+        self, kind: str, group: pd.DataFrame, accounts: pd.DataFrame, nodes: pd.DataFrame
+    ) -> None:
+        acc = accounts.reindex(group["account_id"].to_numpy())
+        ident = nodes.reindex(group["value"].to_numpy())
+        known = acc["node"].notna().to_numpy() & ident["node"].notna().to_numpy()
+        fresh = acc["fresh"].eq(True).to_numpy() | ident["fresh"].eq(True).to_numpy()
+        cols = ["a", "n", "n_obs", "first_ts", "last_ts", "strength"]
+        cols += ["windows"] if kind == "ip" else []
+        rows = group.assign(a=acc["node"].to_numpy(), n=ident["node"].to_numpy())
+        created = rows.loc[known & fresh, cols]
+        if not created.empty:
+            self._write_rows_concurrently(q.membership_query(kind, fresh=True), _lists(created))
+        # MERGE batches go one at a time: concurrent MERGEs that create relationships on
+        # the same dense identifier deadlock (the retries made a load twice as slow)
+        merged = rows.loc[known & ~fresh, cols]
+        if not merged.empty:
+            self._write_rows(q.membership_query(kind, fresh=False), _lists(merged))
 
     def read_input(self) -> LinkInput:
-        """Read back a LinkInput equal to the one loaded."""
-        acc = pd.DataFrame(self._read(q.READ_ACCOUNTS))
-        acc["created_at"] = pd.to_datetime(acc["created_at"].astype("int64"), utc=True)
+        """Read back a LinkInput equal to the one loaded (accounts sorted by id,
+        memberships by account, kind and value)."""
+        acc = pd.DataFrame(
+            self._read(q.READ_ACCOUNTS),
+            columns=[*ACCOUNT_FIELDS, "attributes", *PROMPT_PROPS],
+        )
+        acc["created_at"] = pd.to_datetime(acc["created_at"].astype("Int64"), utc=True)
         acc = acc.sort_values("account_id", ignore_index=True)
-        mem = pd.DataFrame(self._read(q.READ_MEMBERSHIPS))
-        if mem.empty:
-            mem = pd.DataFrame(columns=[*MEMBERSHIP_COLUMNS, "windows"])
+        mem = pd.DataFrame(self._read(q.READ_MEMBERSHIPS), columns=[*MEMBERSHIP_COLUMNS, "windows"])
         for col in ("first_ts", "last_ts"):
             mem[col] = pd.to_datetime(mem[col].astype("Int64"), utc=True)
         mem["n_obs"] = mem["n_obs"].astype(np.int64)
@@ -186,47 +332,65 @@ class Neo4jStore:
         )
         windows = windows.dropna(subset=["windows"]).rename(columns={"windows": "window"})
         windows["window"] = windows["window"].astype(np.int64)
-        ip_info = pd.DataFrame(self._read(q.READ_IP_RANGES))
-        prompt_cols = list(PROMPT_PROPS)
-        prompt_features = None
-        if acc["prompt_n"].notna().any():
-            pf = acc.dropna(subset=["prompt_n"]).set_index("account_id")[prompt_cols]
-            prompt_features = pd.DataFrame(
-                {
-                    "n_prompts": pf["prompt_n"].astype(np.int64),
-                    "n_templates": pf["prompt_templates"].astype(np.int64),
-                    "intent": pf["prompt_intent"].astype(float),
-                    "top_share": pf["prompt_top_share"].astype(float),
-                    "top_template": pf["prompt_top_template"].astype(object),
-                    "top_variety": pf["prompt_top_variety"].astype(float),
-                }
-            )
+        ip_info = pd.DataFrame(self._read(q.READ_IP_RANGES), columns=["ip", "asn", "category"])
         examples = {r["value"]: r["example"] for r in self._read(q.READ_TEMPLATES) if r["example"]}
         return LinkInput(
-            accounts=acc.drop(columns=prompt_cols),
+            accounts=_accounts_frame(acc),
             memberships=mem[list(MEMBERSHIP_COLUMNS)],
             ip_windows=windows.reset_index(drop=True),
-            ip_info=None if ip_info.empty else ip_info,
-            prompt_features=prompt_features,
+            ip_info=None if ip_info.empty else ip_info.astype({"asn": np.int64}),
+            prompt_features=_prompt_frame(acc),
             template_examples=examples,
         )
 
     # --- runs ------------------------------------------------------------------------
     def write_run(self, run: RunTables) -> None:
-        """Write ``run`` under its id, publish it in one transaction, drop stale runs."""
+        """Write ``run`` under its id, publish it in one transaction, drop stale runs.
+
+        A failed, superseded or half-written run of the same id is replaced. Raises
+        Neo4jStoreError if the run id is the published run's or an account refers to a
+        cluster that is not in the run; if writing fails, the run is deleted and the
+        published run stays as it was.
+        """
+        _check_run(run)
         self.ensure_schema()
-        self._write(q.CREATE_RUN, run_id=run.run_id, meta=json.dumps(run.meta, default=str))
-        self._write_rows(q.CREATE_CLUSTERS, _cluster_rows(run.clusters), run_id=run.run_id)
-        self._write_rows(q.CREATE_SCORES, _records(run.accounts), run_id=run.run_id)
-        links = run.edges[["a", "b", "weight", "n_shared", "evidence"]]
-        self._write_rows(q.CREATE_LINKS, _records(links), run_id=run.run_id)
-        self._write(q.PUBLISH_RUN, run_id=run.run_id)
+        rows = self._read(q.RUN_STATUS, run_id=run.run_id)
+        status, latest = (rows[0]["status"], rows[0]["latest"]) if rows else (None, None)
+        if latest == run.run_id:
+            raise Neo4jStoreError(f"run {run.run_id} is the published run; use a new run id")
+        if status is not None:
+            self.delete_run(run.run_id)
+        try:
+            self._write_run_parts(run)
+        except BaseException:
+            self._abandon(run.run_id)
+            raise
         for row in self._read(q.STALE_RUNS):
             self.delete_run(row["run_id"])
 
+    def _write_run_parts(self, run: RunTables) -> None:
+        self._write(q.CREATE_RUN, run_id=run.run_id, meta=json.dumps(run.meta, default=str))
+        self._write_rows(q.CREATE_CLUSTERS, _cluster_rows(run.clusters), run_id=run.run_id)
+        accounts = run.accounts[["account_id", "cluster_id", "risk", "flagged", "own_risk"]]
+        self._write_rows(q.CREATE_SCORES, _records(accounts), run_id=run.run_id)
+        links = run.edges[["a", "b", "weight", "n_shared", "evidence"]]
+        self._write_rows(q.CREATE_LINKS, _records(links), run_id=run.run_id)
+        published = self._write(q.PUBLISH_RUN, run_id=run.run_id)
+        if not published:
+            raise Neo4jStoreError(f"run {run.run_id} vanished before it was published")
+
+    def _abandon(self, run_id: str) -> None:
+        """Mark a half-written run failed and try to delete it (best effort: a failed
+        run left behind is deleted with the stale runs of the next write)."""
+        try:
+            self._write(q.MARK_RUN_FAILED, run_id=run_id)
+            self.delete_run(run_id)
+        except Exception:  # the original error is the one to report
+            pass
+
     def delete_run(self, run_id: str) -> None:
         """Delete one run's clusters, scores and links in batches, then the run."""
-        for query in (q.DELETE_RUN_BATCH, q.DELETE_SCORES_BATCH, q.DELETE_LINKS_BATCH):
+        for query in (q.DELETE_CLUSTERS_BATCH, q.DELETE_SCORES_BATCH, q.DELETE_LINKS_BATCH):
             while self._write(query, run_id=run_id, batch=self.config.batch_size)[0]["deleted"]:
                 pass
         self._write(q.DELETE_RUN_NODE, run_id=run_id)
@@ -237,12 +401,16 @@ class Neo4jStore:
         return rows[0]["run_id"] if rows else None
 
     def latest_run(self) -> RunTables | None:
-        """The published run, read consistently under its run id."""
+        """The published run, read under its run id (a run's parts never change once
+        it is published, so the tables always belong to one run)."""
         run_id = self.latest_run_id()
         if run_id is None:
             return None
         meta = json.loads(self._read(q.READ_RUN, run_id=run_id)[0]["meta"])
-        accounts = pd.DataFrame(self._read(q.READ_RUN_ACCOUNTS, run_id=run_id))
+        accounts = pd.DataFrame(
+            self._read(q.READ_RUN_ACCOUNTS, run_id=run_id),
+            columns=["account_id", "cluster_id", "risk", "flagged", "own_risk"],
+        )
         accounts = accounts.sort_values("account_id", ignore_index=True)
         clusters = _clusters_frame(self._read(q.READ_RUN_CLUSTERS, run_id=run_id))
         edges = pd.DataFrame(
@@ -259,17 +427,16 @@ class Neo4jStore:
         if run_id is None:
             return None
         rows = self._read(q.READ_RUN_ACCOUNTS, run_id=run_id)
-        return pd.DataFrame(rows)[["account_id", "cluster_id"]]
+        return pd.DataFrame(rows, columns=["account_id", "cluster_id"])
 
 
 def _account_rows(inp: LinkInput) -> pd.DataFrame:
     acc = inp.accounts
-    known = ["account_id", "created_at", "email_domain", "country", "org_id"]
-    rows = pd.DataFrame({c: acc.get(c) for c in known})
+    rows = pd.DataFrame({c: acc.get(c) for c in ACCOUNT_FIELDS}, index=acc.index)
     rows["created_at"] = _epoch_ns(acc["created_at"])
-    extra = [c for c in acc.columns if c not in known]
+    extra = [c for c in acc.columns if c not in ACCOUNT_FIELDS]
     rows["attributes"] = (
-        acc[extra].astype(str).apply(lambda r: json.dumps(r.to_dict()), axis=1) if extra else None
+        [json.dumps(rec, default=str) for rec in _records(acc[extra])] if extra else None
     )
     pf = inp.prompt_features
     for col, src in PROMPT_PROPS.items():
@@ -279,23 +446,83 @@ def _account_rows(inp: LinkInput) -> pd.DataFrame:
     return rows
 
 
+def _accounts_frame(acc: pd.DataFrame) -> pd.DataFrame:
+    """The accounts table from Account properties (extra attributes unpacked)."""
+    out = acc[ACCOUNT_FIELDS].copy()
+    if acc["attributes"].notna().any():
+        extra = pd.DataFrame(
+            [json.loads(a) if a else {} for a in acc["attributes"]], index=acc.index
+        )
+        out = out.join(extra)
+    return out
+
+
+def _prompt_frame(acc: pd.DataFrame) -> pd.DataFrame | None:
+    """The per-account prompt features from Account properties, or None."""
+    if not acc["prompt_n"].notna().any():
+        return None
+    pf = acc.dropna(subset=["prompt_n"]).set_index("account_id")
+    return pd.DataFrame(
+        {
+            "n_prompts": pf["prompt_n"].astype(np.int64),
+            "n_templates": pf["prompt_templates"].astype(np.int64),
+            "intent": pf["prompt_intent"].astype(float),
+            "top_share": pf["prompt_top_share"].astype(float),
+            "top_template": pf["prompt_top_template"].astype(object),
+            "top_variety": pf["prompt_top_variety"].astype(float),
+        }
+    )
+
+
 def _membership_rows(inp: LinkInput) -> pd.DataFrame:
-    mem = inp.memberships.copy()
+    """One row per (account_id, kind, value) with epoch-ns times and, for IPs, the
+    sorted list of 15-minute windows; sorted by kind, value and account."""
+    mem = inp.memberships.drop_duplicates(["account_id", "kind", "value"], keep="last")
+    mem = mem.sort_values(["kind", "value", "account_id"], ignore_index=True)
     mem["first_ts"] = _epoch_ns(mem["first_ts"])
     mem["last_ts"] = _epoch_ns(mem["last_ts"])
-    win = inp.ip_windows.groupby(["account_id", "value"])["window"].apply(
-        lambda w: sorted(int(x) for x in w)
+    mem["windows"] = None
+    win = inp.ip_windows
+    if win.empty:
+        return mem
+    win = win.drop_duplicates().sort_values(["account_id", "value", "window"], ignore_index=True)
+    acc, val = win["account_id"].to_numpy(dtype=object), win["value"].to_numpy(dtype=object)
+    starts = np.flatnonzero(np.r_[True, (acc[1:] != acc[:-1]) | (val[1:] != val[:-1])])
+    ends = np.r_[starts[1:], len(win)]
+    values = win["window"].to_numpy(dtype=np.int64).tolist()
+    lists = pd.Series(
+        [values[s:e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)],
+        index=_pair_keys(acc[starts], val[starts]),
+        dtype=object,
     )
-    key = pd.MultiIndex.from_frame(mem[["account_id", "value"]])
-    mem["windows"] = np.where(mem["kind"].to_numpy() == "ip", win.reindex(key).to_numpy(), None)
+    ip = mem.index[mem["kind"] == "ip"]
+    wanted = _pair_keys(mem.loc[ip, "account_id"].to_numpy(), mem.loc[ip, "value"].to_numpy())
+    mem.loc[ip, "windows"] = lists.reindex(wanted).to_numpy()
     return mem
+
+
+def _pair_keys(accounts: np.ndarray, values: np.ndarray) -> pd.Index:
+    """One hashable key per (account, value) pair (faster to match than a MultiIndex)."""
+    return pd.Index(pd.Series(accounts, dtype=object) + "\x00" + pd.Series(values, dtype=object))
+
+
+def _check_run(run: RunTables) -> None:
+    """Refuse a run whose accounts refer to clusters it does not have."""
+    known = set(run.clusters["cluster_id"])
+    used = set(run.accounts["cluster_id"].dropna())
+    missing = sorted(used - known)
+    if missing:
+        raise Neo4jStoreError(
+            f"run {run.run_id}: accounts refer to {len(missing)} cluster(s) not in the "
+            f"clusters table, e.g. {missing[:3]}"
+        )
 
 
 def _cluster_rows(clusters: pd.DataFrame) -> list[dict[str, Any]]:
     props = clusters.drop(columns=["cluster_id", "reasons"])
     records = _records(props)
     return [
-        {"cluster_id": cid, "reasons": list(reasons), "props": rec}
+        {"cluster_id": cid, "reasons": [str(r) for r in reasons], "props": rec}
         for cid, reasons, rec in zip(
             clusters["cluster_id"], clusters["reasons"], records, strict=True
         )

@@ -3,6 +3,7 @@ keys of every scope, and the app under test."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -18,9 +19,14 @@ from graph_store.base import GraphStore, RunTables
 from graph_store.embedded import EmbeddedStore
 from linker.pipeline import link
 from tests.helpers import ts, write_input
+from tests.neo4j.conftest import neo4j_driver, neo4j_server  # noqa: F401  (fixtures)
 
-#: store implementations the route tests run against; the Neo4j store joins here
-STORE_KINDS = ["embedded"]
+#: store implementations the route tests run against; the Neo4j ones share one worker
+#: with the other tests that write to the real server
+STORE_KINDS = [
+    "embedded",
+    pytest.param("neo4j", marks=[pytest.mark.neo4j, pytest.mark.xdist_group("neo4j")]),
+]
 
 #: scopes of the test keys, by role
 ROLES = {
@@ -73,10 +79,25 @@ def ring_cluster(linked_run: RunTables) -> str:
 
 
 @pytest.fixture(params=STORE_KINDS)
-def empty_store(request: pytest.FixtureRequest, tmp_path: Path) -> GraphStore:
-    """A store of each kind, holding no run."""
+def empty_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphStore]:
+    """A store of each kind, holding no run (the Neo4j one on the real local server,
+    its database cleared first)."""
     if request.param == "embedded":
-        return EmbeddedStore(tmp_path / "store")
+        yield EmbeddedStore(tmp_path / "store")
+        return
+    if request.param == "neo4j":
+        from graph_store.neo4j.server import DEFAULT_PASSWORD, ENV_PASSWORD, USER
+        from graph_store.neo4j.store import Neo4jConfig, Neo4jStore
+        from tests.neo4j.conftest import clear_database
+
+        status = request.getfixturevalue("neo4j_server")
+        driver = request.getfixturevalue("neo4j_driver")
+        clear_database(driver)
+        password = os.environ.get(ENV_PASSWORD) or DEFAULT_PASSWORD
+        store = Neo4jStore(Neo4jConfig(uri=status.bolt_uri, user=USER, password=password))
+        yield store
+        store.close()
+        return
     raise ValueError(f"unknown store kind {request.param}")
 
 

@@ -115,3 +115,63 @@ def neo4j_driver(neo4j_server: srv.ServerStatus) -> Iterator[Any]:
         pytest.fail(f"neo4j driver cannot connect to {neo4j_server.bolt_uri}: {exc}", pytrace=False)
     yield driver
     driver.close()
+
+
+# --- fixtures for the store, cookbook and Browser tests (added; the ones above are
+# unchanged). Tests that write to the database carry pytest.mark.xdist_group("neo4j")
+# so they run one module after another in one worker.
+
+#: nodes test_server.py creates and cleans up itself; the clear below leaves them alone
+_SERVER_TEST_LABEL = "SybilServerTest"
+WORLD_ACCOUNTS = 1500
+WORLD_SEED = 11
+
+
+def clear_database(driver: Any, batch: int = 10_000) -> None:
+    """Delete every relationship, then every node (except test_server.py's markers), in
+    batches small enough for the server's transaction memory limit."""
+    while True:
+        records, _, _ = driver.execute_query(
+            "MATCH ()-[r]->() WITH r LIMIT $batch DELETE r RETURN count(*) AS n", batch=batch
+        )
+        if not records[0]["n"]:
+            break
+    while True:
+        records, _, _ = driver.execute_query(
+            "MATCH (n) WHERE NOT $keep IN labels(n) WITH n LIMIT $batch DETACH DELETE n "
+            "RETURN count(*) AS n",
+            keep=_SERVER_TEST_LABEL,
+            batch=batch,
+        )
+        if not records[0]["n"]:
+            break
+
+
+@pytest.fixture(scope="module")
+def neo4j_empty(neo4j_driver: Any) -> Any:
+    """The driver, after the database was cleared (once per test module)."""
+    clear_database(neo4j_driver)
+    return neo4j_driver
+
+
+@pytest.fixture(scope="module")
+def neo4j_store(neo4j_server: srv.ServerStatus, neo4j_empty: Any) -> Iterator[Any]:
+    """A Neo4jStore on the cleared test database (one per test module)."""
+    from graph_store.neo4j.store import Neo4jConfig, Neo4jStore
+
+    password = os.environ.get(srv.ENV_PASSWORD) or srv.DEFAULT_PASSWORD
+    store = Neo4jStore(Neo4jConfig(uri=neo4j_server.bolt_uri, password=password))
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def small_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated world of WORLD_ACCOUNTS accounts (seed WORLD_SEED), written as
+    parquet; the directory ``link`` reads."""
+    from linker.synth import generate_world
+    from linker.synth.world import write_world
+
+    root = tmp_path_factory.mktemp(f"world-{WORLD_ACCOUNTS}-seed{WORLD_SEED}")
+    write_world(generate_world(WORLD_ACCOUNTS, WORLD_SEED), root)
+    return root
