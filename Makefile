@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXTRAS := dev
 
-.PHONY: setup demo test lint bench neo4j-install neo4j-start neo4j-stop browser clean
+.PHONY: setup demo test lint bench bench-neo4j bench-api neo4j-install neo4j-start neo4j-stop browser clean
 
 setup: $(VENV)/.installed
 
@@ -38,7 +38,14 @@ lint: setup
 	$(BIN)/mypy linker graph_store api
 
 bench: setup
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/link_bench.py --accounts 20000 --seeds 1 2 3
+	$(BIN)/python benchmarks/prompts_bench.py --prompts 1000000
+
+bench-neo4j: neo4j-start
+	$(BIN)/python benchmarks/neo4j_load.py
+
+bench-api: setup
+	$(BIN)/python benchmarks/api_bench.py
 
 clean:
 	rm -rf $(VENV) demo test-output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -67,7 +68,14 @@ def _run_id(dataset: Dataset, settings: LinkSettings) -> str:
     digest = hashlib.sha1(repr(sorted(settings.linkage.to_dict().items())).encode())
     digest.update(str(len(dataset.accounts)).encode())
     digest.update(str(len(dataset.signals)).encode())
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + digest.hexdigest()[:8]
+    # the suffix keeps two runs of the same input in one second apart
+    return (
+        time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        + "-"
+        + digest.hexdigest()[:8]
+        + "-"
+        + secrets.token_hex(2)
+    )
 
 
 def assemble_tables(

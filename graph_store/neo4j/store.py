@@ -23,9 +23,11 @@ from __future__ import annotations
 import ipaddress
 import json
 import math
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,37 +186,57 @@ class Neo4jStore:
         self.config = config
         self._driver: Any = None
         self.load_stats = LoadStats()
+        # sessions in flight; close() waits for them (the API reads from a thread)
+        self._in_flight = 0
+        self._lock = threading.Condition()
 
     # --- plumbing -------------------------------------------------------------------
     @property
     def driver(self) -> Any:
-        """The neo4j driver (created lazily)."""
-        if self._driver is None:
-            import neo4j
+        """The neo4j driver (created lazily, once, whichever thread asks first)."""
+        with self._lock:
+            if self._driver is None:
+                import neo4j
 
-            self._driver = neo4j.GraphDatabase.driver(
-                self.config.uri, auth=(self.config.user, self.config.password)
-            )
-        return self._driver
+                self._driver = neo4j.GraphDatabase.driver(
+                    self.config.uri, auth=(self.config.user, self.config.password)
+                )
+            return self._driver
 
-    def close(self) -> None:
-        """Close the driver."""
-        if self._driver is not None:
-            self._driver.close()
-            self._driver = None
+    def close(self, timeout: float = 30.0) -> None:
+        """Close the driver once the queries in flight (up to ``timeout`` seconds) are
+        done; a later call opens a new one."""
+        with self._lock:
+            self._lock.wait_for(lambda: self._in_flight == 0, timeout)
+            driver, self._driver = self._driver, None
+            if driver is not None:
+                driver.close()
+
+    @contextmanager
+    def _session(self) -> Iterator[Any]:
+        driver = self.driver
+        with self._lock:
+            self._in_flight += 1
+        try:
+            with driver.session(database=self.config.database) as session:
+                yield session
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                self._lock.notify_all()
 
     def _write(self, query: str, **params: Any) -> list[dict[str, Any]]:
         def work(tx: Any) -> list[dict[str, Any]]:
             return [dict(r) for r in tx.run(query, **params)]
 
-        with self.driver.session(database=self.config.database) as session:
+        with self._session() as session:
             return session.execute_write(work)
 
     def _read(self, query: str, **params: Any) -> list[dict[str, Any]]:
         def work(tx: Any) -> list[dict[str, Any]]:
             return [dict(r) for r in tx.run(query, **params)]
 
-        with self.driver.session(database=self.config.database) as session:
+        with self._session() as session:
             return session.execute_read(work)
 
     def _write_rows(self, query: str, rows: list[Any], **params: Any) -> list[dict[str, Any]]:

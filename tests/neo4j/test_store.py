@@ -332,8 +332,8 @@ def test_readers_see_one_whole_run_while_another_is_published(
         slow.close()
     assert not problems, problems[:5]
     # the reader ran during the write (and read whole runs, too)
-    assert seen.count("run-A") >= 20, (seen.count("run-A"), took)
-    assert reads["latest_run"] >= 3, reads
+    assert seen.count("run-A") >= 10, (seen.count("run-A"), took)
+    assert reads["latest_run"] >= 2, reads
     assert seen[-1] == "run-B"
     assert seen == sorted(seen), "a reader went back from run B to run A"
 
