@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow as pa
+
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "benchmarks" / ".cache"
 
@@ -38,20 +40,27 @@ def _prompts(n: int, seed: int) -> Path:
     return path
 
 
-def run_rensa(path: Path) -> dict[str, float]:
+def _distinct_masked(path: Path) -> pa.Array:
+    """The distinct masked texts of the benchmark's prompts (shared by both libraries)."""
     import numpy as np
     import pandas as pd
-    import pyarrow as pa
 
-    from linker.prompts import PromptSettings, _mask, lsh_families, signatures
+    from linker.prompts import _mask
 
     texts = pd.read_parquet(path)["text"]
-    settings = PromptSettings()
-    start = time.perf_counter()
     _, raw = pd.factorize(texts)
     masked = _mask(pa.array(np.asarray(raw, dtype=object), type=pa.string()))
     _, uniques = pd.factorize(masked.to_numpy(zero_copy_only=False))
-    sig = signatures(pa.array(np.asarray(uniques, dtype=object), type=pa.string()), settings)
+    return pa.array(np.asarray(uniques, dtype=object), type=pa.string())
+
+
+def run_rensa(path: Path) -> dict[str, float]:
+    from linker.prompts import PromptSettings, lsh_families, signatures
+
+    settings = PromptSettings()
+    start = time.perf_counter()
+    uniques = _distinct_masked(path)
+    sig = signatures(uniques, settings)
     t_sig = time.perf_counter() - start
     start = time.perf_counter()
     families = lsh_families(sig, settings)
@@ -65,19 +74,13 @@ def run_rensa(path: Path) -> dict[str, float]:
 
 
 def run_datasketch(path: Path) -> dict[str, float]:
-    import numpy as np
-    import pandas as pd
-    import pyarrow as pa
     from datasketch import MinHash, MinHashLSH
 
-    from linker.prompts import PromptSettings, _mask
+    from linker.prompts import PromptSettings
 
-    texts = pd.read_parquet(path)["text"]
     settings = PromptSettings()
     start = time.perf_counter()
-    _, raw = pd.factorize(texts)
-    masked = _mask(pa.array(np.asarray(raw, dtype=object), type=pa.string()))
-    _, uniques = pd.factorize(masked.to_numpy(zero_copy_only=False))
+    uniques = _distinct_masked(path).to_pylist()
     tokens = []
     for text in uniques:
         words = text.split()

@@ -10,22 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from linker import contract
 from linker.synth import BENIGN_GROUPS, TIERS, World, generate_world, read_world, write_world
 from linker.synth.naive import naive_report
 
 pytestmark = pytest.mark.xdist_group("synth")
 
 N_SMALL = 4000
-IP_CATEGORIES = {
-    "residential",
-    "mobile",
-    "datacenter",
-    "vpn",
-    "proxy",
-    "education",
-    "corporate",
-    "unknown",
-}
+IP_CATEGORIES = set(contract.IP_CATEGORIES)
 COLUMNS = {
     "accounts": ["account_id", "created_at", "email_domain", "country", "org_id"],
     "signals": ["account_id", "kind", "value", "ts"],
