@@ -21,7 +21,6 @@ IP_CATEGORIES: tuple[str, ...] = (
     "corporate",
     "unknown",
 )
-KNOWN_SIGNAL_KINDS: tuple[str, ...] = ("payment", "ip", "device")
 LABELS: tuple[str, ...] = ("sybil", "benign")
 FORMATS: tuple[str, ...] = (".csv", ".csv.gz", ".parquet", ".jsonl", ".jsonl.gz")
 

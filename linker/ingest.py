@@ -104,8 +104,6 @@ def read_raw(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             frame, bad = _read_csv(path)
         else:
             frame, bad = _read_jsonl(path)
-    except InputError:
-        raise
     except (OSError, pa.ArrowException, ValueError, UnicodeDecodeError, EOFError) as err:
         raise InputError(f"cannot read file: {err}", file=str(path)) from err
     return frame, bad

@@ -438,18 +438,13 @@ def combine_edges(
 
 
 def _edges(
-    inp: LinkInput,
-    accounts: pd.Index,
     memberships: pd.DataFrame,
     mem_ident: np.ndarray,
     identifiers: pd.DataFrame,
+    sync: pd.DataFrame,
     settings: LinkageSettings,
 ) -> pd.DataFrame:
-    eligible = (
-        (identifiers["degree"].to_numpy() >= 2)
-        & ~identifiers["supernode"].to_numpy()
-        & (identifiers["p"].to_numpy() * (1 + settings.sync_boost) >= settings.min_contribution)
-    )
+    eligible = _eligible(identifiers, settings)
     use = eligible[mem_ident]
     pairs = expand_pairs(
         mem_ident[use],
@@ -457,12 +452,21 @@ def _edges(
         identifiers["degree"].to_numpy(),
         settings,
     )
-    sync = sync_counts(inp.ip_windows, accounts, identifiers, eligible, settings)
     p = pair_evidence(pairs, memberships, mem_ident, identifiers, sync, settings)
     strong = p >= settings.min_contribution
     pairs, p = pairs[strong], p[strong]
     kinds = identifiers["kind"].to_numpy()[pairs["ident"].to_numpy()]
     return combine_edges(pairs, p, kinds, settings)
+
+
+def _eligible(identifiers: pd.DataFrame, settings: LinkageSettings) -> np.ndarray:
+    """Identifiers that make pairs: shared, not supernodes, able to reach
+    ``min_contribution`` even with the simultaneity boost."""
+    return (
+        (identifiers["degree"].to_numpy() >= 2)
+        & ~identifiers["supernode"].to_numpy()
+        & (identifiers["p"].to_numpy() * (1 + settings.sync_boost) >= settings.min_contribution)
+    )
 
 
 def build_projection(inp: LinkInput, settings: LinkageSettings | None = None) -> Projection:
@@ -489,12 +493,16 @@ def build_projection(inp: LinkInput, settings: LinkageSettings | None = None) ->
     )
     judged = _judged(identifiers, settings)
     identifiers["p"] = np.where(judged, 0.0, identifiers["p_corroborated"].to_numpy())
-    first = _edges(inp, accounts, memberships, mem_ident, identifiers, settings)
+    # simultaneity is counted on addresses only, whose weights both passes share
+    sync = sync_counts(
+        inp.ip_windows, accounts, identifiers, _eligible(identifiers, settings), settings
+    )
+    first = _edges(memberships, mem_ident, identifiers, sync, settings)
     labels = leiden_labels(len(accounts), first, settings.seed)
     coh = corroboration(memberships, mem_ident, identifiers, labels, settings)
     identifiers["corroboration"] = coh
     p_alone, p_full = identifiers["p_alone"].to_numpy(), identifiers["p_corroborated"].to_numpy()
     identifiers["p"] = p_alone + (p_full - p_alone) * coh
-    edges = _edges(inp, accounts, memberships, mem_ident, identifiers, settings)
+    edges = _edges(memberships, mem_ident, identifiers, sync, settings)
     memberships = memberships.assign(ident=mem_ident)
     return Projection(accounts, identifiers, memberships, edges)

@@ -169,22 +169,11 @@ def score_input(
             prompt_feats,
         )
         scored = score_clusters(feats, settings.risk, inp.template_examples)
-        own = own_risk(
-            len(projection.accounts),
-            projection.memberships,
-            projection.identifiers,
-            prompt_feats,
-            settings.risk,
+        hosting = account_hosting_share(
+            len(projection.accounts), projection.memberships, projection.identifiers
         )
-        in_context = account_risk_in_cluster(
-            members,
-            scored,
-            account_hosting_share(
-                len(projection.accounts), projection.memberships, projection.identifiers
-            ),
-            prompt_feats,
-            settings.risk,
-        )
+        own = own_risk(hosting, prompt_feats, settings.risk)
+        in_context = account_risk_in_cluster(members, scored, hosting, prompt_feats, settings.risk)
         tables = assemble_tables(
             projection, cluster_ids, scored, own, in_context, settings.risk.threshold
         )

@@ -83,7 +83,6 @@ class PromptSettings:
     full_variety: float = 0.3
     seed: int = 11
     example_chars: int = 80
-    keep_raw_examples: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for run.json."""

@@ -21,6 +21,8 @@ import pandas as pd
 HOUR_S = 3600
 INFRA_BENIGN = ("corporate", "education", "mobile")
 INFRA_HOSTING = ("datacenter", "proxy")
+#: distinct texts per prompt at which a template family counts as full coverage
+FULL_COVERAGE_VARIETY = 0.3
 
 
 def _default_weights() -> dict[str, float]:
@@ -191,9 +193,9 @@ def _prompt_cluster_features(members: pd.DataFrame, prompt_features: pd.DataFram
         # repeated (an SDK sample, an integration test) is not coverage.
         keys = pd.MultiIndex.from_frame(on[["cluster", "top_template"]])
         on_common = on[common.reindex(keys).notna().to_numpy()]
-        out["template_coverage"] = (on_common.groupby("cluster")["top_variety"].mean() / 0.3).clip(
-            0, 1
-        )
+        out["template_coverage"] = (
+            on_common.groupby("cluster")["top_variety"].mean() / FULL_COVERAGE_VARIETY
+        ).clip(0, 1)
         distinct = joined.groupby("cluster")["n_templates"].mean()
         out["prompt_diversity"] = (distinct / joined.groupby("cluster")["n_prompts"].mean()).clip(
             0, 1
@@ -333,19 +335,20 @@ def account_risk_in_cluster(
         # sends the same tool-use prompts among much else
         focus = (pf["top_share"].fillna(0) / 0.5).clip(0, 1).to_numpy()
         frame["template_share"] = share.reindex(keys).fillna(0).to_numpy() * focus
-        frame["template_coverage"] = (pf["top_variety"].fillna(0) / 0.3).clip(0, 1).to_numpy()
+        frame["template_coverage"] = (
+            (pf["top_variety"].fillna(0) / FULL_COVERAGE_VARIETY).clip(0, 1).to_numpy()
+        )
     return pd.Series(score(frame, settings).to_numpy(), index=acc)
 
 
 def own_risk(
-    n_accounts: int,
-    memberships: pd.DataFrame,
-    identifiers: pd.DataFrame,
+    hosting_share: np.ndarray,
     prompt_features: pd.DataFrame | None,
     settings: RiskSettings,
 ) -> np.ndarray:
-    """Risk of each account from its own signals, capped at ``own_risk_cap``."""
-    hosting_share = account_hosting_share(n_accounts, memberships, identifiers)
+    """Risk of each account from its own signals (``hosting_share`` from
+    :func:`account_hosting_share`, prompt intent), capped at ``own_risk_cap``."""
+    n_accounts = len(hosting_share)
     w = settings.weights
     z = w["bias"] + w["hosting_share"] * hosting_share
     if prompt_features is not None and not prompt_features.empty:
