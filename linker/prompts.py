@@ -96,7 +96,9 @@ class PromptAnalysis:
     - ``memberships``: (account_id, kind="prompt_template", value=template id, n_obs,
       first_ts, last_ts), identifiers for the linkage graph;
     - ``account_features``: per account_id: n_prompts, n_templates, top_template,
-      top_share, intent (share of prompts with distillation intent);
+      top_share, top_variety (the account's most-sent family when it is a member),
+      family, family_share (the linking family it sends most at any volume, and its
+      share), intent (share of prompts with distillation intent);
     - ``templates``: per template id: n_prompts, n_accounts, n_variants, example;
     - ``examples``: template id -> masked example.
     """
@@ -282,6 +284,14 @@ def analyse(prompts: pd.DataFrame, settings: PromptSettings | None = None) -> Pr
         (top["n_obs"] >= settings.min_repeats) & (top["share"] >= settings.min_share)
     )
     feats["top_variety"] = top["family"].map(fam_stats["variety"])
+    # participation at any volume: the linking family the account sends most, and its
+    # share of the account's prompts (a low-volume campaign account sends it once or twice)
+    part = per_pair[per_pair["family"].isin(linking)].sort_values(
+        ["account_id", "n_obs"], ascending=[True, False]
+    )
+    part = part.drop_duplicates("account_id").set_index("account_id")
+    feats["family"] = pd.Series(ids.reindex(part["family"]).to_numpy(), index=part.index)
+    feats["family_share"] = part["share"].reindex(feats.index).fillna(0.0)
     templates = fam_stats.reindex(linking).assign(template_id=ids.to_numpy())
     examples = {
         tid: readable(text)[: settings.example_chars]

@@ -23,6 +23,13 @@ INFRA_BENIGN = ("corporate", "education", "mobile")
 INFRA_HOSTING = ("datacenter", "proxy")
 #: distinct texts per prompt at which a template family counts as full coverage
 FULL_COVERAGE_VARIETY = 0.3
+#: share of an account's prompts on one family at which its focus counts as narrow
+NARROW_FOCUS_SHARE = 0.5
+#: an account sending at least this quantile of its cluster members' share of prompts on
+#: the cluster's common families takes part fully (see _participation)
+PARTICIPANT_QUANTILE = 0.25
+#: a template family whose members' prompts carry distillation intent at least this often
+INTENT_FAMILY_SHARE = 0.3
 
 
 def _default_weights() -> dict[str, float]:
@@ -168,6 +175,15 @@ def _ip_context(
     return out
 
 
+def _common_families(per_family: pd.Series, sizes: pd.Series) -> pd.Series:
+    """The (cluster, template) counts of families common in their cluster: sent mostly
+    by at least 3 members and 5% of the cluster. Campaigns that paraphrase split into
+    several such families, so all of them count."""
+    cluster_sizes = sizes.reindex(per_family.index.get_level_values(0)).to_numpy(float)
+    floor = np.maximum(3.0, 0.05 * cluster_sizes)
+    return per_family[per_family.to_numpy() >= floor]
+
+
 def _prompt_cluster_features(members: pd.DataFrame, prompt_features: pd.DataFrame) -> pd.DataFrame:
     joined = members.join(prompt_features, on="account", how="inner")
     g = joined.groupby("cluster")
@@ -181,11 +197,7 @@ def _prompt_cluster_features(members: pd.DataFrame, prompt_features: pd.DataFram
         on = joined.dropna(subset=["top_template"])
         per_family = on.groupby(["cluster", "top_template"]).size()
         sizes = g.size()
-        # a family is common in a cluster when enough members send it mostly; campaigns
-        # that paraphrase split into several such families, so count them all
-        cluster_sizes = sizes.reindex(per_family.index.get_level_values(0)).to_numpy(float)
-        floor = np.maximum(3.0, 0.05 * cluster_sizes)
-        common = per_family[per_family.to_numpy() >= floor]
+        common = _common_families(per_family, sizes)
         out["template_share"] = common.groupby(level=0).sum() / sizes
         out["template_share"] = out["template_share"].fillna(0.0)
         out["top_template"] = per_family.groupby(level=0).idxmax().map(lambda t: t[1])
@@ -195,6 +207,11 @@ def _prompt_cluster_features(members: pd.DataFrame, prompt_features: pd.DataFram
         on_common = on[common.reindex(keys).notna().to_numpy()]
         out["template_coverage"] = (
             on_common.groupby("cluster")["top_variety"].mean() / FULL_COVERAGE_VARIETY
+        ).clip(0, 1)
+        # narrow focus: a campaign account sends mostly its family, while an agent
+        # developer sends the same tool-use prompts among much else
+        out["template_focus"] = (
+            on_common.groupby("cluster")["top_share"].median() / NARROW_FOCUS_SHARE
         ).clip(0, 1)
         distinct = joined.groupby("cluster")["n_templates"].mean()
         out["prompt_diversity"] = (distinct / joined.groupby("cluster")["n_prompts"].mean()).clip(
@@ -216,7 +233,10 @@ def score(features: pd.DataFrame, settings: RiskSettings) -> pd.Series:
             values = features["share_edges_ip"].to_numpy(float)
         elif name in ("template_share", "template_intent") and "template_share" in features:
             coverage = features.get("template_coverage", pd.Series(1.0, index=features.index))
-            values = (features["template_share"] * coverage.fillna(0)).to_numpy(float)
+            focus = features.get("template_focus", pd.Series(1.0, index=features.index))
+            values = (features["template_share"] * coverage.fillna(0) * focus.fillna(0)).to_numpy(
+                float
+            )
             if name == "template_intent":
                 values = values * features.get("intent_share", 0.0)
         elif name == "payment_and_device":
@@ -313,32 +333,76 @@ def account_risk_in_cluster(
     settings: RiskSettings,
 ) -> pd.Series:
     """Risk of each clustered account: its cluster's features with the account's own
-    participation in place of the cluster averages (is it on the cluster's top template,
-    its own intent share, its own hosting share). A bystander pulled into a campaign
-    cluster through a shared proxy exit scores lower than the campaign's accounts.
+    participation in place of the cluster averages (how much it sends of the cluster's
+    common template families, its own intent share, its own hosting share). A bystander
+    pulled into a campaign cluster through a shared proxy exit scores lower than the
+    campaign's accounts.
     Returns a Series indexed by account."""
     acc = members["account"].to_numpy()
     frame = scored.loc[members["cluster"].to_numpy()].reset_index(drop=True)
     frame["hosting_share"] = hosting_share[acc]
     if prompt_features is not None and "template_share" in frame:
         pf = prompt_features.reindex(acc)
-        frame["intent_share"] = pf["intent"].fillna(0).to_numpy()
-        # the account's participation: how much of its cluster shares its own top family
-        pair = pd.DataFrame(
-            {"cluster": members["cluster"].to_numpy(), "template": pf["top_template"].to_numpy()}
+        cluster = members["cluster"].to_numpy()
+        part = _participation(cluster, pf)
+        # sending a family carries its intent: a low-volume account's own share (one of
+        # three prompts) is noise, its participation is not
+        frame["intent_share"] = np.maximum(
+            pf["intent"].fillna(0).to_numpy(float), part["family_intent"].to_numpy()
         )
-        counts = pair.groupby(["cluster", "template"]).size()
-        sizes = members.groupby("cluster").size()
-        share = counts / sizes.reindex(counts.index.get_level_values(0)).to_numpy()
-        keys = pd.MultiIndex.from_frame(pair)
-        # narrow focus: a campaign account sends mostly its family, while an agent developer
-        # sends the same tool-use prompts among much else
-        focus = (pf["top_share"].fillna(0) / 0.5).clip(0, 1).to_numpy()
-        frame["template_share"] = share.reindex(keys).fillna(0).to_numpy() * focus
-        frame["template_coverage"] = (
-            (pf["top_variety"].fillna(0) / FULL_COVERAGE_VARIETY).clip(0, 1).to_numpy()
-        )
+        frame["template_share"] = part["template_share"].to_numpy()
     return pd.Series(score(frame, settings).to_numpy(), index=acc)
+
+
+def _participation(cluster: np.ndarray, pf: pd.DataFrame) -> pd.DataFrame:
+    """Each account's part in its cluster's common template families: ``template_share``
+    (the share of the cluster's members on the family the account sends most, times the
+    account's participation) and ``family_intent`` (those members' intent share, times
+    the participation). Participation in [0, 1] is the account's share of prompts on
+    the family relative to the members': at or above the lower quartile of theirs it is
+    1, whatever its volume (one of three prompts counts like ten of thirty). A bystander
+    pulled in through a shared proxy exit, sending none of them, scores 0; a member of a
+    benign family merged into a campaign cluster carries that family's share and intent,
+    not the campaign's."""
+    members_on = pd.DataFrame(
+        {
+            "cluster": cluster,
+            "template": pf["top_template"].to_numpy(),
+            "share": pf["top_share"].to_numpy(float),
+            "intent": pf["intent"].fillna(0).to_numpy(float),
+        }
+    ).dropna(subset=["template"])
+    g = members_on.groupby(["cluster", "template"])
+    per_family = g.size()
+    common = _common_families(per_family, pd.Series(cluster).value_counts())
+    stats = pd.DataFrame(
+        {
+            "size_share": common
+            / pd.Series(cluster)
+            .value_counts()
+            .reindex(common.index.get_level_values(0))
+            .to_numpy(),
+            "typical": g["share"].quantile(PARTICIPANT_QUANTILE).reindex(common.index),
+            "intent": g["intent"].mean().reindex(common.index),
+        }
+    )
+    # a campaign that paraphrases splits into several families with the same intent:
+    # a member of one of them counts all of them
+    stats["intent_heavy"] = stats["intent"] >= INTENT_FAMILY_SHARE
+    heavy_share = stats[stats["intent_heavy"]].groupby(level=0)["size_share"].sum()
+    stats.loc[stats["intent_heavy"], "size_share"] = heavy_share.reindex(
+        stats.index[stats["intent_heavy"]].get_level_values(0)
+    ).to_numpy()
+    family = pf["family"] if "family" in pf else pf["top_template"]
+    share = (pf["family_share"] if "family_share" in pf else pf["top_share"]).fillna(0)
+    on = stats.reindex(pd.MultiIndex.from_arrays([cluster, family.to_numpy()]))
+    ratio = np.nan_to_num(np.clip(share.to_numpy(float) / on["typical"].to_numpy(float), 0, 1))
+    return pd.DataFrame(
+        {
+            "template_share": np.nan_to_num(on["size_share"].to_numpy(float)) * ratio,
+            "family_intent": np.nan_to_num(on["intent"].to_numpy(float)) * ratio,
+        }
+    )
 
 
 def own_risk(

@@ -47,6 +47,8 @@ PROMPT_PROPS = {
     "prompt_top_share": "top_share",
     "prompt_top_template": "top_template",
     "prompt_top_variety": "top_variety",
+    "prompt_family": "family",
+    "prompt_family_share": "family_share",
 }
 ACCOUNT_FIELDS = ["account_id", "created_at", "email_domain", "country", "org_id"]
 
@@ -492,6 +494,8 @@ def _prompt_frame(acc: pd.DataFrame) -> pd.DataFrame | None:
             "top_share": pf["prompt_top_share"].astype(float),
             "top_template": pf["prompt_top_template"].astype(object),
             "top_variety": pf["prompt_top_variety"].astype(float),
+            "family": pf["prompt_family"].astype(object),
+            "family_share": pf["prompt_family_share"].astype(float),
         }
     )
 
