@@ -7,7 +7,6 @@ code, quotes and e-mail addresses replaced by placeholders), never a prompt log.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -204,49 +203,165 @@ def intent_flags(texts: pd.Series) -> pd.DataFrame:
     return flags
 
 
-def _template_ids(family_text: pd.Series) -> pd.Series:
-    return family_text.map(lambda t: "pt_" + hashlib.sha1(t.encode()).hexdigest()[:10])
+def _hash_texts(texts: pa.Array) -> np.ndarray:
+    """A 64-bit content hash of each text (the same text hashes alike in every run)."""
+    return pd.util.hash_array(texts.to_numpy(zero_copy_only=False).astype(object)).astype(np.uint64)
 
 
-def analyse(prompts: pd.DataFrame, settings: PromptSettings | None = None) -> PromptAnalysis:
-    """Template families, linkage memberships and intent features of ``prompts``
-    (account_id, ts, text). Returns a :class:`PromptAnalysis`."""
-    settings = settings or PromptSettings()
-    # every text is normalised, hashed and checked for intent once, however often sent
-    raw_codes, raw_unique = pd.factorize(prompts["text"].astype(str))
-    masked = _mask(pa.array(np.asarray(raw_unique, dtype=object), type=pa.string()))
-    norm_codes_of_raw, uniques = pd.factorize(masked.to_numpy(zero_copy_only=False))
-    codes = norm_codes_of_raw[raw_codes]
-    family_of_unique = lsh_families(
-        signatures(pa.array(np.asarray(uniques, dtype=object), type=pa.string()), settings),
-        settings,
+class PromptAccumulator:
+    """The prompt stage over a stream of batches, with memory that does not grow with
+    the number of prompts.
+
+    Feed batches of (account_id, ts, text) to :meth:`add`, then call :meth:`finish`.
+    Raw text lives only as long as its batch. What is kept across batches:
+
+    - per distinct *masked* text: its 64-bit hash, MinHash signature (uint32) and the
+      first ``example_chars`` of its masked form, about 400 bytes;
+    - per distinct (account, masked text): prompt count, intent count, first and last
+      time, about 40 bytes, compacted whenever the pending rows double.
+
+    So memory is bounded by the number of distinct masked texts and (account, text)
+    pairs, never by prompt volume: a campaign sending one template a million times,
+    or a million accounts sending the SDK sample, costs one text. Family detection
+    (LSH over all signatures) runs once in :meth:`finish`.
+    """
+
+    def __init__(self, settings: PromptSettings | None = None) -> None:
+        self.settings = settings or PromptSettings()
+        self._norm_of_hash: dict[int, int] = {}
+        self._hashes: list[np.ndarray] = []
+        self._sigs: list[np.ndarray] = []
+        self._examples: list[pa.Array] = []
+        self._account_of_id: dict[str, int] = {}
+        self._pairs: list[pd.DataFrame] = []
+        self._pending = 0
+        self._compacted = 0
+        self.n_prompts = 0
+
+    @property
+    def n_texts(self) -> int:
+        """Distinct masked texts seen so far."""
+        return len(self._norm_of_hash)
+
+    def add(self, batch: pd.DataFrame) -> None:
+        """Fold one batch of prompts (account_id, ts, text) into the state."""
+        if batch.empty:
+            return
+        self.n_prompts += len(batch)
+        raw_codes, raw_unique = pd.factorize(batch["text"].astype(str))
+        raw = pa.array(np.asarray(raw_unique, dtype=object), type=pa.string())
+        masked = _mask(raw)
+        intent_of_raw = intent_flags(pd.Series(np.asarray(raw_unique, dtype=object)))["any"]
+        hashes = _hash_texts(masked)
+        index = self._norm_of_hash
+        start = len(index)
+        norm_of_raw = np.fromiter(
+            (index.setdefault(int(h), len(index)) for h in hashes), np.int64, len(hashes)
+        )
+        fresh_norm, first_raw = np.unique(norm_of_raw[norm_of_raw >= start], return_index=True)
+        if len(fresh_norm):
+            fresh_raw = np.flatnonzero(norm_of_raw >= start)[first_raw]
+            texts = masked.take(pa.array(fresh_raw))
+            self._hashes.append(hashes[fresh_raw])
+            self._sigs.append(signatures(texts, self.settings).astype(np.uint32))
+            self._examples.append(pc.utf8_slice_codeunits(texts, 0, self.settings.example_chars))
+        accounts = self._account_of_id
+        acc_codes, acc_unique = pd.factorize(batch["account_id"].astype(str))
+        acc_of_code = np.fromiter(
+            (accounts.setdefault(a, len(accounts)) for a in acc_unique), np.int64, len(acc_unique)
+        )
+        frame = pd.DataFrame(
+            {
+                "account": acc_of_code[acc_codes],
+                "norm": norm_of_raw[raw_codes],
+                "n": 1,
+                "intent": intent_of_raw.to_numpy(np.int64)[raw_codes],
+                "first_ts": batch["ts"].to_numpy(),
+                "last_ts": batch["ts"].to_numpy(),
+            }
+        )
+        self._pairs.append(_fold_pairs(frame))
+        self._pending += len(self._pairs[-1])
+        if self._pending > max(2 * self._compacted, 1_000_000):
+            self._compact()
+
+    def _compact(self) -> None:
+        self._pairs = [_fold_pairs(pd.concat(self._pairs, ignore_index=True))]
+        self._compacted = self._pending = len(self._pairs[0])
+
+    def finish(self) -> PromptAnalysis:
+        """Template families, memberships and features of everything added."""
+        self._compact()
+        settings = self.settings
+        sig = (
+            np.concatenate(self._sigs)
+            if self._sigs
+            else np.zeros((0, settings.num_perm), np.uint32)
+        )
+        family_of_norm = lsh_families(sig, settings)
+        hashes = np.concatenate(self._hashes) if self._hashes else np.zeros(0, np.uint64)
+        examples = pa.chunked_array(self._examples, type=pa.string())
+        account_ids = np.asarray(list(self._account_of_id), dtype=object)
+        pairs = self._pairs[0] if self._pairs else _fold_pairs(_EMPTY_PAIRS)
+        return _summarise(pairs, family_of_norm, hashes, examples, account_ids, settings)
+
+
+_EMPTY_PAIRS = pd.DataFrame(
+    {
+        "account": pd.Series(dtype=np.int64),
+        "norm": pd.Series(dtype=np.int64),
+        "n": pd.Series(dtype=np.int64),
+        "intent": pd.Series(dtype=np.int64),
+        "first_ts": pd.Series(dtype="datetime64[ns, UTC]"),
+        "last_ts": pd.Series(dtype="datetime64[ns, UTC]"),
+    }
+)
+
+
+def _fold_pairs(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per (account, norm): prompt and intent counts, first and last time."""
+    return (
+        frame.groupby(["account", "norm"], sort=False)
+        .agg(
+            n=("n", "sum"),
+            intent=("intent", "sum"),
+            first_ts=("first_ts", "min"),
+            last_ts=("last_ts", "max"),
+        )
+        .reset_index()
     )
-    family = family_of_unique[codes]
-    frame = pd.DataFrame(
-        {
-            "account_id": prompts["account_id"].to_numpy(),
-            "ts": prompts["ts"].to_numpy(),
-            "family": family,
-            "norm": codes,
-        }
-    )
-    intents = intent_flags(pd.Series(np.asarray(raw_unique, dtype=object)))
-    frame["intent"] = intents["any"].to_numpy()[raw_codes]
-    fam_text = pd.Series(np.asarray(uniques, dtype=object)).groupby(family_of_unique).min()
+
+
+def _summarise(
+    pairs: pd.DataFrame,
+    family_of_norm: np.ndarray,
+    hashes: np.ndarray,
+    examples: pa.ChunkedArray,
+    account_ids: np.ndarray,
+    settings: PromptSettings,
+) -> PromptAnalysis:
+    """The stage's result from the folded (account, masked text) pairs."""
+    norm = pairs["norm"].to_numpy()
+    frame = pairs.assign(family=family_of_norm[norm] if len(norm) else norm)
+    # a family is named by its member text with the smallest content hash: stable across
+    # runs and batch orders, and naming no raw prompt
+    order = np.lexsort((hashes, family_of_norm)) if len(hashes) else np.zeros(0, np.int64)
+    fam_sorted = family_of_norm[order]
+    head = order[np.r_[True, fam_sorted[1:] != fam_sorted[:-1]]] if len(order) else order
+    fam_head = pd.Series(head, index=family_of_norm[head])
     per_pair = (
-        frame.groupby(["account_id", "family"], sort=False)
-        .agg(n_obs=("ts", "size"), first_ts=("ts", "min"), last_ts=("ts", "max"))
+        frame.groupby(["account", "family"], sort=False)
+        .agg(n_obs=("n", "sum"), first_ts=("first_ts", "min"), last_ts=("last_ts", "max"))
         .reset_index()
     )
     fam_stats = frame.groupby("family").agg(
-        n_prompts=("ts", "size"),
-        n_accounts=("account_id", "nunique"),
+        n_prompts=("n", "sum"),
+        n_accounts=("account", "nunique"),
         n_variants=("norm", "nunique"),
     )
     fam_stats["variety"] = fam_stats["n_variants"] / fam_stats["n_prompts"]
-    per_pair["share"] = per_pair["n_obs"] / per_pair["account_id"].map(
-        frame["account_id"].value_counts()
-    )
+    acc_prompts = frame.groupby("account")["n"].sum()
+    per_pair["share"] = per_pair["n_obs"] / per_pair["account"].map(acc_prompts)
     # strength: how much of the account's traffic the family is (a campaign account sends
     # mostly one family; a developer sends the SDK sample among much else), scaled down
     # for families of one text pasted verbatim (a homework question, a quick-start sample)
@@ -257,13 +372,16 @@ def analyse(prompts: pd.DataFrame, settings: PromptSettings | None = None) -> Pr
     repeated = per_pair[
         (per_pair["n_obs"] >= settings.min_repeats) & (per_pair["share"] >= settings.min_share)
     ]
-    fam_accounts = repeated.groupby("family")["account_id"].nunique()
+    fam_accounts = repeated.groupby("family")["account"].nunique()
     linking = fam_accounts[fam_accounts >= 2].index
-    ids = _template_ids(fam_text.reindex(linking))
+    head_of_linking = fam_head.reindex(linking).to_numpy()
+    ids = pd.Series(
+        [f"pt_{int(h):016x}"[:13] for h in hashes[head_of_linking]], index=linking, dtype=object
+    )
     members = repeated[repeated["family"].isin(linking)]
     memberships = pd.DataFrame(
         {
-            "account_id": members["account_id"].to_numpy(),
+            "account_id": account_ids[members["account"].to_numpy()],
             "kind": "prompt_template",
             "value": ids.reindex(members["family"]).to_numpy(),
             "n_obs": members["n_obs"].to_numpy(np.int64),
@@ -272,11 +390,15 @@ def analyse(prompts: pd.DataFrame, settings: PromptSettings | None = None) -> Pr
             "strength": members["strength"].to_numpy(float),
         }
     )
-    top = per_pair.sort_values(["account_id", "n_obs"], ascending=[True, False])
-    top = top.drop_duplicates("account_id").set_index("account_id")
-    g = frame.groupby("account_id")
+    top = per_pair.sort_values(["account", "n_obs"], ascending=[True, False])
+    top = top.drop_duplicates("account").set_index("account")
+    g = frame.groupby("account")
     feats = pd.DataFrame(
-        {"n_prompts": g.size(), "n_templates": g["family"].nunique(), "intent": g["intent"].mean()}
+        {
+            "n_prompts": acc_prompts,
+            "n_templates": g["family"].nunique(),
+            "intent": g["intent"].sum() / acc_prompts,
+        }
     )
     feats["top_share"] = top["n_obs"] / feats["n_prompts"]
     top_id = ids.reindex(top["family"]).to_numpy()
@@ -287,15 +409,31 @@ def analyse(prompts: pd.DataFrame, settings: PromptSettings | None = None) -> Pr
     # participation at any volume: the linking family the account sends most, and its
     # share of the account's prompts (a low-volume campaign account sends it once or twice)
     part = per_pair[per_pair["family"].isin(linking)].sort_values(
-        ["account_id", "n_obs"], ascending=[True, False]
+        ["account", "n_obs"], ascending=[True, False]
     )
-    part = part.drop_duplicates("account_id").set_index("account_id")
+    part = part.drop_duplicates("account").set_index("account")
     feats["family"] = pd.Series(ids.reindex(part["family"]).to_numpy(), index=part.index)
     feats["family_share"] = part["share"].reindex(feats.index).fillna(0.0)
+    feats.index = pd.Index(account_ids[feats.index.to_numpy()], name="account_id")
+    feats = feats.sort_index()
     templates = fam_stats.reindex(linking).assign(template_id=ids.to_numpy())
-    examples = {
+    example_texts = examples.take(pa.array(head_of_linking, type=pa.int64())).to_pylist()
+    examples_of = {
         tid: readable(text)[: settings.example_chars]
-        for tid, text in zip(ids.to_numpy(), fam_text.reindex(linking).to_numpy(), strict=True)
+        for tid, text in zip(ids.to_numpy(), example_texts, strict=True)
     }
-    templates["example"] = templates["template_id"].map(examples)
-    return PromptAnalysis(memberships, feats, templates.reset_index(drop=True), examples)
+    templates["example"] = templates["template_id"].map(examples_of)
+    return PromptAnalysis(memberships, feats, templates.reset_index(drop=True), examples_of)
+
+
+def analyse(
+    prompts: pd.DataFrame, settings: PromptSettings | None = None, batch_rows: int = 500_000
+) -> PromptAnalysis:
+    """Template families, linkage memberships and intent features of ``prompts``
+    (account_id, ts, text), in batches of ``batch_rows``. Returns a
+    :class:`PromptAnalysis`; equal to feeding the same rows to a
+    :class:`PromptAccumulator` in any batch size."""
+    acc = PromptAccumulator(settings)
+    for start in range(0, len(prompts), batch_rows):
+        acc.add(prompts.iloc[start : start + batch_rows])
+    return acc.finish()
