@@ -80,12 +80,20 @@ def validate(
     ] = None,
 ) -> None:
     """Read and validate an input directory; report counts and write the rejected rows."""
-    from linker.ingest import load_dataset, write_rejected
+    from linker.ingest import absorb_prompt_stream, load_dataset, write_rejected
 
     try:
         with stage_progress() as progress:
             task = progress.add_task("validating", total=None)
-            dataset = load_dataset(data, progress=lambda m: progress.update(task, description=m))
+            dataset = load_dataset(
+                data, progress=lambda m: progress.update(task, description=m), stream_prompts=True
+            )
+            if dataset.prompt_stream is not None:
+                rows = 0
+                for batch in dataset.prompt_stream:
+                    rows += len(batch)
+                    progress.update(task, description=f"validating prompts: {rows:,} valid rows")
+                absorb_prompt_stream(dataset)
     except LinkerError as err:
         raise fail(err) from err
     console.print(counts_table(dataset.counts))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -39,6 +39,8 @@ from linker.contract import (
 from linker.errors import InputError
 
 REJECTED_COLUMNS = ["file", "row", "column", "reason", "value", "record"]
+#: bytes the streaming CSV reader parses at a time
+CSV_BLOCK_BYTES = 8 << 20
 Progress = Callable[[str], None]
 
 
@@ -69,6 +71,9 @@ class Dataset:
     labels: pd.DataFrame | None
     rejected: pd.DataFrame
     counts: dict[str, TableCounts] = field(default_factory=dict)
+    #: the prompts table read batch by batch (``load_dataset(stream_prompts=True)``);
+    #: ``prompts`` is None then
+    prompt_stream: PromptStream | None = None
 
 
 def find_table(data_dir: Path, spec: TableSpec) -> Path | None:
@@ -107,6 +112,141 @@ def read_raw(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     except (OSError, pa.ArrowException, ValueError, UnicodeDecodeError, EOFError) as err:
         raise InputError(f"cannot read file: {err}", file=str(path)) from err
     return frame, bad
+
+
+def iter_raw(path: Path, batch_rows: int) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """Read ``path`` in batches of about ``batch_rows`` rows: like :func:`read_raw`, each
+    batch is (raw rows indexed by their 1-based row number in the file, rows that could
+    not be parsed). Only one batch is in memory at a time.
+    Raises InputError if the file cannot be read."""
+    name = path.name
+    try:
+        if name.endswith(".parquet"):
+            start = 1
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
+                frame = batch.to_pandas()
+                frame.index = pd.RangeIndex(start, start + len(frame))
+                start += len(frame)
+                yield frame, _no_rejects()
+        elif name.endswith((".csv", ".csv.gz")):
+            yield from _iter_csv(path, batch_rows)
+        else:
+            yield from _iter_jsonl(path, batch_rows)
+    except (OSError, pa.ArrowException, ValueError, UnicodeDecodeError, EOFError) as err:
+        raise InputError(f"cannot read file: {err}", file=str(path)) from err
+
+
+def _iter_csv(path: Path, batch_rows: int) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    header = _csv_header(path)
+    invalid: list[dict[str, object]] = []
+    skipped: set[int] = set()
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        number = (row.number - 1) if row.number is not None else None
+        if number is not None:
+            skipped.add(number)
+        invalid.append(
+            {
+                "file": str(path),
+                "row": number,
+                "column": "*",
+                "reason": f"expected {row.expected_columns} fields, found {row.actual_columns}",
+                "value": None,
+                "record": row.text,
+            }
+        )
+        return "skip"
+
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(
+            column_names=header, skip_rows=1, use_threads=False, block_size=CSV_BLOCK_BYTES
+        ),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types={c: pa.string() for c in header}, strings_can_be_null=False
+        ),
+    )
+    next_row = 1
+    pending: list[pd.DataFrame] = []
+    for batch in reader:
+        frame = batch.to_pandas()
+        numbers = []
+        while len(numbers) < len(frame):
+            if next_row not in skipped:
+                numbers.append(next_row)
+            next_row += 1
+        frame.index = pd.Index(numbers, dtype=np.int64)
+        pending.append(frame)
+        if sum(map(len, pending)) >= batch_rows:
+            yield pd.concat(pending), _take_rejects(invalid)
+            pending = []
+    if pending or invalid:
+        yield (
+            pd.concat(pending) if pending else pd.DataFrame(columns=header),
+            _take_rejects(invalid),
+        )
+
+
+def _take_rejects(invalid: list[dict[str, object]]) -> pd.DataFrame:
+    """The rejected-rows frame of ``invalid``, which is emptied."""
+    out = pd.DataFrame(invalid, columns=REJECTED_COLUMNS) if invalid else _no_rejects()
+    invalid.clear()
+    return out
+
+
+def _iter_jsonl(path: Path, batch_rows: int) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    with _open_text(path) as handle:
+        row = 0
+        while True:
+            lines = list(_take_lines(handle, batch_rows))
+            if not lines:
+                return
+            numbered = []
+            for line in lines:
+                if line.strip():
+                    row += 1
+                    numbered.append((row, line))
+            yield _parse_json_lines(path, numbered)
+
+
+def _take_lines(handle: TextIO, n: int) -> Iterator[str]:
+    for _ in range(n):
+        line = handle.readline()
+        if not line:
+            return
+        yield line
+
+
+def _parse_json_lines(
+    path: Path, numbered: list[tuple[int, str]]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Parse (row number, line) pairs: one bad line costs one row, not the batch."""
+    records: list[dict[str, object]] = []
+    numbers: list[int] = []
+    invalid: list[dict[str, object]] = []
+    for row, line in numbered:
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("a line must hold a JSON object")
+        except ValueError as err:
+            invalid.append(
+                {
+                    "file": str(path),
+                    "row": row,
+                    "column": "*",
+                    "reason": f"invalid JSON: {err}",
+                    "value": None,
+                    "record": line.strip()[:500],
+                }
+            )
+            continue
+        records.append(record)
+        numbers.append(row)
+    frame = pd.DataFrame.from_records(records)
+    frame.index = pd.Index(numbers, dtype=np.int64)
+    return frame, pd.DataFrame(invalid, columns=REJECTED_COLUMNS) if invalid else _no_rejects()
 
 
 def _no_rejects() -> pd.DataFrame:
@@ -176,36 +316,9 @@ def _read_jsonl(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         return frame, _no_rejects()
     except pa.ArrowInvalid:
         pass  # fall back to line-by-line so that one bad line costs one row, not the file
-    records: list[dict[str, object]] = []
-    numbers: list[int] = []
-    invalid: list[dict[str, object]] = []
     with _open_text(path) as handle:
-        row = 0
-        for line in handle:
-            if not line.strip():
-                continue
-            row += 1
-            try:
-                record = json.loads(line)
-                if not isinstance(record, dict):
-                    raise ValueError("a line must hold a JSON object")
-            except ValueError as err:
-                invalid.append(
-                    {
-                        "file": str(path),
-                        "row": row,
-                        "column": "*",
-                        "reason": f"invalid JSON: {err}",
-                        "value": None,
-                        "record": line.strip()[:500],
-                    }
-                )
-                continue
-            records.append(record)
-            numbers.append(row)
-    frame = pd.DataFrame.from_records(records)
-    frame.index = pd.Index(numbers, dtype=np.int64)
-    return frame, pd.DataFrame(invalid, columns=REJECTED_COLUMNS)
+        lines = [line for line in handle if line.strip()]
+    return _parse_json_lines(path, list(enumerate(lines, start=1)))
 
 
 def _check_columns(frame: pd.DataFrame, spec: TableSpec, path: Path) -> pd.DataFrame:
@@ -377,8 +490,59 @@ def _prepare_signals(signals: pd.DataFrame, path: str) -> tuple[pd.DataFrame, pd
     return signals, _no_rejects()
 
 
-def load_dataset(data_dir: Path | str, progress: Progress | None = None) -> Dataset:
+@dataclass
+class PromptStream:
+    """The prompts table, validated batch by batch as it is iterated.
+
+    Each batch is the valid rows (account_id, ts, text) of about ``batch_rows`` rows of
+    the file; raw text is held for one batch only. After a full iteration,
+    ``rejected`` holds every rejected row (file, row, column, reason) and ``counts``
+    the table's counts. Iterating raises InputError when every row is invalid.
+    """
+
+    path: Path
+    known: pd.Index
+    batch_rows: int = 200_000
+    rejected: pd.DataFrame = field(default_factory=lambda: _no_rejects())
+    counts: TableCounts | None = None
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        rejected: list[pd.DataFrame] = []
+        read = kept = 0
+        for raw, unparsable in iter_raw(self.path, self.batch_rows):
+            valid, bad = (
+                validate_table(raw, PROMPTS, self.path)
+                if len(raw.columns)
+                else (raw, _no_rejects())
+            )
+            if len(valid):
+                valid, unknown = _unknown_accounts(valid, self.known, str(self.path))
+                rejected.append(unknown)
+            rejected += [unparsable, bad]
+            read += len(raw) + len(unparsable)
+            kept += len(valid)
+            if len(valid):
+                yield valid.reset_index(drop=True)
+        self.rejected = pd.concat(
+            [r for r in rejected if not r.empty] or [_no_rejects()], ignore_index=True
+        )
+        self.counts = TableCounts(str(self.path), read, kept, read - kept)
+        if read > 0 and kept == 0:
+            first = self.rejected.iloc[0]
+            raise InputError(
+                f"every row is invalid ({read} rows); first problem at row {first['row']}: "
+                f"{first['reason']}",
+                file=str(self.path),
+                column=str(first["column"]),
+            )
+
+
+def load_dataset(
+    data_dir: Path | str, progress: Progress | None = None, stream_prompts: bool = False
+) -> Dataset:
     """Read, validate and normalise every table of the input directory ``data_dir``.
+    With ``stream_prompts`` the prompts table is not read here: ``prompt_stream``
+    reads it batch by batch when the prompt stage iterates it.
 
     Returns a :class:`Dataset`. Raises InputError if a required table or column is
     missing, a file is unreadable, or a table has no valid row.
@@ -388,6 +552,9 @@ def load_dataset(data_dir: Path | str, progress: Progress | None = None) -> Data
     rejected: list[pd.DataFrame] = []
     counts: dict[str, TableCounts] = {}
     for spec in TABLES:
+        if stream_prompts and spec is PROMPTS:
+            frames[spec.name] = None
+            continue
         frame, rej, count = _read_validated(data_dir, spec, progress)
         frames[spec.name] = frame
         rejected.append(rej)
@@ -431,6 +598,7 @@ def load_dataset(data_dir: Path | str, progress: Progress | None = None) -> Data
     ip_info = frames["ip_info"]
     if ip_info is not None:
         ip_info = ip_info.drop_duplicates("ip", keep="last").reset_index(drop=True)
+    prompts_path = find_table(data_dir, PROMPTS) if stream_prompts else None
     # a canonical account order makes every later stage independent of input row order
     return Dataset(
         accounts=accounts.sort_values("account_id", kind="stable", ignore_index=True),
@@ -441,7 +609,22 @@ def load_dataset(data_dir: Path | str, progress: Progress | None = None) -> Data
         labels=None if frames["labels"] is None else frames["labels"].reset_index(drop=True),
         rejected=all_rejected,
         counts=counts,
+        prompt_stream=None if prompts_path is None else PromptStream(prompts_path, known),
     )
+
+
+def absorb_prompt_stream(dataset: Dataset) -> None:
+    """Add a fully iterated ``dataset.prompt_stream``'s rejected rows and counts to the
+    dataset's, keeping the table order of the contract."""
+    stream = dataset.prompt_stream
+    if stream is None or stream.counts is None:
+        return
+    dataset.rejected = pd.concat(
+        [r for r in (dataset.rejected, stream.rejected) if not r.empty] or [dataset.rejected],
+        ignore_index=True,
+    )
+    counts = {**dataset.counts, PROMPTS.name: stream.counts}
+    dataset.counts = {t.name: counts[t.name] for t in TABLES if t.name in counts}
 
 
 def write_rejected(rejected: pd.DataFrame, out_dir: Path, fmt: str = "csv") -> Path:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from graph_store.base import GraphStore, InputGraphStore, LinkInput, RunTables
 from linker import __version__, communities, prompts
-from linker.ingest import Dataset, load_dataset, write_rejected
+from linker.ingest import Dataset, absorb_prompt_stream, load_dataset, write_rejected
 from linker.linkage import Projection, build_projection, link_input
 from linker.risk import (
     RiskSettings,
@@ -124,11 +124,29 @@ def assemble_tables(
 def build_link_input(
     dataset: Dataset, settings: LinkSettings, timings: dict[str, float], progress: Progress | None
 ) -> LinkInput:
-    """The projection's input: signals plus, when prompts exist, template memberships."""
-    if not (settings.use_prompts and dataset.prompts is not None and not dataset.prompts.empty):
+    """The projection's input: signals plus, when prompts exist, template memberships.
+    A streamed prompts table (``dataset.prompt_stream``) is read here, batch by batch;
+    its rejected rows and counts join the dataset's."""
+    stream = dataset.prompt_stream
+    has_prompts = stream is not None or (dataset.prompts is not None and not dataset.prompts.empty)
+    if not (settings.use_prompts and has_prompts):
         return link_input(dataset, settings.linkage)
     with _timed(timings, "prompts", progress):
-        result = prompts.analyse(dataset.prompts, settings.prompt)
+        if stream is not None:
+            acc = prompts.PromptAccumulator(settings.prompt)
+            for batch in stream:
+                acc.add(batch)
+                if progress:
+                    progress(
+                        f"prompts: {acc.n_prompts:,} read, {acc.n_texts:,} distinct masked texts"
+                    )
+            if progress:
+                progress("prompts: template families")
+            result = acc.finish()
+            absorb_prompt_stream(dataset)
+        else:
+            assert dataset.prompts is not None
+            result = prompts.analyse(dataset.prompts, settings.prompt)
     return link_input(
         dataset, settings.linkage, result.memberships, result.account_features, result.examples
     )
@@ -257,10 +275,10 @@ def link(
     settings = settings or LinkSettings()
     timings: dict[str, float] = {}
     with _timed(timings, "ingest", progress):
-        dataset = load_dataset(data_dir)
+        dataset = load_dataset(data_dir, stream_prompts=settings.use_prompts)
+    inp = build_link_input(dataset, settings, timings, progress)
     if out_dir is not None:
         write_rejected(dataset.rejected, out_dir)
-    inp = build_link_input(dataset, settings, timings, progress)
     if isinstance(store, InputGraphStore):
         with _timed(timings, "store_load", progress):
             store.load_input(inp)

@@ -1,0 +1,162 @@
+"""Prompts read and analysed batch by batch: the same rows, row numbers, rejects and
+results as reading the whole table at once."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from graph_store.embedded import EmbeddedStore
+from linker.errors import InputError
+from linker.ingest import iter_raw, load_dataset, read_raw
+from linker.pipeline import link
+from linker.prompts import PromptAccumulator, analyse
+from linker.synth import generate_world, write_world
+
+ACCOUNTS = "account_id,created_at\na1,2026-01-01\na2,2026-01-01\n"
+SIGNALS = "account_id,kind,value,ts\na1,device,d1,2026-01-01\n"
+# row 3 spans two lines (a quoted newline), row 4 has a field too many, row 6 a bad time,
+# row 7 an unknown account
+PROMPTS_CSV = (
+    "account_id,ts,text\n"
+    "a1,2026-01-01T00:00:00Z,hello there\n"
+    "a2,2026-01-01T00:01:00Z,summarise this\n"
+    'a1,2026-01-01T00:02:00Z,"two\nlines"\n'
+    "a2,2026-01-01T00:03:00Z,too,many\n"
+    "a1,2026-01-01T00:04:00Z,fine\n"
+    "a2,yesterday-ish,bad time\n"
+    "zz,2026-01-01T00:05:00Z,who is this\n"
+    "a1,2026-01-01T00:06:00Z,last\n"
+)
+
+
+def _write(root: Path, name: str, text: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / name
+    if name.endswith(".gz"):
+        with gzip.open(path, "wt") as f:
+            f.write(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+def _as_format(root: Path, fmt: str) -> Path:
+    """The PROMPTS_CSV table in ``fmt`` (the field-count error exists in csv only)."""
+    _write(root, "accounts.csv", ACCOUNTS)
+    _write(root, "signals.csv", SIGNALS)
+    if fmt.startswith("csv"):
+        return _write(root, f"prompts.{fmt}", PROMPTS_CSV)
+    frame = pd.read_csv(_write(root / "src", "p.csv", PROMPTS_CSV), on_bad_lines="skip")
+    path = root / f"prompts.{fmt}"
+    if fmt == "parquet":
+        frame.to_parquet(path)
+    else:
+        frame.to_json(path, orient="records", lines=True, compression="infer")
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["csv", "csv.gz", "jsonl", "jsonl.gz", "parquet"])
+@pytest.mark.parametrize("batch_rows", [1, 2, 3, 1000])
+@pytest.mark.parametrize("block_bytes", [80, 8 << 20])
+def test_batches_keep_rows_and_row_numbers(
+    tmp_path: Path, fmt: str, batch_rows: int, block_bytes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # small CSV blocks: rows (and a quoted newline) fall on block boundaries
+    monkeypatch.setattr("linker.ingest.CSV_BLOCK_BYTES", block_bytes)
+    path = _as_format(tmp_path, fmt)
+    whole, whole_bad = read_raw(path)
+    parts = list(iter_raw(path, batch_rows))
+    frames = pd.concat([f for f, _ in parts if len(f)])
+    bad = pd.concat([b for _, b in parts if not b.empty] or [whole_bad.iloc[:0]])
+    assert frames.index.tolist() == whole.index.tolist()
+    assert frames["text"].tolist() == whole["text"].tolist()
+    assert sorted(bad["row"].tolist()) == sorted(whole_bad["row"].tolist())
+    if fmt.startswith("csv"):
+        assert frames.loc[3, "text"] == "two\nlines"
+        assert bad["row"].tolist() == [4]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_prompt_stream_rejects_name_file_row_and_column(tmp_path: Path, fmt: str) -> None:
+    path = _as_format(tmp_path, fmt)
+    data = load_dataset(tmp_path, stream_prompts=True)
+    assert data.prompts is None and data.prompt_stream is not None
+    data.prompt_stream.batch_rows = 2
+    kept = pd.concat(list(data.prompt_stream))
+    stream = data.prompt_stream
+    rejected = {(int(r.row), r.column): r.reason for r in stream.rejected.itertuples()}
+    # row numbers are the file's rows (the parquet/jsonl copies lost the csv's row 4)
+    bad_time, unknown = (6, 7) if fmt == "csv" else (5, 6)
+    assert "timestamp" in rejected[(bad_time, "ts")]
+    assert rejected[(unknown, "account_id")] == "account_id not in accounts table"
+    assert set(stream.rejected["file"]) == {str(path)}
+    assert kept["text"].tolist() == ["hello there", "summarise this", "two\nlines", "fine", "last"]
+    assert stream.counts is not None
+    assert (stream.counts.kept, stream.counts.rejected) == (5, stream.counts.read - 5)
+
+
+def test_entirely_invalid_prompts_stop_the_run_naming_the_file(tmp_path: Path) -> None:
+    _write(tmp_path, "accounts.csv", ACCOUNTS)
+    _write(tmp_path, "signals.csv", SIGNALS)
+    _write(tmp_path, "prompts.csv", "account_id,ts,text\nzz,2026-01-01,hi\nyy,2026-01-01,yo\n")
+    with pytest.raises(InputError) as err:
+        link(tmp_path, EmbeddedStore(tmp_path / "out"), out_dir=tmp_path / "out")
+    assert "prompts.csv" in str(err.value) and "account_id" in str(err.value)
+
+
+def test_link_reports_streamed_prompt_rejects(tmp_path: Path) -> None:
+    _as_format(tmp_path, "csv")
+    out = tmp_path / "out"
+    result = link(tmp_path, EmbeddedStore(out), out_dir=out)
+    rejected = pd.read_csv(out / "rejected.csv")
+    mine = rejected[rejected["file"].str.endswith("prompts.csv")]
+    assert sorted(mine["row"].tolist()) == [4, 6, 7]
+    counts = result.run.meta["counts"]["prompts"]
+    assert (counts["read"], counts["kept"], counts["rejected"]) == (8, 5, 3)
+    assert list(result.run.meta["counts"]) == ["accounts", "signals", "prompts"]
+
+
+@pytest.fixture(scope="module")
+def world_prompts(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    root = tmp_path_factory.mktemp("world")
+    write_world(generate_world(1500, seed=5), root)
+    data = load_dataset(root)
+    assert data.prompts is not None
+    return data.prompts
+
+
+@pytest.mark.parametrize("batch_rows", [997, 5000])
+def test_any_batch_size_gives_the_same_analysis(
+    world_prompts: pd.DataFrame, batch_rows: int
+) -> None:
+    whole = analyse(world_prompts, batch_rows=len(world_prompts))
+    parts = analyse(world_prompts, batch_rows=batch_rows)
+    assert len(whole.memberships) > 0
+    key = ["account_id", "value"]
+    pd.testing.assert_frame_equal(
+        whole.memberships.sort_values(key).reset_index(drop=True),
+        parts.memberships.sort_values(key).reset_index(drop=True),
+    )
+    pd.testing.assert_frame_equal(whole.account_features, parts.account_features)
+    assert whole.examples == parts.examples
+
+
+def test_state_grows_with_distinct_texts_not_prompts(world_prompts: pd.DataFrame) -> None:
+    acc = PromptAccumulator()
+    acc.add(world_prompts)
+    texts, pairs = acc.n_texts, sum(map(len, acc._pairs))
+    for _ in range(5):  # the same traffic again: five times the prompts
+        acc.add(world_prompts)
+    assert acc.n_prompts == 6 * len(world_prompts)
+    assert acc.n_texts == texts
+    acc._compact()
+    assert sum(map(len, acc._pairs)) == pairs
+    result = acc.finish()
+    counts = result.account_features["n_prompts"]
+    assert counts.sum() == 6 * len(world_prompts)
+    assert np.all(result.memberships["n_obs"] % 6 == 0)
