@@ -208,6 +208,10 @@ def _hash_texts(texts: pa.Array) -> np.ndarray:
     return pd.util.hash_array(texts.to_numpy(zero_copy_only=False).astype(object)).astype(np.uint64)
 
 
+#: distinct texts fingerprinted at a time (bounds the stage's transient memory)
+SIGNATURE_SLICE = 16_384
+
+
 class PromptAccumulator:
     """The prompt stage over a stream of batches, with memory that does not grow with
     the number of prompts.
@@ -263,7 +267,12 @@ class PromptAccumulator:
             fresh_raw = np.flatnonzero(norm_of_raw >= start)[first_raw]
             texts = masked.take(pa.array(fresh_raw))
             self._hashes.append(hashes[fresh_raw])
-            self._sigs.append(signatures(texts, self.settings).astype(np.uint32))
+            # in slices: rensa hands signatures back as Python lists, which would cost
+            # ~2 kB per text at once
+            self._sigs += [
+                signatures(texts.slice(i, SIGNATURE_SLICE), self.settings).astype(np.uint32)
+                for i in range(0, len(texts), SIGNATURE_SLICE)
+            ]
             self._examples.append(pc.utf8_slice_codeunits(texts, 0, self.settings.example_chars))
         accounts = self._account_of_id
         acc_codes, acc_unique = pd.factorize(batch["account_id"].astype(str))
