@@ -40,6 +40,7 @@ lint: setup
 bench: setup
 	$(BIN)/python benchmarks/link_bench.py --accounts 20000 --seeds 1 2 3
 	$(BIN)/python benchmarks/prompts_bench.py --prompts 1000000
+	$(BIN)/python benchmarks/prompt_memory_bench.py --prompts 1000000 --replays 1 2 4
 
 bench-neo4j: neo4j-start
 	$(BIN)/python benchmarks/neo4j_load.py
