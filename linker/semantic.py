@@ -60,8 +60,8 @@ class SemanticSettings:
     #: texts per forward pass of the model
     batch_size: int = 256
     #: the most (distinct) texts one call embeds; more raise :class:`SemanticError`
-    #: instead of running for hours: at this cap about 5 minutes for prompts of 30
-    #: words and 30 minutes for prompts of 250 word pieces on 2 CPU cores. ``None``
+    #: instead of running for an hour: at this cap about 6 minutes for prompts of 30
+    #: words and 40 minutes for prompts of 256 word pieces on 2 CPU cores. ``None``
     #: lifts the cap. Callers pass a sample of each family, not every prompt.
     max_texts: int | None = 50_000
     #: rows and columns of one block of the similarity matrix: memory is
