@@ -171,7 +171,7 @@ def _iter_csv(path: Path, batch_rows: int) -> Iterator[tuple[pd.DataFrame, pd.Da
     pending: list[pd.DataFrame] = []
     for batch in reader:
         frame = batch.to_pandas()
-        numbers = []
+        numbers: list[int] = []
         while len(numbers) < len(frame):
             if next_row not in skipped:
                 numbers.append(next_row)
@@ -254,34 +254,12 @@ def _no_rejects() -> pd.DataFrame:
 
 
 def _read_csv(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    header = _csv_header(path)
-    invalid: list[dict[str, object]] = []
-
-    def on_invalid(row: pacsv.InvalidRow) -> str:
-        invalid.append(
-            {
-                "row": (row.number - 1) if row.number is not None else None,
-                "column": "*",
-                "reason": f"expected {row.expected_columns} fields, found {row.actual_columns}",
-                "value": None,
-                "record": row.text,
-            }
-        )
-        return "skip"
-
-    table = pacsv.read_csv(
-        path,
-        read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, use_threads=False),
-        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, newlines_in_values=True),
-        convert_options=pacsv.ConvertOptions(
-            column_types={c: pa.string() for c in header}, strings_can_be_null=False
-        ),
-    )
-    frame = table.to_pandas()
-    bad = pd.DataFrame(invalid, columns=["row", "column", "reason", "value", "record"])
-    bad.insert(0, "file", str(path))
-    frame.index = _row_numbers(len(frame), bad["row"].dropna().astype(int).to_numpy())
-    return frame, bad
+    parts = list(_iter_csv(path, batch_rows=2**62))
+    if not parts:
+        return pd.DataFrame(columns=_csv_header(path)), _no_rejects()
+    frames, bad = zip(*parts, strict=True)
+    rejects = [b for b in bad if not b.empty]
+    return pd.concat(frames), pd.concat(rejects) if rejects else _no_rejects()
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -296,17 +274,6 @@ def _open_text(path: Path) -> TextIO:
     if path.name.endswith(".gz"):
         return gzip.open(path, "rt", encoding="utf-8")
     return path.open("r", encoding="utf-8")
-
-
-def _row_numbers(n_kept: int, skipped: np.ndarray) -> pd.Index:
-    """1-based row numbers of the kept rows, given the row numbers that were skipped."""
-    if len(skipped) == 0:
-        return pd.RangeIndex(1, n_kept + 1)
-    total = n_kept + len(skipped)
-    mask = np.ones(total + 1, dtype=bool)
-    mask[0] = False
-    mask[skipped[skipped <= total]] = False
-    return pd.Index(np.flatnonzero(mask)[:n_kept])
 
 
 def _read_jsonl(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pandas as pd
@@ -40,3 +41,15 @@ def write_input(
 def ts(minutes: float) -> str:
     """ISO time ``minutes`` after T0."""
     return (T0 + pd.Timedelta(minutes=minutes)).isoformat()
+
+
+def write_text(root: Path, name: str, text: str) -> Path:
+    """Write ``text`` to ``root/name`` (gzip-compressed for a ``.gz`` name); returns the path."""
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / name
+    if name.endswith(".gz"):
+        with gzip.open(path, "wt") as f:
+            f.write(text)
+    else:
+        path.write_text(text)
+    return path

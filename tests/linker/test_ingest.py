@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +9,7 @@ import pytest
 
 from linker.errors import InputError
 from linker.ingest import load_dataset, write_rejected
+from tests.helpers import write_text
 
 ACCOUNTS = (
     "account_id,created_at,email_domain,plan\na1,2026-01-01T00:00:00Z,x.com,free\n"
@@ -17,28 +17,17 @@ ACCOUNTS = (
 )
 
 
-def _write(root: Path, name: str, text: str) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / name
-    if name.endswith(".gz"):
-        with gzip.open(path, "wt") as f:
-            f.write(text)
-    else:
-        path.write_text(text)
-    return path
-
-
 def _reasons(rejected: pd.DataFrame) -> dict[tuple[int, str], str]:
     return {(int(r.row), r.column): r.reason for r in rejected.itertuples()}
 
 
 def test_every_rejection_reason_names_file_row_and_column(tmp_path: Path) -> None:
-    _write(
+    write_text(
         tmp_path,
         "accounts.csv",
         ACCOUNTS + "a3,yesterday,z.com,free\n,2026-01-01,q,free\na1,2026-01-05,dup.com,free\n",
     )
-    _write(
+    write_text(
         tmp_path,
         "signals.csv",
         "account_id,kind,value,ts\n"
@@ -50,13 +39,13 @@ def test_every_rejection_reason_names_file_row_and_column(tmp_path: Path) -> Non
         "a2,device,d1,not-a-time\n"  # 6 bad ts
         "a2,payment,pm_1,\n",
     )  # 7 ok, no ts
-    _write(
+    write_text(
         tmp_path,
         "ip_info.csv",
         "ip,asn,category\n1.2.3.0/24,64500,Mobile\n"
         "bad,1,mobile\n1.2.4.0/24,-5,mobile\n1.2.5.0/24,7,moon\n",
     )
-    _write(tmp_path, "labels.csv", "account_id,label\na1,sybil\na2,maybe\n")
+    write_text(tmp_path, "labels.csv", "account_id,label\na1,sybil\na2,maybe\n")
     data = load_dataset(tmp_path)
     reasons = _reasons(data.rejected)
     assert reasons == {
@@ -87,8 +76,8 @@ def test_every_rejection_reason_names_file_row_and_column(tmp_path: Path) -> Non
 
 
 def test_rejected_file_keeps_the_original_record(tmp_path: Path) -> None:
-    _write(tmp_path, "accounts.csv", ACCOUNTS + "a3,never,z.com,free\n")
-    _write(tmp_path, "signals.csv", "account_id,kind,value\na1,device,d1\n")
+    write_text(tmp_path, "accounts.csv", ACCOUNTS + "a3,never,z.com,free\n")
+    write_text(tmp_path, "signals.csv", "account_id,kind,value\na1,device,d1\n")
     data = load_dataset(tmp_path)
     path = write_rejected(data.rejected, tmp_path / "out")
     rejected = pd.read_csv(path)
@@ -97,8 +86,8 @@ def test_rejected_file_keeps_the_original_record(tmp_path: Path) -> None:
 
 
 def test_duplicate_observations_are_aggregated(tmp_path: Path) -> None:
-    _write(tmp_path, "accounts.csv", ACCOUNTS)
-    _write(
+    write_text(tmp_path, "accounts.csv", ACCOUNTS)
+    write_text(
         tmp_path,
         "signals.csv",
         "account_id,kind,value,ts\n"
@@ -139,21 +128,21 @@ def test_each_format_reads_the_same(tmp_path: Path, fmt: str) -> None:
 
 
 def test_broken_jsonl_line_costs_one_row(tmp_path: Path) -> None:
-    _write(
+    write_text(
         tmp_path,
         "accounts.jsonl",
         '{"account_id":"a1","created_at":"2026-01-01"}\n{oops\n'
         '{"account_id":"a2","created_at":"2026-01-01"}\n',
     )
-    _write(tmp_path, "signals.jsonl", '{"account_id":"a1","kind":"device","value":"d"}\n')
+    write_text(tmp_path, "signals.jsonl", '{"account_id":"a1","kind":"device","value":"d"}\n')
     data = load_dataset(tmp_path)
     assert data.accounts["account_id"].tolist() == ["a1", "a2"]
     assert _reasons(data.rejected)[(2, "*")].startswith("invalid JSON")
 
 
 def test_one_row_and_empty_optional_table(tmp_path: Path) -> None:
-    _write(tmp_path, "accounts.csv", "account_id,created_at\na1,2026-01-01\n")
-    _write(tmp_path, "signals.csv", "account_id,kind,value,ts\n")
+    write_text(tmp_path, "accounts.csv", "account_id,created_at\na1,2026-01-01\n")
+    write_text(tmp_path, "signals.csv", "account_id,kind,value,ts\n")
     data = load_dataset(tmp_path)
     assert len(data.accounts) == 1
     assert data.signals.empty
@@ -161,21 +150,21 @@ def test_one_row_and_empty_optional_table(tmp_path: Path) -> None:
 
 
 def test_missing_required_table_stops_the_run(tmp_path: Path) -> None:
-    _write(tmp_path, "accounts.csv", ACCOUNTS)
+    write_text(tmp_path, "accounts.csv", ACCOUNTS)
     with pytest.raises(InputError, match="required table 'signals' not found"):
         load_dataset(tmp_path)
 
 
 def test_missing_required_column_names_file_and_column(tmp_path: Path) -> None:
-    _write(tmp_path, "accounts.csv", ACCOUNTS)
-    _write(tmp_path, "signals.csv", "account_id,value\na1,x\n")
+    write_text(tmp_path, "accounts.csv", ACCOUNTS)
+    write_text(tmp_path, "signals.csv", "account_id,value\na1,x\n")
     with pytest.raises(InputError, match=r"signals\.csv, column 'kind': required column"):
         load_dataset(tmp_path)
 
 
 def test_entirely_invalid_table_stops_the_run(tmp_path: Path) -> None:
-    _write(tmp_path, "accounts.csv", "account_id,created_at\na1,never\na2,nope\n")
-    _write(tmp_path, "signals.csv", "account_id,kind,value\n")
+    write_text(tmp_path, "accounts.csv", "account_id,created_at\na1,never\na2,nope\n")
+    write_text(tmp_path, "signals.csv", "account_id,kind,value\n")
     with pytest.raises(
         InputError, match=r"accounts\.csv, column 'created_at': every row is invalid"
     ):
@@ -183,21 +172,21 @@ def test_entirely_invalid_table_stops_the_run(tmp_path: Path) -> None:
 
 
 def test_empty_accounts_table_stops_the_run(tmp_path: Path) -> None:
-    _write(tmp_path, "accounts.csv", "account_id,created_at\n")
-    _write(tmp_path, "signals.csv", "account_id,kind,value\n")
+    write_text(tmp_path, "accounts.csv", "account_id,created_at\n")
+    write_text(tmp_path, "signals.csv", "account_id,kind,value\n")
     with pytest.raises(InputError, match="table has no rows"):
         load_dataset(tmp_path)
 
 
 def test_unreadable_file_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "accounts.parquet").write_bytes(b"not parquet at all")
-    _write(tmp_path, "signals.csv", "account_id,kind,value\n")
+    write_text(tmp_path, "signals.csv", "account_id,kind,value\n")
     with pytest.raises(InputError, match=r"accounts\.parquet: cannot read file"):
         load_dataset(tmp_path)
 
 
 def test_table_given_twice_is_ambiguous(tmp_path: Path) -> None:
-    _write(tmp_path, "accounts.csv", ACCOUNTS)
-    _write(tmp_path, "accounts.jsonl", "{}\n")
+    write_text(tmp_path, "accounts.csv", ACCOUNTS)
+    write_text(tmp_path, "accounts.jsonl", "{}\n")
     with pytest.raises(InputError, match="given twice"):
         load_dataset(tmp_path)

@@ -3,7 +3,6 @@ results as reading the whole table at once."""
 
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from linker.ingest import iter_raw, load_dataset, read_raw
 from linker.pipeline import link
 from linker.prompts import PromptAccumulator, analyse
 from linker.synth import generate_world, write_world
+from tests.helpers import write_text
 
 ACCOUNTS = "account_id,created_at\na1,2026-01-01\na2,2026-01-01\n"
 SIGNALS = "account_id,kind,value,ts\na1,device,d1,2026-01-01\n"
@@ -34,24 +34,13 @@ PROMPTS_CSV = (
 )
 
 
-def _write(root: Path, name: str, text: str) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / name
-    if name.endswith(".gz"):
-        with gzip.open(path, "wt") as f:
-            f.write(text)
-    else:
-        path.write_text(text)
-    return path
-
-
 def _as_format(root: Path, fmt: str) -> Path:
     """The PROMPTS_CSV table in ``fmt`` (the field-count error exists in csv only)."""
-    _write(root, "accounts.csv", ACCOUNTS)
-    _write(root, "signals.csv", SIGNALS)
+    write_text(root, "accounts.csv", ACCOUNTS)
+    write_text(root, "signals.csv", SIGNALS)
     if fmt.startswith("csv"):
-        return _write(root, f"prompts.{fmt}", PROMPTS_CSV)
-    frame = pd.read_csv(_write(root / "src", "p.csv", PROMPTS_CSV), on_bad_lines="skip")
+        return write_text(root, f"prompts.{fmt}", PROMPTS_CSV)
+    frame = pd.read_csv(write_text(root / "src", "p.csv", PROMPTS_CSV), on_bad_lines="skip")
     path = root / f"prompts.{fmt}"
     if fmt == "parquet":
         frame.to_parquet(path)
@@ -101,9 +90,9 @@ def test_prompt_stream_rejects_name_file_row_and_column(tmp_path: Path, fmt: str
 
 
 def test_entirely_invalid_prompts_stop_the_run_naming_the_file(tmp_path: Path) -> None:
-    _write(tmp_path, "accounts.csv", ACCOUNTS)
-    _write(tmp_path, "signals.csv", SIGNALS)
-    _write(tmp_path, "prompts.csv", "account_id,ts,text\nzz,2026-01-01,hi\nyy,2026-01-01,yo\n")
+    write_text(tmp_path, "accounts.csv", ACCOUNTS)
+    write_text(tmp_path, "signals.csv", SIGNALS)
+    write_text(tmp_path, "prompts.csv", "account_id,ts,text\nzz,2026-01-01,hi\nyy,2026-01-01,yo\n")
     with pytest.raises(InputError) as err:
         link(tmp_path, EmbeddedStore(tmp_path / "out"), out_dir=tmp_path / "out")
     assert "prompts.csv" in str(err.value) and "account_id" in str(err.value)
