@@ -39,7 +39,8 @@ class Projection:
     - ``identifiers``: one row per identifier (``kind``, ``value``, ``category``,
       ``asn``, ``degree``, ``p``, ``supernode``);
     - ``memberships``: one row per (account index, identifier index) with
-      ``n_obs``, ``first_ts``, ``last_ts``;
+      ``n_obs``, ``first_ts``, ``last_ts``, ``strength``; rows of strength 0 (a
+      template family used too little to link) make no pairs and no degree;
     - ``edges``: one row per linked pair (``a`` < ``b``, account indexes), with
       ``weight``, ``n_shared`` and one ``ev_<kind>`` count column per kind.
     """
@@ -483,6 +484,9 @@ def build_projection(inp: LinkInput, settings: LinkageSettings | None = None) ->
     settings = settings or LinkageSettings()
     accounts = pd.Index(inp.accounts["account_id"])
     memberships = account_memberships(inp.memberships, accounts)
+    # strength 0: a use that links nobody (a template family sent once); kept for risk
+    feature_only = memberships[memberships["strength"].to_numpy() <= 0]
+    memberships = memberships[memberships["strength"].to_numpy() > 0].reset_index(drop=True)
     identifiers, mem_ident = identifier_table(memberships, inp.ip_info, settings)
     identifiers["has_strength"] = (
         pd.Series(memberships["strength"].to_numpy() < 1.0)
@@ -505,4 +509,9 @@ def build_projection(inp: LinkInput, settings: LinkageSettings | None = None) ->
     identifiers["p"] = p_alone + (p_full - p_alone) * coh
     edges = _edges(memberships, mem_ident, identifiers, sync, settings)
     memberships = memberships.assign(ident=mem_ident)
+    if len(feature_only):
+        keys = pd.MultiIndex.from_frame(identifiers[["kind", "value"]])
+        ident = keys.get_indexer(pd.MultiIndex.from_frame(feature_only[["kind", "value"]]))
+        feature_only = feature_only.assign(ident=ident)[ident >= 0]
+        memberships = pd.concat([memberships, feature_only], ignore_index=True)
     return Projection(accounts, identifiers, memberships, edges)

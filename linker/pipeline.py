@@ -191,7 +191,9 @@ def score_input(
             len(projection.accounts), projection.memberships, projection.identifiers
         )
         own = own_risk(hosting, prompt_feats, settings.risk)
-        in_context = account_risk_in_cluster(members, scored, hosting, prompt_feats, settings.risk)
+        in_context = account_risk_in_cluster(
+            members, scored, hosting, prompt_feats, settings.risk, projection.memberships
+        )
         tables = assemble_tables(
             projection, cluster_ids, scored, own, in_context, settings.risk.threshold
         )

@@ -75,8 +75,9 @@ class PromptSettings:
     #: an account is a member of a template family when it sent at least this many
     #: of its prompts (one pasted homework question links nobody)
     min_repeats: int = 3
-    #: ... and when the family is at least this share of the account's prompts
-    min_share: float = 0.25
+    #: ... and when the family is at least this share of the account's prompts (a
+    #: campaign account can spread its traffic over several templates and cover prompts)
+    min_share: float = 0.1
     #: families whose distinct texts per prompt reach this count in full; one text
     #: repeated verbatim (variety ~0) links by its repetition only weakly
     full_variety: float = 0.3
@@ -93,11 +94,14 @@ class PromptAnalysis:
     """Result of the prompt stage.
 
     - ``memberships``: (account_id, kind="prompt_template", value=template id, n_obs,
-      first_ts, last_ts), identifiers for the linkage graph;
+      first_ts, last_ts, strength), identifiers for the linkage graph: every use of a
+      family that links at least two accounts; uses below ``min_repeats`` or
+      ``min_share`` have strength 0 and link nobody;
     - ``account_features``: per account_id: n_prompts, n_templates, top_template,
       top_share, top_variety (the account's most-sent family when it is a member),
-      family, family_share (the linking family it sends most at any volume, and its
-      share), intent (share of prompts with distillation intent);
+      family, family_share, family_variety (the linking family it sends most at any
+      volume, its share and the family's distinct texts per prompt), intent (share of
+      prompts with distillation intent);
     - ``templates``: per template id: n_prompts, n_accounts, n_variants, example;
     - ``examples``: template id -> masked example.
     """
@@ -387,7 +391,11 @@ def _summarise(
     ids = pd.Series(
         [f"pt_{int(h):016x}"[:13] for h in hashes[head_of_linking]], index=linking, dtype=object
     )
-    members = repeated[repeated["family"].isin(linking)]
+    # every use of a linking family is kept: the repeated ones link (strength > 0), the
+    # others (a family sent once or twice, or a small part of the account's traffic)
+    # link nobody but show the account's part in a cluster's families (linker.risk)
+    members = per_pair[per_pair["family"].isin(linking)]
+    links = pd.Index(repeated.index).get_indexer(members.index) >= 0
     memberships = pd.DataFrame(
         {
             "account_id": account_ids[members["account"].to_numpy()],
@@ -396,7 +404,7 @@ def _summarise(
             "n_obs": members["n_obs"].to_numpy(np.int64),
             "first_ts": members["first_ts"].to_numpy(),
             "last_ts": members["last_ts"].to_numpy(),
-            "strength": members["strength"].to_numpy(float),
+            "strength": np.where(links, members["strength"].to_numpy(float), 0.0),
         }
     )
     top = per_pair.sort_values(["account", "n_obs"], ascending=[True, False])
@@ -423,6 +431,7 @@ def _summarise(
     part = part.drop_duplicates("account").set_index("account")
     feats["family"] = pd.Series(ids.reindex(part["family"]).to_numpy(), index=part.index)
     feats["family_share"] = part["share"].reindex(feats.index).fillna(0.0)
+    feats["family_variety"] = part["family"].map(fam_stats["variety"]).reindex(feats.index)
     feats.index = pd.Index(account_ids[feats.index.to_numpy()], name="account_id")
     feats = feats.sort_index()
     templates = fam_stats.reindex(linking).assign(template_id=ids.to_numpy())

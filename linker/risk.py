@@ -30,6 +30,14 @@ NARROW_FOCUS_SHARE = 0.5
 PARTICIPANT_QUANTILE = 0.25
 #: a template family whose members' prompts carry distillation intent at least this often
 INTENT_FAMILY_SHARE = 0.3
+#: a family is common in a cluster only when the cluster holds at least this share of
+#: all its senders ...
+MIN_CONCENTRATION = 0.2
+#: ... and its members send it at least this many times as often as accounts at large,
+#: or the cluster holds at least ``HELD_CONCENTRATION`` of its senders (in a small world
+#: one cluster can be most of the population)
+MIN_LIFT = 2.0
+HELD_CONCENTRATION = 0.8
 
 
 def _default_weights() -> dict[str, float]:
@@ -147,7 +155,7 @@ def cluster_features(
             )
             feats[name] = top / feats["size"]
     if prompt_features is not None and not prompt_features.empty:
-        feats = feats.join(_prompt_cluster_features(members, prompt_features))
+        feats = feats.join(_prompt_cluster_features(members, prompt_features, memberships))
     numeric = feats.select_dtypes("number").columns
     feats[numeric] = feats[numeric].fillna(0.0)
     return feats
@@ -175,16 +183,122 @@ def _ip_context(
     return out
 
 
-def _common_families(per_family: pd.Series, sizes: pd.Series) -> pd.Series:
-    """The (cluster, template) counts of families common in their cluster: sent mostly
-    by at least 3 members and 5% of the cluster. Campaigns that paraphrase split into
-    several such families, so all of them count."""
-    cluster_sizes = sizes.reindex(per_family.index.get_level_values(0)).to_numpy(float)
-    floor = np.maximum(3.0, 0.05 * cluster_sizes)
-    return per_family[per_family.to_numpy() >= floor]
+def family_use(
+    members: pd.DataFrame, memberships: pd.DataFrame, prompt_features: pd.DataFrame
+) -> pd.DataFrame:
+    """Members' use of the template families their cluster has in common.
+
+    A family is common in a cluster when at least 3 members and 5% of them send it, at
+    any volume, and the cluster holds it rather than happening to contain some of its
+    senders: at least ``MIN_CONCENTRATION`` of all its senders are members and members
+    send it at least ``MIN_LIFT`` times as often as the accounts with prompts at large
+    (``prompt_features``' rows), or the cluster holds nearly all its senders. An
+    everyday family sent across the population is common nowhere. A campaign that gives each
+    account several templates, or that paraphrases one, has several common families.
+
+    Returns one row per (member, common family): account, cluster, template, share (of
+    the account's prompts), intent (the account's intent share), variety (the family's
+    distinct texts per prompt, when known)."""
+    cols = ["account", "cluster", "template", "share", "intent", "variety"]
+    used = memberships.loc[
+        memberships["kind"] == "prompt_template", ["account", "value", "n_obs"]
+    ].rename(columns={"value": "template"})
+    if used.empty:
+        return pd.DataFrame(columns=cols)
+    senders = used.groupby("template")["account"].nunique()
+    population = max(len(prompt_features), 1)
+    use = used.merge(members, on="account")
+    per = use.groupby(["cluster", "template"])["account"].nunique()
+    sizes = members.groupby("cluster").size()
+    size = sizes.reindex(per.index.get_level_values(0)).to_numpy(float)
+    total = senders.reindex(per.index.get_level_values(1)).to_numpy(float)
+    inside = per.to_numpy(float)
+    common = per[
+        (inside >= np.maximum(3.0, 0.05 * size))
+        & (inside / total >= MIN_CONCENTRATION)
+        & (
+            ((inside / size) / (total / population) >= MIN_LIFT)
+            | (inside / total >= HELD_CONCENTRATION)
+        )
+    ]
+    keys = pd.MultiIndex.from_frame(use[["cluster", "template"]])
+    use = use[common.reindex(keys).notna().to_numpy()]
+    pf = prompt_features.reindex(use["account"].to_numpy())
+    if "family_variety" in prompt_features:
+        variety = (
+            prompt_features.dropna(subset=["family"]).groupby("family")["family_variety"].max()
+        )
+    else:  # features from a store written before the column existed
+        variety = pd.Series(dtype=float)
+    return pd.DataFrame(
+        {
+            "account": use["account"].to_numpy(),
+            "cluster": use["cluster"].to_numpy(),
+            "template": use["template"].to_numpy(),
+            "share": (use["n_obs"].to_numpy(float) / pf["n_prompts"].to_numpy(float)).clip(0, 1),
+            "intent": pf["intent"].fillna(0).to_numpy(float),
+            "variety": variety.reindex(use["template"].to_numpy()).to_numpy(float),
+        },
+        columns=cols,
+    )
 
 
-def _prompt_cluster_features(members: pd.DataFrame, prompt_features: pd.DataFrame) -> pd.DataFrame:
+def participation(use: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
+    """Each member's part in its cluster's common families (``use`` from
+    :func:`family_use`), one row per member in ``members`` order:
+
+    - ``common_share``: share of the account's prompts on the common families;
+    - ``ratio`` in [0, 1]: that share relative to the members that send them; at or
+      above the lower quartile of theirs it is 1 whatever the account's volume (one of
+      three prompts counts like ten of thirty), a bystander sending none has 0;
+    - ``template_share``: how many members send the families this account sends (the
+      families whose senders' prompts carry distillation intent pooled: a campaign that
+      paraphrases splits into several), times ``ratio``;
+    - ``family_intent``: the intent of the senders of the families it sends, times
+      ``ratio``. A member of a benign family merged into a campaign cluster carries that
+      family's share and intent, not the campaign's."""
+    index = pd.MultiIndex.from_frame(members[["cluster", "account"]])
+    out = pd.DataFrame(
+        0.0, index=index, columns=["common_share", "ratio", "template_share", "family_intent"]
+    )
+    if use.empty:
+        return out.reset_index(drop=True)
+    sizes = members.groupby("cluster").size()
+    fam = use.groupby(["cluster", "template"]).agg(
+        senders=("account", "nunique"), intent=("intent", "mean")
+    )
+    fam["size_share"] = fam["senders"] / sizes.reindex(fam.index.get_level_values(0)).to_numpy()
+    heavy = fam["intent"] >= INTENT_FAMILY_SHARE
+    pooled = (
+        use[heavy.reindex(pd.MultiIndex.from_frame(use[["cluster", "template"]])).to_numpy()]
+        .groupby("cluster")["account"]
+        .nunique()
+        / sizes
+    )
+    fam.loc[heavy, "size_share"] = pooled.reindex(fam.index[heavy].get_level_values(0)).to_numpy()
+    on = fam.reindex(pd.MultiIndex.from_frame(use[["cluster", "template"]]))
+    weighted = use.assign(
+        w_size=use["share"] * on["size_share"].to_numpy(),
+        w_intent=use["share"] * on["intent"].to_numpy(),
+    )
+    acc = weighted.groupby(["cluster", "account"])[["share", "w_size", "w_intent"]].sum()
+    typical = acc["share"].groupby(level=0).quantile(PARTICIPANT_QUANTILE)
+    ratio = (acc["share"] / typical.reindex(acc.index.get_level_values(0)).to_numpy()).clip(0, 1)
+    found = pd.DataFrame(
+        {
+            "common_share": acc["share"].clip(0, 1),
+            "ratio": ratio,
+            "template_share": acc["w_size"] / acc["share"] * ratio,
+            "family_intent": acc["w_intent"] / acc["share"] * ratio,
+        }
+    )
+    out.update(found)
+    return out.reset_index(drop=True)
+
+
+def _prompt_cluster_features(
+    members: pd.DataFrame, prompt_features: pd.DataFrame, memberships: pd.DataFrame
+) -> pd.DataFrame:
     joined = members.join(prompt_features, on="account", how="inner")
     g = joined.groupby("cluster")
     out = pd.DataFrame(
@@ -193,30 +307,28 @@ def _prompt_cluster_features(members: pd.DataFrame, prompt_features: pd.DataFram
             "prompts_per_account": g["n_prompts"].mean(),
         }
     )
-    if "top_template" in joined.columns:
-        on = joined.dropna(subset=["top_template"])
-        per_family = on.groupby(["cluster", "top_template"]).size()
-        sizes = g.size()
-        common = _common_families(per_family, sizes)
-        out["template_share"] = common.groupby(level=0).sum() / sizes
-        out["template_share"] = out["template_share"].fillna(0.0)
-        out["top_template"] = per_family.groupby(level=0).idxmax().map(lambda t: t[1])
-        # harvesting covers a topic space: many distinct texts per family. One text
-        # repeated (an SDK sample, an integration test) is not coverage.
-        keys = pd.MultiIndex.from_frame(on[["cluster", "top_template"]])
-        on_common = on[common.reindex(keys).notna().to_numpy()]
-        out["template_coverage"] = (
-            on_common.groupby("cluster")["top_variety"].mean() / FULL_COVERAGE_VARIETY
-        ).clip(0, 1)
-        # narrow focus: a campaign account sends mostly its family, while an agent
-        # developer sends the same tool-use prompts among much else
-        out["template_focus"] = (
-            on_common.groupby("cluster")["top_share"].median() / NARROW_FOCUS_SHARE
-        ).clip(0, 1)
-        distinct = joined.groupby("cluster")["n_templates"].mean()
-        out["prompt_diversity"] = (distinct / joined.groupby("cluster")["n_prompts"].mean()).clip(
-            0, 1
-        )
+    distinct = g["n_templates"].mean()
+    out["prompt_diversity"] = (distinct / g["n_prompts"].mean()).clip(0, 1)
+    use = family_use(members, memberships, prompt_features)
+    part = participation(use, members)
+    part["cluster"] = members["cluster"].to_numpy()
+    pg = part.groupby("cluster")
+    out["template_share"] = pg["ratio"].mean()
+    senders = use.groupby(["cluster", "template"])["account"].nunique()
+    out["top_template"] = (
+        senders.groupby(level=0).idxmax().map(lambda t: t[1]) if len(senders) else np.nan
+    )
+    # harvesting covers a topic space: many distinct texts per family. One text
+    # repeated (an SDK sample, an integration test) is not coverage.
+    out["template_coverage"] = (
+        use.groupby("cluster")["variety"].mean() / FULL_COVERAGE_VARIETY
+    ).clip(0, 1)
+    # narrow focus: a campaign account sends mostly its cluster's families, while an
+    # agent developer sends the same tool-use prompts among much else
+    on = part[part["common_share"] > 0]
+    out["template_focus"] = (
+        on.groupby("cluster")["common_share"].median() / NARROW_FOCUS_SHARE
+    ).clip(0, 1)
     return out
 
 
@@ -331,78 +443,46 @@ def account_risk_in_cluster(
     hosting_share: np.ndarray,
     prompt_features: pd.DataFrame | None,
     settings: RiskSettings,
+    memberships: pd.DataFrame | None = None,
 ) -> pd.Series:
     """Risk of each clustered account: its cluster's features with the account's own
     participation in place of the cluster averages (how much it sends of the cluster's
-    common template families, its own intent share, its own hosting share). A bystander
-    pulled into a campaign cluster through a shared proxy exit scores lower than the
-    campaign's accounts.
+    common template families, its own intent share, its own hosting share, whether it
+    shares a card or a device with another member; ``memberships`` from the projection).
+    A bystander pulled into a campaign cluster through a shared proxy exit or a recycled
+    SMS-verification number scores lower than the campaign's accounts.
     Returns a Series indexed by account."""
     acc = members["account"].to_numpy()
     frame = scored.loc[members["cluster"].to_numpy()].reset_index(drop=True)
     frame["hosting_share"] = hosting_share[acc]
-    if prompt_features is not None and "template_share" in frame:
-        pf = prompt_features.reindex(acc)
-        cluster = members["cluster"].to_numpy()
-        part = _participation(cluster, pf)
+    if memberships is not None:
+        # the cluster's card and device reuse is evidence against the members that take
+        # part in it; a member sharing neither with anyone inside does not carry it
+        inside = np.maximum(
+            _shares_inside(members, memberships, "payment"),
+            _shares_inside(members, memberships, "device"),
+        )
+        for kind in ("payment", "device"):
+            frame[f"{kind}_reuse"] = frame[f"{kind}_reuse"].to_numpy(float) * inside
+    if prompt_features is not None and "template_share" in frame and memberships is not None:
+        part = participation(family_use(members, memberships, prompt_features), members)
+        own = prompt_features["intent"].reindex(acc).fillna(0).to_numpy(float)
         # sending a family carries its intent: a low-volume account's own share (one of
         # three prompts) is noise, its participation is not
-        frame["intent_share"] = np.maximum(
-            pf["intent"].fillna(0).to_numpy(float), part["family_intent"].to_numpy()
-        )
+        frame["intent_share"] = np.maximum(own, part["family_intent"].to_numpy())
         frame["template_share"] = part["template_share"].to_numpy()
     return pd.Series(score(frame, settings).to_numpy(), index=acc)
 
 
-def _participation(cluster: np.ndarray, pf: pd.DataFrame) -> pd.DataFrame:
-    """Each account's part in its cluster's common template families: ``template_share``
-    (the share of the cluster's members on the family the account sends most, times the
-    account's participation) and ``family_intent`` (those members' intent share, times
-    the participation). Participation in [0, 1] is the account's share of prompts on
-    the family relative to the members': at or above the lower quartile of theirs it is
-    1, whatever its volume (one of three prompts counts like ten of thirty). A bystander
-    pulled in through a shared proxy exit, sending none of them, scores 0; a member of a
-    benign family merged into a campaign cluster carries that family's share and intent,
-    not the campaign's."""
-    members_on = pd.DataFrame(
-        {
-            "cluster": cluster,
-            "template": pf["top_template"].to_numpy(),
-            "share": pf["top_share"].to_numpy(float),
-            "intent": pf["intent"].fillna(0).to_numpy(float),
-        }
-    ).dropna(subset=["template"])
-    g = members_on.groupby(["cluster", "template"])
-    per_family = g.size()
-    common = _common_families(per_family, pd.Series(cluster).value_counts())
-    stats = pd.DataFrame(
-        {
-            "size_share": common
-            / pd.Series(cluster)
-            .value_counts()
-            .reindex(common.index.get_level_values(0))
-            .to_numpy(),
-            "typical": g["share"].quantile(PARTICIPANT_QUANTILE).reindex(common.index),
-            "intent": g["intent"].mean().reindex(common.index),
-        }
+def _shares_inside(members: pd.DataFrame, memberships: pd.DataFrame, kind: str) -> np.ndarray:
+    """Per row of ``members``: 1.0 when the account shares an identifier of ``kind`` with
+    another member of its cluster, else 0.0."""
+    mem = memberships.loc[memberships["kind"] == kind, ["account", "ident"]].merge(
+        members, on="account"
     )
-    # a campaign that paraphrases splits into several families with the same intent:
-    # a member of one of them counts all of them
-    stats["intent_heavy"] = stats["intent"] >= INTENT_FAMILY_SHARE
-    heavy_share = stats[stats["intent_heavy"]].groupby(level=0)["size_share"].sum()
-    stats.loc[stats["intent_heavy"], "size_share"] = heavy_share.reindex(
-        stats.index[stats["intent_heavy"]].get_level_values(0)
-    ).to_numpy()
-    family = pf["family"] if "family" in pf else pf["top_template"]
-    share = (pf["family_share"] if "family_share" in pf else pf["top_share"]).fillna(0)
-    on = stats.reindex(pd.MultiIndex.from_arrays([cluster, family.to_numpy()]))
-    ratio = np.nan_to_num(np.clip(share.to_numpy(float) / on["typical"].to_numpy(float), 0, 1))
-    return pd.DataFrame(
-        {
-            "template_share": np.nan_to_num(on["size_share"].to_numpy(float)) * ratio,
-            "family_intent": np.nan_to_num(on["intent"].to_numpy(float)) * ratio,
-        }
-    )
+    n = mem.groupby(["cluster", "ident"])["account"].transform("size")
+    sharing = pd.Index(mem.loc[n.to_numpy() >= 2, "account"].unique())
+    return sharing.get_indexer(members["account"].to_numpy()).__ge__(0).astype(float)
 
 
 def own_risk(

@@ -28,7 +28,8 @@ SET a.created_at = row.created_at, a.email_domain = row.email_domain,
     a.prompt_n = row.prompt_n, a.prompt_templates = row.prompt_templates,
     a.prompt_intent = row.prompt_intent, a.prompt_top_share = row.prompt_top_share,
     a.prompt_top_template = row.prompt_top_template, a.prompt_top_variety = row.prompt_top_variety,
-    a.prompt_family = row.prompt_family, a.prompt_family_share = row.prompt_family_share
+    a.prompt_family = row.prompt_family, a.prompt_family_share = row.prompt_family_share,
+    a.prompt_family_variety = row.prompt_family_variety
 RETURN collect(row.account_id) AS key, collect(elementId(a)) AS node,
        collect(a.first_load = $load) AS fresh
 """
@@ -108,7 +109,8 @@ RETURN a.account_id AS account_id, a.created_at AS created_at, a.email_domain AS
        a.prompt_n AS prompt_n, a.prompt_templates AS prompt_templates,
        a.prompt_intent AS prompt_intent, a.prompt_top_share AS prompt_top_share,
        a.prompt_top_template AS prompt_top_template, a.prompt_top_variety AS prompt_top_variety,
-       a.prompt_family AS prompt_family, a.prompt_family_share AS prompt_family_share
+       a.prompt_family AS prompt_family, a.prompt_family_share AS prompt_family_share,
+       a.prompt_family_variety AS prompt_family_variety
 """
 
 READ_MEMBERSHIPS = """

@@ -49,6 +49,7 @@ PROMPT_PROPS = {
     "prompt_top_variety": "top_variety",
     "prompt_family": "family",
     "prompt_family_share": "family_share",
+    "prompt_family_variety": "family_variety",
 }
 ACCOUNT_FIELDS = ["account_id", "created_at", "email_domain", "country", "org_id"]
 
@@ -496,6 +497,7 @@ def _prompt_frame(acc: pd.DataFrame) -> pd.DataFrame | None:
             "top_variety": pf["prompt_top_variety"].astype(float),
             "family": pf["prompt_family"].astype(object),
             "family_share": pf["prompt_family_share"].astype(float),
+            "family_variety": pf["prompt_family_variety"].astype(float),
         }
     )
 

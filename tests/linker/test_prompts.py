@@ -119,6 +119,35 @@ def test_template_links_a_ring_but_not_homework_or_sdk_samples(tmp_path: Path) -
     assert sdk["degree"].max() == 300
 
 
+def test_a_family_sent_once_is_kept_as_participation_that_links_nobody(tmp_path: Path) -> None:
+    ring = [f"ring{i}" for i in range(6)]
+    prompts = [
+        (a, ts(i * 10 + k), TEMPLATE.format(n=k, topic=TOPICS[k % len(TOPICS)]))
+        for i, a in enumerate(ring)
+        for k in range(6)
+    ]
+    # 'once' sends one variant among everyday questions: it takes part, it links nobody
+    prompts += [("once", ts(500), TEMPLATE.format(n=77, topic="tax law"))]
+    prompts += [
+        ("once", ts(501 + k), f"what should I cook with {k} eggs and rice") for k in range(4)
+    ]
+    accounts = [*ring, "once"]
+    signals = [(a, "device", f"dev-{a}", None) for a in accounts]
+    data = load_dataset(write_input(tmp_path, accounts, signals, prompts=prompts))
+    members = analyse(data.prompts).memberships
+    once = members[members["account_id"] == "once"]
+    assert len(once) == 1 and once["strength"].iloc[0] == 0.0 and once["n_obs"].iloc[0] == 1
+    assert (members.loc[members["account_id"] != "once", "strength"] > 0).all()
+    proj = build_projection(link_input(data, extra_memberships=members))
+    template = proj.identifiers.index[proj.identifiers["kind"] == "prompt_template"]
+    assert int(proj.identifiers.loc[template, "degree"].iloc[0]) == 6  # uses that link only
+    position = proj.accounts.get_loc("once")
+    mem = proj.memberships
+    kept = mem[(mem["account"] == position) & (mem["kind"] == "prompt_template")]
+    assert kept["ident"].tolist() == template.tolist()  # kept for risk, with its identifier
+    assert not ((proj.edges["a"] == position) | (proj.edges["b"] == position)).any()
+
+
 def test_privacy_no_raw_prompt_text_in_outputs(tmp_path: Path) -> None:
     data_dir = _prompt_world(tmp_path / "in")
     out = tmp_path / "out"

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from linker.risk import RiskSettings, reasons_for, score, score_clusters
+from linker.risk import (
+    RiskSettings,
+    account_risk_in_cluster,
+    family_use,
+    participation,
+    reasons_for,
+    score,
+    score_clusters,
+)
 
 BASE = {
     "size": 40,
@@ -116,3 +124,96 @@ def test_flagged_follows_the_threshold() -> None:
     out = score_clusters(feats, RiskSettings(threshold=0.5))
     assert out["flagged"].tolist() == [False, True]
     assert np.all((out["risk"] >= 0) & (out["risk"] <= 1))
+
+
+# --- members' part in their cluster ------------------------------------------------
+
+
+def _prompt_world(
+    uses: list[tuple[int, str, int]], n_prompts: dict[int, int], intent: dict[int, float]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """memberships (account, kind, value, n_obs) of template uses, and prompt features."""
+    memberships = pd.DataFrame(
+        [(a, "prompt_template", t, n) for a, t, n in uses],
+        columns=["account", "kind", "value", "n_obs"],
+    )
+    features = pd.DataFrame(
+        {
+            "n_prompts": pd.Series(n_prompts),
+            "intent": pd.Series(intent).reindex(list(n_prompts)).fillna(0.0),
+            "family": None,
+            "family_variety": 1.0,
+        }
+    )
+    return memberships, features
+
+
+def test_campaign_with_several_templates_per_account_has_them_all_in_common() -> None:
+    # cluster A: 20 campaign accounts, each spreads its 30 prompts over 3 templates;
+    # 'everyday' is sent by 5 of them and by 200 strangers elsewhere
+    uses = [(a, f"camp{a % 3 + k}", 6) for a in range(20) for k in range(3)]
+    uses += [(a, "everyday", 1) for a in range(5)]
+    uses += [(a, "everyday", 2) for a in range(100, 300)]
+    n_prompts = {a: 30 for a in range(20)} | {a: 20 for a in range(100, 300)}
+    memberships, features = _prompt_world(uses, n_prompts, {a: 0.7 for a in range(20)})
+    members = pd.DataFrame({"account": range(20), "cluster": "A"})
+    use = family_use(members, memberships, features)
+    assert set(use["template"]) == {"camp0", "camp1", "camp2", "camp3", "camp4"}
+    part = participation(use, members)
+    assert np.allclose(part["common_share"], 18 / 30)
+    assert np.allclose(part["ratio"], 1.0)
+    assert (part["family_intent"] > 0.6).all()
+
+
+def test_bystander_and_low_volume_member_in_a_template_cluster() -> None:
+    # 12 campaign accounts send 'camp' heavily; account 12 sends it once of 3 prompts
+    # (low volume, same behaviour); account 13 was pulled in and never sends it
+    uses = [(a, "camp", 20) for a in range(12)] + [(12, "camp", 1)]
+    n_prompts = {a: 25 for a in range(12)} | {12: 3, 13: 40}
+    memberships, features = _prompt_world(uses, n_prompts, {a: 0.8 for a in range(13)})
+    members = pd.DataFrame({"account": range(14), "cluster": "A"})
+    part = participation(family_use(members, memberships, features), members)
+    assert part.loc[12, "ratio"] < 1.0 and part.loc[12, "ratio"] > 0.3
+    assert part.loc[13, "ratio"] == 0.0 and part.loc[13, "template_share"] == 0.0
+    assert part.loc[0, "template_share"] > 0.8
+
+
+def test_benign_family_inside_a_campaign_cluster_keeps_its_own_intent() -> None:
+    # 30 campaign accounts (intent 0.9) and 6 developers sending the SDK sample
+    # (intent 0), linked into one cluster by a proxy exit
+    uses = [(a, "camp", 10) for a in range(30)] + [(a, "sdk", 10) for a in range(30, 36)]
+    n_prompts = {a: 12 for a in range(36)}
+    intent = {a: 0.9 for a in range(30)} | {a: 0.0 for a in range(30, 36)}
+    memberships, features = _prompt_world(uses, n_prompts, intent)
+    members = pd.DataFrame({"account": range(36), "cluster": "A"})
+    part = participation(family_use(members, memberships, features), members)
+    assert part.loc[0, "family_intent"] > 0.85
+    assert part.loc[30, "family_intent"] == 0.0
+    assert part.loc[30, "template_share"] < part.loc[0, "template_share"] / 3
+
+
+def test_everyday_family_spread_over_the_population_is_common_nowhere() -> None:
+    # 'email' is sent by 1000 accounts in 10 clusters of 100: no cluster holds it
+    uses = [(a, "email", 3) for a in range(1000)]
+    memberships, features = _prompt_world(uses, {a: 10 for a in range(1000)}, {})
+    members = pd.DataFrame(
+        {"account": range(1000), "cluster": [f"c{a // 100}" for a in range(1000)]}
+    )
+    assert family_use(members, memberships, features).empty
+
+
+def test_member_sharing_no_instrument_does_not_carry_the_clusters_reuse() -> None:
+    # a device farm of 10 accounts, plus one stranger linked by a recycled SMS number
+    members = pd.DataFrame({"account": range(11), "cluster": "A"})
+    memberships = pd.DataFrame(
+        [(a, "device", 0) for a in range(10)] + [(10, "phone", 1), (0, "phone", 1)],
+        columns=["account", "kind", "ident"],
+    )
+    scored = pd.DataFrame(
+        [{**BASE, "size": 11, "device_reuse": 0.9, "payment_reuse": 0.9, "hosting_share": 0.9}],
+        index=["A"],
+    )
+    hosting = np.array([0.9] * 10 + [0.0])
+    risk = account_risk_in_cluster(members, scored, hosting, None, RiskSettings(), memberships)
+    assert risk[0] > 0.5
+    assert risk[10] < 0.2
