@@ -26,8 +26,9 @@ FULL_COVERAGE_VARIETY = 0.3
 #: share of an account's prompts on one family at which its focus counts as narrow
 NARROW_FOCUS_SHARE = 0.5
 #: an account sending at least this quantile of its cluster members' share of prompts on
-#: the cluster's common families takes part fully (see _participation)
-PARTICIPANT_QUANTILE = 0.25
+#: the cluster's common families takes part fully (see participation); the families are
+#: ones the cluster holds, which strangers rarely send at all, so the bar is low
+PARTICIPANT_QUANTILE = 0.1
 #: a template family whose members' prompts carry distillation intent at least this often
 INTENT_FAMILY_SHARE = 0.3
 #: a family is common in a cluster only when the cluster holds at least this share of
@@ -249,7 +250,7 @@ def participation(use: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
 
     - ``common_share``: share of the account's prompts on the common families;
     - ``ratio`` in [0, 1]: that share relative to the members that send them; at or
-      above the lower quartile of theirs it is 1 whatever the account's volume (one of
+      above the lowest tenth of theirs it is 1 whatever the account's volume (one of
       three prompts counts like ten of thirty), a bystander sending none has 0;
     - ``template_share``: how many members send the families this account sends (the
       families whose senders' prompts carry distillation intent pooled: a campaign that
