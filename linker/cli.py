@@ -114,6 +114,7 @@ def _link_settings(
     min_edge_weight: float,
     max_degree: int,
     use_prompts: bool,
+    use_semantic: bool = False,
 ) -> LinkSettings:
     from linker.pipeline import LinkSettings
     from linker.risk import RiskSettings
@@ -124,6 +125,7 @@ def _link_settings(
         community=CommunitySettings(method=method, resolution=resolution),
         risk=RiskSettings(threshold=threshold),
         use_prompts=use_prompts,
+        semantic=use_semantic,
     )
 
 
@@ -196,13 +198,27 @@ def link_cmd(
     min_edge_weight: Annotated[float, typer.Option(help="Weakest edge kept.")] = 0.2,
     max_degree: Annotated[int, typer.Option(help="Supernode size: no pairs above it.")] = 5000,
     prompts: Annotated[bool, typer.Option(help="Use prompt template overlap.")] = True,
+    semantic: Annotated[
+        bool,
+        typer.Option(
+            "--semantic",
+            help="Also join prompt families by meaning (sentence embeddings; needs the "
+            "'semantic' extra: make semantic).",
+        ),
+    ] = False,
     top: Annotated[int, typer.Option(help="How many clusters to show.")] = 10,
     store: Annotated[
         str, typer.Option(help="'embedded' or a Neo4j URI such as neo4j://127.0.0.1:7687.")
     ] = "embedded",
 ) -> None:
     """Link accounts into clusters and score them; writes accounts/clusters/edges parquet."""
-    settings = _link_settings(resolution, threshold, method, min_edge_weight, max_degree, prompts)
+    settings = _link_settings(
+        resolution, threshold, method, min_edge_weight, max_degree, prompts, semantic
+    )
+    try:
+        settings.check()  # a missing extra fails here, before any work
+    except LinkerError as err:
+        raise fail(err) from err
     _run_link(data, out, settings, top, store)
 
 

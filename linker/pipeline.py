@@ -18,6 +18,7 @@ import pandas as pd
 
 from graph_store.base import GraphStore, InputGraphStore, LinkInput, RunTables
 from linker import __version__, communities, prompts
+from linker.errors import LinkerError
 from linker.ingest import Dataset, absorb_prompt_stream, load_dataset, write_rejected
 from linker.linkage import Projection, build_projection, link_input
 from linker.risk import (
@@ -28,6 +29,7 @@ from linker.risk import (
     own_risk,
     score_clusters,
 )
+from linker.semantic import FamilyMerger, SemanticSettings, require_extra
 from linker.settings import CommunitySettings, LinkageSettings
 
 Progress = Callable[[str], None]
@@ -42,6 +44,18 @@ class LinkSettings:
     risk: RiskSettings = field(default_factory=RiskSettings)
     prompt: prompts.PromptSettings = field(default_factory=prompts.PromptSettings)
     use_prompts: bool = True
+    #: join MinHash families by meaning after LSH (linker/semantic.py; optional extra)
+    semantic: bool = False
+    semantic_settings: SemanticSettings = field(default_factory=SemanticSettings)
+
+    def check(self) -> None:
+        """Raise :class:`LinkerError` for settings that cannot run, before any work:
+        the semantic stage without the prompt stage, or without its extra installed
+        (:class:`linker.semantic.SemanticError`, naming the install command)."""
+        if self.semantic:
+            if not self.use_prompts:
+                raise LinkerError("the semantic stage joins prompt families: it needs prompts")
+            require_extra()
 
 
 @dataclass
@@ -122,18 +136,25 @@ def assemble_tables(
 
 
 def build_link_input(
-    dataset: Dataset, settings: LinkSettings, timings: dict[str, float], progress: Progress | None
+    dataset: Dataset,
+    settings: LinkSettings,
+    timings: dict[str, float],
+    progress: Progress | None,
+    reports: dict[str, Any] | None = None,
 ) -> LinkInput:
-    """The projection's input: signals plus, when prompts exist, template memberships.
-    A streamed prompts table (``dataset.prompt_stream``) is read here, batch by batch;
-    its rejected rows and counts join the dataset's."""
+    """The projection's input: signals plus, when prompts exist, template memberships
+    (families joined by meaning first when ``settings.semantic``; what that stage did
+    goes to ``reports["semantic"]``). A streamed prompts table
+    (``dataset.prompt_stream``) is read here, batch by batch; its rejected rows and
+    counts join the dataset's."""
     stream = dataset.prompt_stream
     has_prompts = stream is not None or (dataset.prompts is not None and not dataset.prompts.empty)
     if not (settings.use_prompts and has_prompts):
         return link_input(dataset, settings.linkage)
+    merger = FamilyMerger(settings.semantic_settings) if settings.semantic else None
     with _timed(timings, "prompts", progress):
         if stream is not None:
-            acc = prompts.PromptAccumulator(settings.prompt)
+            acc = prompts.PromptAccumulator(settings.prompt, merger)
             for batch in stream:
                 acc.add(batch)
                 if progress:
@@ -141,12 +162,17 @@ def build_link_input(
                         f"prompts: {acc.n_prompts:,} read, {acc.n_texts:,} distinct masked texts"
                     )
             if progress:
-                progress("prompts: template families")
+                progress(
+                    "prompts: template families"
+                    + (" (semantic stage: embedding family samples)" if merger else "")
+                )
             result = acc.finish()
             absorb_prompt_stream(dataset)
         else:
             assert dataset.prompts is not None
-            result = prompts.analyse(dataset.prompts, settings.prompt)
+            result = prompts.analyse(dataset.prompts, settings.prompt, merge=merger)
+    if merger is not None and reports is not None:
+        reports["semantic"] = {"ran": True, **merger.report.to_dict()}
     return link_input(
         dataset, settings.linkage, result.memberships, result.account_features, result.examples
     )
@@ -272,13 +298,17 @@ def link(
     Rejected input rows go to ``out_dir/rejected.csv`` when ``out_dir`` is given. A store
     that holds the input graph (Neo4j) is loaded first and the projection's input is
     read back from it, so the store is the system of record.
-    Returns a :class:`RunResult`; raises InputError for unusable input.
+    Returns a :class:`RunResult`; raises InputError for unusable input and
+    :class:`linker.semantic.SemanticError` (before reading anything) when
+    ``settings.semantic`` is set without the extra installed.
     """
     settings = settings or LinkSettings()
+    settings.check()
     timings: dict[str, float] = {}
     with _timed(timings, "ingest", progress):
         dataset = load_dataset(data_dir, stream_prompts=settings.use_prompts)
-    inp = build_link_input(dataset, settings, timings, progress)
+    reports: dict[str, Any] = {"semantic": {"ran": False}}
+    inp = build_link_input(dataset, settings, timings, progress, reports)
     if out_dir is not None:
         write_rejected(dataset.rejected, out_dir)
     if isinstance(store, InputGraphStore):
@@ -303,7 +333,10 @@ def link(
             "risk": settings.risk.to_dict(),
             "prompt": settings.prompt.to_dict(),
             "use_prompts": settings.use_prompts,
+            "semantic": settings.semantic,
+            "semantic_stage": settings.semantic_settings.to_dict() if settings.semantic else None,
         },
+        "semantic": reports["semantic"],
         "counts": {name: vars(c) for name, c in dataset.counts.items()},
         "n_accounts": len(accounts),
         "n_edges": len(edges),

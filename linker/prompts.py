@@ -8,7 +8,7 @@ code, quotes and e-mail addresses replaced by placeholders), never a prompt log.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -216,6 +216,26 @@ def _hash_texts(texts: pa.Array) -> np.ndarray:
 SIGNATURE_SLICE = 16_384
 
 
+class FamilyMerge(Protocol):
+    """A second stage that may join LSH families before memberships are formed (the
+    semantic stage, ``linker.semantic.FamilyMerger``)."""
+
+    #: masked characters kept per distinct text for it (0: none); masked only, never raw
+    text_chars: int
+
+    def __call__(
+        self,
+        family_of_text: np.ndarray,
+        pairs: pd.DataFrame,
+        texts: pa.ChunkedArray,
+        hashes: np.ndarray,
+    ) -> np.ndarray:
+        """New family label of each distinct masked text, given its LSH family, the
+        (account, norm) pairs, each text's first ``text_chars`` masked characters and
+        its content hash."""
+        ...
+
+
 class PromptAccumulator:
     """The prompt stage over a stream of batches, with memory that does not grow with
     the number of prompts.
@@ -227,6 +247,8 @@ class PromptAccumulator:
       first ``example_chars`` of its masked form, about 400 bytes;
     - per distinct (account, masked text): prompt count, intent count, first and last
       time, about 40 bytes, compacted whenever the pending rows double.
+    - with a ``merge`` stage only (``sybil-linker link --semantic``): the first
+      ``merge.text_chars`` characters of each distinct text's masked form, for it.
 
     So memory is bounded by the number of distinct masked texts and (account, text)
     pairs, never by prompt volume: a campaign sending one template a million times,
@@ -234,8 +256,14 @@ class PromptAccumulator:
     (LSH over all signatures) runs once in :meth:`finish`.
     """
 
-    def __init__(self, settings: PromptSettings | None = None) -> None:
+    def __init__(
+        self, settings: PromptSettings | None = None, merge: FamilyMerge | None = None
+    ) -> None:
         self.settings = settings or PromptSettings()
+        #: joins LSH families in :meth:`finish`; when set, the first ``merge.text_chars``
+        #: masked characters of each distinct text are kept for it as well
+        self.merge = merge
+        self._representatives: list[pa.Array] = []
         self._norm_of_hash: dict[int, int] = {}
         self._hashes: list[np.ndarray] = []
         self._sigs: list[np.ndarray] = []
@@ -278,6 +306,10 @@ class PromptAccumulator:
                 for i in range(0, len(texts), SIGNATURE_SLICE)
             ]
             self._examples.append(pc.utf8_slice_codeunits(texts, 0, self.settings.example_chars))
+            if self.merge is not None and self.merge.text_chars > 0:
+                self._representatives.append(
+                    pc.utf8_slice_codeunits(texts, 0, self.merge.text_chars)
+                )
         accounts = self._account_of_id
         acc_codes, acc_unique = pd.factorize(batch["account_id"].astype(str))
         acc_of_code = np.fromiter(
@@ -316,6 +348,9 @@ class PromptAccumulator:
         examples = pa.chunked_array(self._examples, type=pa.string())
         account_ids = np.asarray(list(self._account_of_id), dtype=object)
         pairs = self._pairs[0] if self._pairs else _fold_pairs(_EMPTY_PAIRS)
+        if self.merge is not None:
+            texts = pa.chunked_array(self._representatives, type=pa.string())
+            family_of_norm = self.merge(family_of_norm, pairs, texts, hashes)
         return _summarise(pairs, family_of_norm, hashes, examples, account_ids, settings)
 
 
@@ -445,13 +480,16 @@ def _summarise(
 
 
 def analyse(
-    prompts: pd.DataFrame, settings: PromptSettings | None = None, batch_rows: int = 500_000
+    prompts: pd.DataFrame,
+    settings: PromptSettings | None = None,
+    batch_rows: int = 500_000,
+    merge: FamilyMerge | None = None,
 ) -> PromptAnalysis:
     """Template families, linkage memberships and intent features of ``prompts``
-    (account_id, ts, text), in batches of ``batch_rows``. Returns a
-    :class:`PromptAnalysis`; equal to feeding the same rows to a
-    :class:`PromptAccumulator` in any batch size."""
-    acc = PromptAccumulator(settings)
+    (account_id, ts, text), in batches of ``batch_rows``, with LSH families joined by
+    ``merge`` when given. Returns a :class:`PromptAnalysis`; equal to feeding the same
+    rows to a :class:`PromptAccumulator` in any batch size."""
+    acc = PromptAccumulator(settings, merge)
     for start in range(0, len(prompts), batch_rows):
         acc.add(prompts.iloc[start : start + batch_rows])
     return acc.finish()
