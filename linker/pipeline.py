@@ -26,6 +26,7 @@ from linker.risk import (
     account_hosting_share,
     account_risk_in_cluster,
     cluster_features,
+    family_use,
     own_risk,
     score_clusters,
 )
@@ -204,6 +205,12 @@ def score_input(
             prompt_feats = inp.prompt_features.set_index(
                 projection.accounts.get_indexer(inp.prompt_features.index)
             )
+        # members' use of the template families their clusters hold, computed once
+        use = (
+            family_use(members, projection.memberships, prompt_feats)
+            if prompt_feats is not None and not prompt_feats.empty
+            else None
+        )
         feats = cluster_features(
             members,
             inp.accounts,
@@ -211,6 +218,7 @@ def score_input(
             projection.memberships,
             projection.identifiers,
             prompt_feats,
+            use,
         )
         scored = score_clusters(feats, settings.risk, inp.template_examples)
         hosting = account_hosting_share(
@@ -218,7 +226,7 @@ def score_input(
         )
         own = own_risk(hosting, prompt_feats, settings.risk)
         in_context = account_risk_in_cluster(
-            members, scored, hosting, prompt_feats, settings.risk, projection.memberships
+            members, scored, hosting, prompt_feats, settings.risk, projection.memberships, use
         )
         tables = assemble_tables(
             projection, cluster_ids, scored, own, in_context, settings.risk.threshold

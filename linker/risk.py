@@ -89,22 +89,27 @@ def _share_in_window(cluster: np.ndarray, seconds: np.ndarray, window: int) -> p
     return share
 
 
+def _uses_in_cluster(members: pd.DataFrame, memberships: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Members' identifiers of ``kind``: (account, ident, cluster, n), ``n`` being how many
+    members of the account's cluster use that identifier."""
+    mem = memberships.loc[memberships["kind"] == kind, ["account", "ident"]]
+    mem = mem.merge(members, on="account")
+    mem["n"] = mem.groupby(["cluster", "ident"])["account"].transform("size")
+    return mem
+
+
 def _identifier_reuse(members: pd.DataFrame, memberships: pd.DataFrame, kind: str) -> pd.DataFrame:
     """Per cluster: distinct identifiers of ``kind``, members on one shared inside the
     cluster, and the most members on a single identifier."""
-    mem = memberships.loc[memberships["kind"] == kind, ["account", "ident"]]
-    mem = mem.merge(members, on="account")
-    per_ident = mem.groupby(["cluster", "ident"]).size().rename("n").reset_index()
-    shared_ids = per_ident[per_ident["n"] >= 2]
-    shared_acc = mem.merge(shared_ids[["cluster", "ident"]], on=["cluster", "ident"])
-    out = pd.DataFrame(
+    mem = _uses_in_cluster(members, memberships, kind)
+    g = mem.groupby("cluster")
+    return pd.DataFrame(
         {
-            f"n_{kind}": per_ident.groupby("cluster")["ident"].nunique(),
-            f"{kind}_shared_accounts": shared_acc.groupby("cluster")["account"].nunique(),
-            f"{kind}_max_accounts": per_ident.groupby("cluster")["n"].max(),
+            f"n_{kind}": g["ident"].nunique(),
+            f"{kind}_shared_accounts": mem[mem["n"] >= 2].groupby("cluster")["account"].nunique(),
+            f"{kind}_max_accounts": g["n"].max(),
         }
     )
-    return out
 
 
 def cluster_features(
@@ -114,6 +119,7 @@ def cluster_features(
     memberships: pd.DataFrame,
     identifiers: pd.DataFrame,
     prompt_features: pd.DataFrame | None = None,
+    use: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Features of every cluster, one row per cluster id.
 
@@ -156,7 +162,9 @@ def cluster_features(
             )
             feats[name] = top / feats["size"]
     if prompt_features is not None and not prompt_features.empty:
-        feats = feats.join(_prompt_cluster_features(members, prompt_features, memberships))
+        if use is None:
+            use = family_use(members, memberships, prompt_features)
+        feats = feats.join(_prompt_cluster_features(members, prompt_features, use))
     numeric = feats.select_dtypes("number").columns
     feats[numeric] = feats[numeric].fillna(0.0)
     return feats
@@ -298,7 +306,7 @@ def participation(use: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
 
 
 def _prompt_cluster_features(
-    members: pd.DataFrame, prompt_features: pd.DataFrame, memberships: pd.DataFrame
+    members: pd.DataFrame, prompt_features: pd.DataFrame, use: pd.DataFrame
 ) -> pd.DataFrame:
     joined = members.join(prompt_features, on="account", how="inner")
     g = joined.groupby("cluster")
@@ -310,7 +318,6 @@ def _prompt_cluster_features(
     )
     distinct = g["n_templates"].mean()
     out["prompt_diversity"] = (distinct / g["n_prompts"].mean()).clip(0, 1)
-    use = family_use(members, memberships, prompt_features)
     part = participation(use, members)
     part["cluster"] = members["cluster"].to_numpy()
     pg = part.groupby("cluster")
@@ -445,13 +452,15 @@ def account_risk_in_cluster(
     prompt_features: pd.DataFrame | None,
     settings: RiskSettings,
     memberships: pd.DataFrame | None = None,
+    use: pd.DataFrame | None = None,
 ) -> pd.Series:
     """Risk of each clustered account: its cluster's features with the account's own
     participation in place of the cluster averages (how much it sends of the cluster's
     common template families, its own intent share, its own hosting share, whether it
     shares a card or a device with another member; ``memberships`` from the projection).
     A bystander pulled into a campaign cluster through a shared proxy exit or a recycled
-    SMS-verification number scores lower than the campaign's accounts.
+    SMS-verification number scores lower than the campaign's accounts. ``use`` is
+    :func:`family_use` of the same inputs when the caller already has it.
     Returns a Series indexed by account."""
     acc = members["account"].to_numpy()
     frame = scored.loc[members["cluster"].to_numpy()].reset_index(drop=True)
@@ -466,7 +475,9 @@ def account_risk_in_cluster(
         for kind in ("payment", "device"):
             frame[f"{kind}_reuse"] = frame[f"{kind}_reuse"].to_numpy(float) * inside
     if prompt_features is not None and "template_share" in frame and memberships is not None:
-        part = participation(family_use(members, memberships, prompt_features), members)
+        if use is None:
+            use = family_use(members, memberships, prompt_features)
+        part = participation(use, members)
         own = prompt_features["intent"].reindex(acc).fillna(0).to_numpy(float)
         # sending a family carries its intent: a low-volume account's own share (one of
         # three prompts) is noise, its participation is not
@@ -478,12 +489,9 @@ def account_risk_in_cluster(
 def _shares_inside(members: pd.DataFrame, memberships: pd.DataFrame, kind: str) -> np.ndarray:
     """Per row of ``members``: 1.0 when the account shares an identifier of ``kind`` with
     another member of its cluster, else 0.0."""
-    mem = memberships.loc[memberships["kind"] == kind, ["account", "ident"]].merge(
-        members, on="account"
-    )
-    n = mem.groupby(["cluster", "ident"])["account"].transform("size")
-    sharing = pd.Index(mem.loc[n.to_numpy() >= 2, "account"].unique())
-    return sharing.get_indexer(members["account"].to_numpy()).__ge__(0).astype(float)
+    mem = _uses_in_cluster(members, memberships, kind)
+    sharing = mem.loc[mem["n"] >= 2, "account"]
+    return members["account"].isin(sharing).to_numpy(float)
 
 
 def own_risk(
