@@ -192,13 +192,23 @@ def score_input(
         projection = build_projection(inp, settings.linkage)
     with _timed(timings, "communities", progress):
         labels = communities.detect(len(projection.accounts), projection.edges, settings.community)
+        labels, attached = communities.attach_by_family(
+            labels,
+            projection.memberships,
+            settings.community.attach_share,
+            len(inp.prompt_features) if inp.prompt_features is not None else None,
+        )
         cluster_ids = communities.assign_cluster_ids(
             projection.accounts, labels, store.previous_assignment(), settings.community.id_overlap
         )
     with _timed(timings, "risk", progress):
         member_mask = cluster_ids.notna().to_numpy()
         members = pd.DataFrame(
-            {"account": np.flatnonzero(member_mask), "cluster": cluster_ids[member_mask].to_numpy()}
+            {
+                "account": np.flatnonzero(member_mask),
+                "cluster": cluster_ids[member_mask].to_numpy(),
+                "attached": attached[member_mask],
+            }
         )
         prompt_feats = None
         if inp.prompt_features is not None:

@@ -31,6 +31,10 @@ NARROW_FOCUS_SHARE = 0.5
 PARTICIPANT_QUANTILE = 0.1
 #: a template family whose members' prompts carry distillation intent at least this often
 INTENT_FAMILY_SHARE = 0.3
+#: a family characterises a cluster when at least this many members send it ...
+COMMON_MIN_MEMBERS = 3
+#: ... and at least this share of them
+COMMON_MIN_SHARE = 0.05
 #: a family is common in a cluster only when the cluster holds at least this share of
 #: all its senders ...
 MIN_CONCENTRATION = 0.2
@@ -39,6 +43,15 @@ MIN_CONCENTRATION = 0.2
 #: one cluster can be most of the population)
 MIN_LIFT = 2.0
 HELD_CONCENTRATION = 0.8
+
+
+def common_in_cluster(inside: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Whether a family that ``inside`` members of a cluster of ``size`` send is common
+    enough in it to characterise it: at least ``COMMON_MIN_MEMBERS`` members and
+    ``COMMON_MIN_SHARE`` of them (a cover prompt three members of a large campaign
+    happened to send is not its template)."""
+    inside = np.asarray(inside, dtype=float)
+    return inside >= np.maximum(float(COMMON_MIN_MEMBERS), COMMON_MIN_SHARE * np.asarray(size))
 
 
 def _default_weights() -> dict[str, float]:
@@ -129,6 +142,8 @@ def cluster_features(
     """
     size = members.groupby("cluster").size().rename("size")
     feats = pd.DataFrame(size)
+    if "attached" in members:
+        feats["n_attached"] = members.groupby("cluster")["attached"].sum()
     cmap = pd.Series(members["cluster"].to_numpy(), index=members["account"].to_numpy())
     ca = cmap.reindex(edges["a"].to_numpy()).to_numpy()
     cb = cmap.reindex(edges["b"].to_numpy()).to_numpy()
@@ -223,7 +238,7 @@ def family_use(
     total = senders.reindex(per.index.get_level_values(1)).to_numpy(float)
     inside = per.to_numpy(float)
     common = per[
-        (inside >= np.maximum(3.0, 0.05 * size))
+        common_in_cluster(inside, size)
         & (inside / total >= MIN_CONCENTRATION)
         & (
             ((inside / size) / (total / population) >= MIN_LIFT)
@@ -384,6 +399,11 @@ def reasons_for(row: pd.Series, template_examples: dict[str, str] | None = None)
         example = template_examples.get(str(row.get("top_template")), "")
         k = round(row["template_share"] * n)
         out.append(f"{k} of {n} accounts send variants of '{example}'")
+    if row.get("n_attached", 0) >= 1:
+        out.append(
+            f"{int(row['n_attached'])} of them joined by sending its template families "
+            "alone (nothing shared that links)"
+        )
     if row.get("intent_share", 0) >= 0.3:
         out.append(
             f"{_pct(row['intent_share'])} of prompts ask for reasoning traces, grading or "

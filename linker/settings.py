@@ -112,6 +112,10 @@ class CommunitySettings:
     seed: int = 7
     #: a new cluster keeps an old id when it holds more than this share of the old members
     id_overlap: float = 0.5
+    #: an account in no cluster joins the cluster that holds at least this share of the
+    #: senders of a template family it sends, when the family is common in the cluster
+    #: (see linker.communities.attach_by_family; 0 turns attachment off)
+    attach_share: float = 0.5
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for run.json."""

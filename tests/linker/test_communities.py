@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from linker.communities import assign_cluster_ids, content_id, detect
+from linker.communities import assign_cluster_ids, attach_by_family, content_id, detect
 from linker.errors import LinkerError
 from linker.settings import CommunitySettings
 
@@ -93,3 +93,78 @@ def test_cluster_keeps_its_id_when_most_members_are_unchanged() -> None:
     assert new[0] == old[0]
     assert new[11] != old[10]  # x1 is 1 of 3 new members: not a majority, new id
     assert new[11] == content_id(["x1", "y1", "y2"])
+
+
+def _template_uses(rows: list[tuple[int, str, int]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["account", "value", "n_obs"]).assign(kind="prompt_template")
+
+
+def test_account_in_no_cluster_joins_the_cluster_holding_its_family() -> None:
+    # accounts 0-5 are a community that sends family F; 6 sends F twice, 7 sends nothing
+    labels = np.array([0] * 6 + [-1] * 94)
+    uses = _template_uses([(a, "F", 10) for a in range(6)] + [(6, "F", 2)])
+    out, attached = attach_by_family(labels, uses, held_share=0.5, population=100)
+    assert out[:8].tolist() == [0] * 7 + [-1]
+    assert np.flatnonzero(attached).tolist() == [6]
+    assert labels[6] == -1  # the input is not changed
+
+
+def test_family_sent_across_the_population_attaches_nobody() -> None:
+    # a viral prompt: 4 members of the community send it, and 10 strangers
+    labels = np.array([0] * 6 + [-1] * 94)
+    uses = _template_uses([(a, "V", 1) for a in range(4)] + [(a, "V", 1) for a in range(6, 16)])
+    out, attached = attach_by_family(labels, uses, held_share=0.5, population=100)
+    assert not attached.any() and np.array_equal(out, labels)
+    # with the bar lowered below the community's share (4 of 14) they would join
+    _, attached = attach_by_family(labels, uses, held_share=0.25, population=100)
+    assert attached.sum() == 10
+
+
+def test_another_population_sharing_the_family_does_not_join() -> None:
+    # community 0-9 sends F; 8 unlinked developers send F too, but mostly their own
+    # family D (30 developers send it, no member does); a straggler sends F and the
+    # community's cover family G
+    labels = np.array([0] * 10 + [-1] * 190)
+    uses = [(a, "F", 10) for a in range(10)] + [(a, "G", 2) for a in range(10)]
+    devs = list(range(10, 18))
+    uses += [(a, "F", 2) for a in devs] + [(a, "D", 5) for a in range(10, 40)]
+    uses += [(50, "F", 1), (50, "G", 3)]
+    out, attached = attach_by_family(labels, _template_uses(uses), 0.5, population=200)
+    assert np.flatnonzero(attached).tolist() == [50]
+    assert (out[devs] == -1).all()
+
+
+def test_rare_cover_prompt_of_a_large_community_attaches_nobody() -> None:
+    # 3 of 200 members sent a cover prompt two strangers sent too: held (60%) but not
+    # common in the community (fewer than 5% of its members), so not its fingerprint
+    labels = np.array([0] * 200 + [-1] * 800)
+    uses = _template_uses([(a, "C", 1) for a in range(3)] + [(200, "C", 1), (201, "C", 1)])
+    _, attached = attach_by_family(labels, uses, held_share=0.5, population=1000)
+    assert not attached.any()
+    # the same family in a community of 20 is common there (3 of 20)
+    small = np.array([0] * 20 + [-1] * 980)
+    moved = uses.assign(account=uses["account"].replace({200: 20, 201: 21}))
+    _, attached = attach_by_family(small, moved, held_share=0.5, population=1000)
+    assert np.flatnonzero(attached).tolist() == [20, 21]
+
+
+def test_account_joins_the_community_of_the_family_it_sends_most() -> None:
+    labels = np.array([0, 0, 0, 1, 1, 1] + [-1] * 94)
+    uses = _template_uses(
+        [(a, "A", 5) for a in range(3)]
+        + [(a, "B", 5) for a in range(3, 6)]
+        + [(6, "A", 1), (6, "B", 4)]
+    )
+    out, _ = attach_by_family(labels, uses, held_share=0.5, population=100)
+    assert out[6] == 1
+
+
+def test_attachment_off_and_without_prompts() -> None:
+    labels = np.array([0, 0, 0] + [-1] * 97)
+    uses = _template_uses([(a, "F", 3) for a in range(4)])
+    out, attached = attach_by_family(labels, uses, held_share=0.0, population=100)
+    assert not attached.any() and np.array_equal(out, labels)
+    _, attached = attach_by_family(labels, uses, held_share=0.5, population=100)
+    assert attached[3]
+    _, attached = attach_by_family(labels, uses.assign(kind="device"), 0.5, population=100)
+    assert not attached.any()

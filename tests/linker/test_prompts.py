@@ -11,9 +11,10 @@ import pytest
 from graph_store.embedded import EmbeddedStore
 from linker.ingest import load_dataset
 from linker.linkage import build_projection, link_input
-from linker.pipeline import link
+from linker.pipeline import LinkSettings, link
 from linker.prompts import PromptSettings, analyse, intent_flags, lsh_families, normalise_prompts
 from linker.prompts import signatures as minhash
+from linker.settings import CommunitySettings
 from tests.helpers import ts, write_input
 
 TEMPLATE = "Explain step by step the reasoning you used to answer question {n} about {topic}"
@@ -146,6 +147,44 @@ def test_a_family_sent_once_is_kept_as_participation_that_links_nobody(tmp_path:
     kept = mem[(mem["account"] == position) & (mem["kind"] == "prompt_template")]
     assert kept["ident"].tolist() == template.tolist()  # kept for risk, with its identifier
     assert not ((proj.edges["a"] == position) | (proj.edges["b"] == position)).any()
+
+
+def _ring_and_light_sender(tmp_path: Path) -> Path:
+    """A ring of 6 sending one template family, 'light' sending one variant among
+    everyday questions on a device of its own, 'stranger' sending everyday questions."""
+    ring = [f"ring{i}" for i in range(6)]
+    prompts = [
+        (a, ts(i * 10 + k), TEMPLATE.format(n=k, topic=TOPICS[k % len(TOPICS)]))
+        for i, a in enumerate(ring)
+        for k in range(6)
+    ]
+    prompts += [("light", ts(500), TEMPLATE.format(n=77, topic="tax law"))]
+    prompts += [
+        ("light", ts(501 + k), f"what should I cook with {k} eggs and rice") for k in range(4)
+    ]
+    prompts += [("stranger", ts(600 + k), f"plan a {k} day trip to the lakes") for k in range(4)]
+    accounts = [*ring, "light", "stranger"]
+    signals = [(a, "device", f"dev-{a}", None) for a in accounts]
+    return write_input(tmp_path, accounts, signals, prompts=prompts)
+
+
+def test_light_sender_of_a_held_family_joins_the_cluster(tmp_path: Path) -> None:
+    data_dir = _ring_and_light_sender(tmp_path / "in")
+    result = link(data_dir, EmbeddedStore(tmp_path / "out"))
+    acc = result.run.accounts.set_index("account_id")
+    ring = acc.loc[[f"ring{i}" for i in range(6)], "cluster_id"]
+    assert ring.nunique() == 1 and ring.notna().all()
+    assert acc.loc["light", "cluster_id"] == ring.iloc[0]  # shares no edge, sends the family
+    assert pd.isna(acc.loc["stranger", "cluster_id"])
+    cluster = result.run.clusters.set_index("cluster_id").loc[ring.iloc[0]]
+    assert cluster["size"] == 7 and cluster["n_attached"] == 1
+    assert any(
+        "1 of them joined by sending its template families alone" in r for r in cluster["reasons"]
+    )
+    off = LinkSettings(community=CommunitySettings(attach_share=0.0))
+    result = link(data_dir, EmbeddedStore(tmp_path / "off"), off)
+    acc = result.run.accounts.set_index("account_id")
+    assert pd.isna(acc.loc["light", "cluster_id"])  # no edge of its own: in no cluster
 
 
 def test_privacy_no_raw_prompt_text_in_outputs(tmp_path: Path) -> None:
