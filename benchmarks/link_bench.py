@@ -4,8 +4,9 @@ Usage: python benchmarks/link_bench.py [--accounts 20000 100000] [--seeds 1 2 3]
        [--no-prompts | --semantic]
 
 Each run is a subprocess (its own peak RSS), one after the other. Prints a table and
-writes benchmarks/results/link.json; with ``--semantic``, every world is linked without
-and with the semantic stage (``link --semantic``) side by side and the results go to
+writes benchmarks/results/link.json (the worlds measured are replaced, the others kept);
+with ``--semantic``, every world is linked without and with the semantic stage
+(``link --semantic``) side by side and the results go to
 benchmarks/results/link_semantic.json instead.
 """
 
@@ -106,7 +107,13 @@ def main() -> None:
     name = "link_semantic.json" if args.semantic else "link.json"
     path = ROOT / "benchmarks" / "results" / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2))
+    # a run replaces the worlds it measured and keeps the others (a 100k run does not
+    # drop the 20k figures)
+    old = json.loads(path.read_text()) if path.is_file() else []
+    key = ("accounts", "seed", "prompts", "semantic")
+    done = {tuple(r.get(k, False) for k in key) for r in results}
+    kept = [r for r in old if tuple(r.get(k, False) for k in key) not in done]
+    path.write_text(json.dumps(kept + results, indent=2))
     print(f"written {path}")
 
 

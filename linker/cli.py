@@ -115,6 +115,7 @@ def _link_settings(
     max_degree: int,
     use_prompts: bool,
     use_semantic: bool = False,
+    attach_share: float = 0.5,
 ) -> LinkSettings:
     from linker.pipeline import LinkSettings
     from linker.risk import RiskSettings
@@ -122,7 +123,9 @@ def _link_settings(
 
     return LinkSettings(
         linkage=LinkageSettings(min_edge_weight=min_edge_weight, max_degree=max_degree),
-        community=CommunitySettings(method=method, resolution=resolution),
+        community=CommunitySettings(
+            method=method, resolution=resolution, attach_share=attach_share
+        ),
         risk=RiskSettings(threshold=threshold),
         use_prompts=use_prompts,
         semantic=use_semantic,
@@ -206,6 +209,15 @@ def link_cmd(
             "'semantic' extra: make semantic).",
         ),
     ] = False,
+    attach_share: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="An account in no cluster joins the cluster holding at least this share "
+            "of the senders of a template family it sends (0: off; docs/linkage.md).",
+        ),
+    ] = 0.5,
     top: Annotated[int, typer.Option(help="How many clusters to show.")] = 10,
     store: Annotated[
         str, typer.Option(help="'embedded' or a Neo4j URI such as neo4j://127.0.0.1:7687.")
@@ -213,7 +225,7 @@ def link_cmd(
 ) -> None:
     """Link accounts into clusters and score them; writes accounts/clusters/edges parquet."""
     settings = _link_settings(
-        resolution, threshold, method, min_edge_weight, max_degree, prompts, semantic
+        resolution, threshold, method, min_edge_weight, max_degree, prompts, semantic, attach_share
     )
     try:
         settings.check()  # a missing extra fails here, before any work

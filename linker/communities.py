@@ -121,7 +121,7 @@ def attach_by_family(
         .drop_duplicates("account")
     )
     population = population or fam["account"].nunique()
-    join = join[_looks_like_members(fam, join, inside, sizes, senders / population)]
+    join = join[_looks_like_members(fam, join, inside, sizes, senders, population, held_share)]
     if join.empty:
         return labels, attached
     out = labels.copy()
@@ -136,28 +136,33 @@ def _looks_like_members(
     join: pd.DataFrame,
     inside: pd.Series,
     sizes: np.ndarray,
-    rate: pd.Series,
+    senders: pd.Series,
+    population: int,
+    held_share: float,
 ) -> np.ndarray:
     """Per row of ``join`` (account, label): whether the account's template traffic
-    leans to the families its would-be community sends more than accounts at large
-    (lift >= ``MIN_LIFT``) more than to families the community sends less
+    leans to the families its would-be community holds or sends more than accounts at
+    large (lift >= ``MIN_LIFT``) more than to families the community sends less
     (lift < 1). A straggler of a campaign sends what the campaign sends (its templates,
     its cover traffic); a member of another population that happens to share one family
     with the campaign (developers trying the same agent prompt) sends, besides it, that
-    population's own prompts. Shares are of the account's prompts in families; ``rate``
-    is each family's senders per account with prompts."""
+    population's own prompts. Shares are of the account's prompts in families;
+    ``population`` is the number of accounts with prompts."""
     rows = fam.merge(join[["account", "label"]], on="account")
     key = pd.MultiIndex.from_frame(rows[["value", "label"]])
     members = inside.reindex(key).fillna(0).to_numpy(float)
     rate_in = members / sizes[rows["label"].to_numpy()]
-    lift = rate_in / rate.reindex(rows["value"]).to_numpy(float)
+    total = senders.reindex(rows["value"]).to_numpy(float)
+    lift = rate_in / (total / population)
+    # in a small world a community can be most of the population: lift cannot reach 2
+    aligned = (lift >= MIN_LIFT) | (members / total >= held_share)
     n_obs = rows["n_obs"].to_numpy(float)
     per = (
         pd.DataFrame(
             {
                 "account": rows["account"].to_numpy(),
-                "aligned": np.where(lift >= MIN_LIFT, n_obs, 0.0),
-                "foreign": np.where(lift < 1.0, n_obs, 0.0),
+                "aligned": np.where(aligned, n_obs, 0.0),
+                "foreign": np.where((lift < 1.0) & ~aligned, n_obs, 0.0),
             }
         )
         .groupby("account")[["aligned", "foreign"]]

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from graph_store.embedded import EmbeddedStore
+from linker.cli import app
 from linker.ingest import load_dataset
 from linker.linkage import build_projection, link_input
-from linker.pipeline import LinkSettings, link
+from linker.pipeline import link
 from linker.prompts import PromptSettings, analyse, intent_flags, lsh_families, normalise_prompts
 from linker.prompts import signatures as minhash
-from linker.settings import CommunitySettings
 from tests.helpers import ts, write_input
 
 TEMPLATE = "Explain step by step the reasoning you used to answer question {n} about {topic}"
@@ -181,9 +183,13 @@ def test_light_sender_of_a_held_family_joins_the_cluster(tmp_path: Path) -> None
     assert any(
         "1 of them joined by sending its template families alone" in r for r in cluster["reasons"]
     )
-    off = LinkSettings(community=CommunitySettings(attach_share=0.0))
-    result = link(data_dir, EmbeddedStore(tmp_path / "off"), off)
-    acc = result.run.accounts.set_index("account_id")
+    # off from the command line: recorded in run.json, and 'light' stays in no cluster
+    off = tmp_path / "off"
+    res = CliRunner().invoke(app, ["link", str(data_dir), "--out", str(off), "--attach-share", "0"])
+    assert res.exit_code == 0, res.output
+    meta = json.loads((off / "run.json").read_text())
+    assert meta["settings"]["community"]["attach_share"] == 0.0
+    acc = pd.read_parquet(off / "accounts.parquet").set_index("account_id")
     assert pd.isna(acc.loc["light", "cluster_id"])  # no edge of its own: in no cluster
 
 
