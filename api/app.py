@@ -78,6 +78,11 @@ def _lifespan(state: AppState) -> Callable[[FastAPI], AbstractAsyncContextManage
         if snapshot is None:
             log.warning("no run to serve yet: %s", state.cache.last_error or "store is empty")
         yield
+        # shutdown: let a running store check finish, then close a store the app opened
+        if not await run_in_threadpool(state.cache.close):
+            log.warning("a run refresh was still running at shutdown")
+        if state.owned_store is not None and hasattr(state.owned_store, "close"):
+            await run_in_threadpool(state.owned_store.close)
 
     return lifespan
 
@@ -93,14 +98,16 @@ def create_app(
     ApiConfigError when there are no API keys and ``insecure_no_auth`` is off.
     """
     metrics = ApiMetrics()
+    owned = open_store(settings) if store is None else None
+    serving = store if store is not None else owned
+    assert serving is not None
     state = AppState(
         settings=settings,
-        cache=RunCache(
-            store or open_store(settings), settings.refresh_seconds, on_swap=metrics.on_swap
-        ),
+        cache=RunCache(serving, settings.refresh_seconds, on_swap=metrics.on_swap),
         keyring=open_keyring(settings),
         labels=label_sink or JsonlLabelSink(settings.labels_file),
         metrics=metrics,
+        owned_store=owned,
     )
     app = FastAPI(
         title="Sybil Linker cluster-risk API",

@@ -69,6 +69,7 @@ class RunCache:
         self._due_lock = threading.Lock()
         self._next_check = 0.0
         self._background: threading.Thread | None = None
+        self._closed = False
         #: why the last store check failed, or None when it succeeded
         self.last_error: str | None = None
         #: monotonic time of the last completed store check
@@ -90,7 +91,7 @@ class RunCache:
 
     def current(self) -> Snapshot | None:
         """The current snapshot; starts a background store check when one is due."""
-        if self._snapshot is not None and self._claim_due():
+        if self._snapshot is not None and not self._closed and self._claim_due():
             running = self._background
             if running is None or not running.is_alive():
                 self._background = threading.Thread(
@@ -98,6 +99,17 @@ class RunCache:
                 )
                 self._background.start()
         return self._snapshot
+
+    def close(self, timeout: float = 30.0) -> bool:
+        """Start no more background checks and wait up to ``timeout`` seconds for the
+        one running (app shutdown: a check must not outlive the store it reads).
+        Returns True when no check is left running."""
+        self._closed = True
+        running = self._background
+        if running is not None and running.is_alive():
+            running.join(timeout)
+            return not running.is_alive()
+        return True
 
     def refresh(self, force: bool = False) -> Snapshot | None:
         """Check the store now when a check is due (or ``force``), blocking; returns the

@@ -14,6 +14,7 @@ from api.label_sink import LabelSink
 from api.metrics import ApiMetrics
 from api.settings import ApiSettings
 from api.snapshot import Snapshot
+from graph_store.base import GraphStore
 
 if TYPE_CHECKING:
     from api.auth import KeyRing
@@ -28,6 +29,8 @@ class AppState:
     keyring: KeyRing | None
     labels: LabelSink
     metrics: ApiMetrics
+    #: the store the app opened itself (closed at shutdown); None when the caller's
+    owned_store: GraphStore | None = None
     #: query parameter names each route declares, by route id, filled on first use
     declared_query: dict[str, frozenset[str]] = field(default_factory=dict)
 

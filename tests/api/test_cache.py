@@ -101,6 +101,41 @@ def test_requests_answer_from_the_cache_in_the_background(tmp_path: Path) -> Non
     assert cache.snapshot.run_id == "B"  # type: ignore[union-attr]
 
 
+class SlowStore(CountingStore):
+    """A store whose reads wait until ``release`` is set."""
+
+    def __init__(self, run: RunTables | None):
+        super().__init__(run)
+        self.release = threading.Event()
+        self.reading = threading.Event()
+
+    def latest_run(self) -> RunTables | None:
+        self.reading.set()
+        self.release.wait(10)
+        return super().latest_run()
+
+
+def test_close_waits_for_a_running_check_and_starts_no_more() -> None:
+    store, clock = SlowStore(constant_run("A", 0.2)), FakeClock()
+    cache = RunCache(store, refresh_seconds=10, clock=clock)
+    store.release.set()
+    cache.refresh()
+    store.release.clear()
+    store.reading.clear()
+    store.write_run(constant_run("B", 0.8))
+    clock.now += 10
+    cache.current()  # starts a background check, which blocks in the store
+    assert store.reading.wait(5)
+    assert cache.close(timeout=0.05) is False  # still running: reported, not abandoned
+    store.release.set()
+    assert cache.close(timeout=5) is True
+    reads = store.reads
+    clock.now += 100
+    assert cache.current().run_id == "B"  # type: ignore[union-attr]  # serves the last run
+    time.sleep(0.05)
+    assert store.reads == reads  # closed: no new check started
+
+
 def test_readyz_is_503_when_the_store_fails(
     make_client: Callable[..., TestClient], keys: dict[str, str]
 ) -> None:
