@@ -61,6 +61,7 @@ class AccountRisk(BaseModel):
             "run_id": RUN_ID_EXAMPLE,
             "risk": 0.91,
             "own_risk": 0.38,
+            "attached": False,
             "flagged": True,
             "cluster_id": "c_7ddd9b8d9b33",
             "cluster_risk": 0.91,
@@ -72,6 +73,11 @@ class AccountRisk(BaseModel):
     run_id: str = Field(description="The run every value of this answer comes from.")
     risk: float = Field(ge=0, le=1, description="The account's risk: max(cluster risk, own risk).")
     own_risk: float = Field(ge=0, le=1, description="Risk from the account's own signals only.")
+    attached: bool = Field(
+        description="True when the account joined its cluster only by sending the "
+        "cluster's template families (no card, device or address linked it): the "
+        "weakest-evidence members, worth a look before acting."
+    )
     flagged: bool = Field(description="True when the account's cluster is flagged.")
     cluster_id: str | None = Field(description="None when the account is in no cluster.")
     cluster_risk: float | None = Field(ge=0, le=1)
@@ -140,6 +146,7 @@ class Member(BaseModel):
     account_id: str
     risk: float = Field(ge=0, le=1)
     own_risk: float = Field(ge=0, le=1)
+    attached: bool = Field(description="Joined by the cluster's template families alone.")
 
 
 class MemberPage(PageInfo):

@@ -96,6 +96,7 @@ class Snapshot:
     member_ids: np.ndarray
     member_risk: np.ndarray
     member_own_risk: np.ndarray
+    member_attached: np.ndarray
 
     def batch_json(self, account_ids: Iterable[str]) -> bytes:
         """The batch answer for ``account_ids`` (deduplicated, in order), as JSON bytes."""
@@ -127,11 +128,12 @@ class Snapshot:
         start = min(entry.member_start + offset, entry.member_stop)
         stop = min(start + limit, entry.member_stop)
         return [
-            {"account_id": a, "risk": float(r), "own_risk": float(o)}
-            for a, r, o in zip(
+            {"account_id": a, "risk": float(r), "own_risk": float(o), "attached": j}
+            for a, r, o, j in zip(
                 self.member_ids[start:stop].tolist(),
                 self.member_risk[start:stop].tolist(),
                 self.member_own_risk[start:stop].tolist(),
+                self.member_attached[start:stop].tolist(),
                 strict=True,
             )
         ]
@@ -294,31 +296,42 @@ def _account_json(
     return {
         aid: (
             f'{{"account_id":{encode_string(aid)},"run_id":{run_id},'
-            f'"risk":{risk},"own_risk":{own},'
+            f'"risk":{risk},"own_risk":{own},"attached":{"true" if joined else "false"},'
             f'"flagged":{"true" if flagged else "false"},'
             f"{fragments.get(str(cid), alone) if cid is not None else alone}}}"
         ).encode()
-        for aid, cid, risk, own, flagged in zip(
+        for aid, cid, risk, own, joined, flagged in zip(
             ids,
             cids,
             _json_numbers(acc["risk"]),
             _json_numbers(acc["own_risk"]),
+            _attached(acc).tolist(),
             acc["flagged"].fillna(False).astype(bool).tolist(),
             strict=True,
         )
     }
 
 
-def _members(accounts: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Clustered accounts ordered by (cluster, own risk desc, account id), and their
-    cluster ids in the same order."""
+def _attached(accounts: pd.DataFrame) -> np.ndarray:
+    """The accounts' ``attached`` flags (False for runs written before the column)."""
+    if "attached" not in accounts:
+        return np.zeros(len(accounts), dtype=bool)
+    return accounts["attached"].fillna(False).to_numpy(bool)
+
+
+def _members(
+    accounts: pd.DataFrame,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Clustered accounts ordered by (cluster, own risk desc, account id): cluster ids,
+    account ids, risks, own risks and attached flags in that order."""
     clustered = accounts[accounts["cluster_id"].notna()]
     cids = clustered["cluster_id"].to_numpy(dtype=str)
     ids = clustered["account_id"].to_numpy(dtype=str)
     own = clustered["own_risk"].to_numpy(float)
     order = np.lexsort((ids, -own, cids))
     risk = clustered["risk"].to_numpy(float)
-    return cids[order], ids[order].astype(object), risk[order], own[order]
+    joined = _attached(clustered)
+    return cids[order], ids[order].astype(object), risk[order], own[order], joined[order]
 
 
 def _cluster_entries(
@@ -362,7 +375,7 @@ def build_snapshot(run: RunTables) -> Snapshot:
         ["risk", "size", "cluster_id"], ascending=[False, False, True], ignore_index=True
     )
     clusters["cluster_id"] = clusters["cluster_id"].astype(str)
-    member_cids, member_ids, member_risk, member_own = _members(run.accounts)
+    member_cids, member_ids, member_risk, member_own, member_joined = _members(run.accounts)
     entries = _cluster_entries(clusters, member_cids, run)
     top_reasons = {cid: e.reasons[:ACCOUNT_REASONS] for cid, e in entries.items()}
     return Snapshot(
@@ -378,4 +391,5 @@ def build_snapshot(run: RunTables) -> Snapshot:
         member_ids=_frozen(member_ids),
         member_risk=_frozen(member_risk),
         member_own_risk=_frozen(member_own),
+        member_attached=_frozen(member_joined),
     )

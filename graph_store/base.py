@@ -12,7 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 import pandas as pd
 
 #: columns of the per-run tables every store writes and reads back
-ACCOUNT_COLUMNS = ["account_id", "cluster_id", "risk", "flagged", "own_risk"]
+ACCOUNT_COLUMNS = ["account_id", "cluster_id", "risk", "flagged", "own_risk", "attached"]
 CLUSTER_COLUMNS = ["cluster_id", "size", "risk", "flagged", "reasons"]
 EDGE_COLUMNS = ["a", "b", "weight", "n_shared", "evidence"]
 MEMBERSHIP_COLUMNS = ("account_id", "kind", "value", "n_obs", "first_ts", "last_ts", "strength")

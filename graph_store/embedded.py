@@ -77,8 +77,12 @@ class EmbeddedStore:
         raise StoreReadError(f"no consistent run in {self.root}")
 
     def previous_assignment(self) -> pd.DataFrame | None:
-        """(account_id, cluster_id) of the latest run, or None."""
+        """(account_id, cluster_id) of the latest run's linked members (accounts attached
+        by a template family alone do not carry ids over), or None."""
         path = self.root / TABLE_FILES["accounts"]
         if not path.is_file():
             return None
-        return pd.read_parquet(path, columns=["account_id", "cluster_id"])
+        frame = pd.read_parquet(path)
+        if "attached" in frame:  # runs written before the column existed have none
+            frame = frame[~frame["attached"].fillna(False).astype(bool)]
+        return frame[["account_id", "cluster_id"]].reset_index(drop=True)

@@ -146,8 +146,10 @@ def _looks_like_members(
     (lift < 1). A straggler of a campaign sends what the campaign sends (its templates,
     its cover traffic); a member of another population that happens to share one family
     with the campaign (developers trying the same agent prompt) sends, besides it, that
-    population's own prompts. Shares are of the account's prompts in families;
-    ``population`` is the number of accounts with prompts."""
+    population's own prompts. Only prompts in families shared with other accounts
+    count: a prompt nobody else sends says nothing about which population an account
+    belongs to (a campaign straggler's paraphrases that did not collapse look like
+    that). ``population`` is the number of accounts with prompts."""
     rows = fam.merge(join[["account", "label"]], on="account")
     key = pd.MultiIndex.from_frame(rows[["value", "label"]])
     members = inside.reindex(key).fillna(0).to_numpy(float)

@@ -100,8 +100,10 @@ def assemble_tables(
     own: np.ndarray,
     in_context: pd.Series,
     threshold: float,
+    attached: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The accounts, clusters and edges tables of a run."""
+    """The accounts, clusters and edges tables of a run (``attached``: the accounts that
+    joined a cluster by a template family alone)."""
     ids = projection.accounts
     risk = own.copy()
     idx = in_context.index.to_numpy()
@@ -115,6 +117,7 @@ def assemble_tables(
             "risk": risk.round(4),
             "flagged": risk >= threshold,
             "own_risk": own.round(4),
+            "attached": attached if attached is not None else np.zeros(len(ids), dtype=bool),
         }
     )
     clusters = scored.reset_index(names="cluster_id")
@@ -191,16 +194,22 @@ def score_input(
     with _timed(timings, "projection", progress):
         projection = build_projection(inp, settings.linkage)
     with _timed(timings, "communities", progress):
-        labels = communities.detect(len(projection.accounts), projection.edges, settings.community)
+        found = communities.detect(len(projection.accounts), projection.edges, settings.community)
+        # ids follow the linked communities; accounts joined by a family alone take their
+        # community's id and do not move it
+        cluster_ids = communities.assign_cluster_ids(
+            projection.accounts, found, store.previous_assignment(), settings.community.id_overlap
+        )
         labels, attached = communities.attach_by_family(
-            labels,
+            found,
             projection.memberships,
             settings.community.attach_share,
             len(inp.prompt_features) if inp.prompt_features is not None else None,
         )
-        cluster_ids = communities.assign_cluster_ids(
-            projection.accounts, labels, store.previous_assignment(), settings.community.id_overlap
-        )
+        if attached.any():
+            id_of = pd.Series(cluster_ids[found >= 0].to_numpy(), index=found[found >= 0])
+            id_of = id_of[~id_of.index.duplicated()]
+            cluster_ids[attached] = id_of.reindex(labels[attached]).to_numpy()
     with _timed(timings, "risk", progress):
         member_mask = cluster_ids.notna().to_numpy()
         members = pd.DataFrame(
@@ -210,6 +219,7 @@ def score_input(
                 "attached": attached[member_mask],
             }
         )
+        core = members[~members["attached"].to_numpy()]
         prompt_feats = None
         if inp.prompt_features is not None:
             prompt_feats = inp.prompt_features.set_index(
@@ -221,15 +231,17 @@ def score_input(
             if prompt_feats is not None and not prompt_feats.empty
             else None
         )
+        # the cluster is scored on the members the graph linked; the attached are counted
         feats = cluster_features(
-            members,
+            core,
             inp.accounts,
             projection.edges,
             projection.memberships,
             projection.identifiers,
             prompt_feats,
-            use,
+            use[~use["attached"].to_numpy(bool)] if use is not None else None,
         )
+        feats["n_attached"] = members.groupby("cluster")["attached"].sum().reindex(feats.index)
         scored = score_clusters(feats, settings.risk, inp.template_examples)
         hosting = account_hosting_share(
             len(projection.accounts), projection.memberships, projection.identifiers
@@ -238,8 +250,10 @@ def score_input(
         in_context = account_risk_in_cluster(
             members, scored, hosting, prompt_feats, settings.risk, projection.memberships, use
         )
+        # the reported size counts every member (the score used the linked core)
+        scored["size"] = scored["size"] + scored["n_attached"].fillna(0).astype(int)
         tables = assemble_tables(
-            projection, cluster_ids, scored, own, in_context, settings.risk.threshold
+            projection, cluster_ids, scored, own, in_context, settings.risk.threshold, attached
         )
     return (projection, *tables)
 

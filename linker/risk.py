@@ -142,8 +142,6 @@ def cluster_features(
     """
     size = members.groupby("cluster").size().rename("size")
     feats = pd.DataFrame(size)
-    if "attached" in members:
-        feats["n_attached"] = members.groupby("cluster")["attached"].sum()
     cmap = pd.Series(members["cluster"].to_numpy(), index=members["account"].to_numpy())
     ca = cmap.reindex(edges["a"].to_numpy()).to_numpy()
     cb = cmap.reindex(edges["b"].to_numpy()).to_numpy()
@@ -220,10 +218,14 @@ def family_use(
     everyday family sent across the population is common nowhere. A campaign that gives each
     account several templates, or that paraphrases one, has several common families.
 
+    Members marked ``attached`` (joined by a family alone, see
+    :func:`linker.communities.attach_by_family`) do not decide which families are common:
+    they get rows for the families the cluster's linked core has in common.
+
     Returns one row per (member, common family): account, cluster, template, share (of
     the account's prompts), intent (the account's intent share), variety (the family's
-    distinct texts per prompt, when known)."""
-    cols = ["account", "cluster", "template", "share", "intent", "variety"]
+    distinct texts per prompt, when known), attached."""
+    cols = ["account", "cluster", "template", "share", "intent", "variety", "attached"]
     used = memberships.loc[
         memberships["kind"] == "prompt_template", ["account", "value", "n_obs"]
     ].rename(columns={"value": "template"})
@@ -231,9 +233,12 @@ def family_use(
         return pd.DataFrame(columns=cols)
     senders = used.groupby("template")["account"].nunique()
     population = max(len(prompt_features), 1)
-    use = used.merge(members, on="account")
-    per = use.groupby(["cluster", "template"])["account"].nunique()
-    sizes = members.groupby("cluster").size()
+    if "attached" not in members:
+        members = members.assign(attached=False)
+    use = used.merge(members[["account", "cluster", "attached"]], on="account")
+    core = use[~use["attached"].to_numpy(bool)]
+    per = core.groupby(["cluster", "template"])["account"].nunique()
+    sizes = members[~members["attached"].to_numpy(bool)].groupby("cluster").size()
     size = sizes.reindex(per.index.get_level_values(0)).to_numpy(float)
     total = senders.reindex(per.index.get_level_values(1)).to_numpy(float)
     inside = per.to_numpy(float)
@@ -262,6 +267,7 @@ def family_use(
             "share": (use["n_obs"].to_numpy(float) / pf["n_prompts"].to_numpy(float)).clip(0, 1),
             "intent": pf["intent"].fillna(0).to_numpy(float),
             "variety": variety.reindex(use["template"].to_numpy()).to_numpy(float),
+            "attached": use["attached"].to_numpy(bool),
         },
         columns=cols,
     )
@@ -280,21 +286,32 @@ def participation(use: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
       paraphrases splits into several), times ``ratio``;
     - ``family_intent``: the intent of the senders of the families it sends, times
       ``ratio``. A member of a benign family merged into a campaign cluster carries that
-      family's share and intent, not the campaign's."""
+      family's share and intent, not the campaign's.
+
+    The yardsticks (the families' senders and intent, the lowest tenth of the shares)
+    come from the members linked by the graph; members marked ``attached`` in ``use``
+    are measured against them and do not move them."""
     index = pd.MultiIndex.from_frame(members[["cluster", "account"]])
     out = pd.DataFrame(
         0.0, index=index, columns=["common_share", "ratio", "template_share", "family_intent"]
     )
     if use.empty:
         return out.reset_index(drop=True)
-    sizes = members.groupby("cluster").size()
-    fam = use.groupby(["cluster", "template"]).agg(
+    attached = (
+        use["attached"].to_numpy(bool) if "attached" in use else np.zeros(len(use), dtype=bool)
+    )
+    core = use[~attached]
+    if "attached" in members:
+        sizes = members[~members["attached"].to_numpy(bool)].groupby("cluster").size()
+    else:
+        sizes = members.groupby("cluster").size()
+    fam = core.groupby(["cluster", "template"]).agg(
         senders=("account", "nunique"), intent=("intent", "mean")
     )
     fam["size_share"] = fam["senders"] / sizes.reindex(fam.index.get_level_values(0)).to_numpy()
     heavy = fam["intent"] >= INTENT_FAMILY_SHARE
     pooled = (
-        use[heavy.reindex(pd.MultiIndex.from_frame(use[["cluster", "template"]])).to_numpy()]
+        core[heavy.reindex(pd.MultiIndex.from_frame(core[["cluster", "template"]])).to_numpy()]
         .groupby("cluster")["account"]
         .nunique()
         / sizes
@@ -306,7 +323,9 @@ def participation(use: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
         w_intent=use["share"] * on["intent"].to_numpy(),
     )
     acc = weighted.groupby(["cluster", "account"])[["share", "w_size", "w_intent"]].sum()
-    typical = acc["share"].groupby(level=0).quantile(PARTICIPANT_QUANTILE)
+    core_accounts = pd.Index(core["account"].unique())
+    linked = acc[acc.index.get_level_values(1).isin(core_accounts)]
+    typical = linked["share"].groupby(level=0).quantile(PARTICIPANT_QUANTILE)
     ratio = (acc["share"] / typical.reindex(acc.index.get_level_values(0)).to_numpy()).clip(0, 1)
     found = pd.DataFrame(
         {
@@ -400,9 +419,10 @@ def reasons_for(row: pd.Series, template_examples: dict[str, str] | None = None)
         k = round(row["template_share"] * n)
         out.append(f"{k} of {n} accounts send variants of '{example}'")
     if row.get("n_attached", 0) >= 1:
+        k = int(row["n_attached"])
         out.append(
-            f"{int(row['n_attached'])} of them joined by sending its template families "
-            "alone (nothing shared that links)"
+            f"{k} more account{'s' if k > 1 else ''} joined only by sending its template "
+            "families (no card, device or address linked them)"
         )
     if row.get("intent_share", 0) >= 0.3:
         out.append(
@@ -479,12 +499,19 @@ def account_risk_in_cluster(
     common template families, its own intent share, its own hosting share, whether it
     shares a card or a device with another member; ``memberships`` from the projection).
     A bystander pulled into a campaign cluster through a shared proxy exit or a recycled
-    SMS-verification number scores lower than the campaign's accounts. ``use`` is
-    :func:`family_use` of the same inputs when the caller already has it.
-    Returns a Series indexed by account."""
+    SMS-verification number scores lower than the campaign's accounts. A member marked
+    ``attached`` in ``members`` (joined by a family alone) takes no part in the cluster's
+    signup burst or shared addresses either. ``use`` is :func:`family_use` of the same
+    inputs when the caller already has it. Returns a Series indexed by account."""
     acc = members["account"].to_numpy()
     frame = scored.loc[members["cluster"].to_numpy()].reset_index(drop=True)
     frame["hosting_share"] = hosting_share[acc]
+    if "attached" in members:
+        # joined by a family alone: no part in the core's signup burst or shared addresses
+        alone = members["attached"].to_numpy(bool)
+        for col in ("burst_2h", "share_edges_ip"):
+            if col in frame:
+                frame.loc[alone, col] = 0.0
     if memberships is not None:
         # the cluster's card and device reuse is evidence against the members that take
         # part in it; a member sharing neither with anyone inside does not carry it

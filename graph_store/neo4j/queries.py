@@ -154,7 +154,7 @@ MATCH (r:Run {run_id: $run_id})
 UNWIND $rows AS row
 MERGE (a:Account {account_id: row.account_id})
 CREATE (a)-[:SCORED {risk: row.risk, own_risk: row.own_risk, flagged: row.flagged,
-                     cluster_id: row.cluster_id}]->(r)
+                     cluster_id: row.cluster_id, attached: row.attached}]->(r)
 WITH a, row
 WHERE row.cluster_id IS NOT NULL
 MATCH (c:Cluster {run_id: $run_id, cluster_id: row.cluster_id})
@@ -224,7 +224,7 @@ READ_RUN = "MATCH (r:Run {run_id: $run_id}) RETURN r.meta AS meta, r.status AS s
 READ_RUN_ACCOUNTS = """
 MATCH (a:Account)-[s:SCORED]->(:Run {run_id: $run_id})
 RETURN a.account_id AS account_id, s.cluster_id AS cluster_id, s.risk AS risk,
-       s.flagged AS flagged, s.own_risk AS own_risk
+       s.flagged AS flagged, s.own_risk AS own_risk, coalesce(s.attached, false) AS attached
 """
 
 READ_RUN_CLUSTERS = """

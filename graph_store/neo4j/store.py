@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from graph_store.base import MEMBERSHIP_COLUMNS, LinkInput, RunTables
+from graph_store.base import ACCOUNT_COLUMNS, MEMBERSHIP_COLUMNS, LinkInput, RunTables
 from graph_store.neo4j import queries as q
 from graph_store.neo4j import schema
 
@@ -396,7 +396,8 @@ class Neo4jStore:
     def _write_run_parts(self, run: RunTables) -> None:
         self._write(q.CREATE_RUN, run_id=run.run_id, meta=json.dumps(run.meta, default=str))
         self._write_rows(q.CREATE_CLUSTERS, _cluster_rows(run.clusters), run_id=run.run_id)
-        accounts = run.accounts[["account_id", "cluster_id", "risk", "flagged", "own_risk"]]
+        accounts = run.accounts.reindex(columns=ACCOUNT_COLUMNS)
+        accounts["attached"] = accounts["attached"].fillna(False).astype(bool)
         self._write_rows(q.CREATE_SCORES, _records(accounts), run_id=run.run_id)
         links = run.edges[["a", "b", "weight", "n_shared", "evidence"]]
         self._write_rows(q.CREATE_LINKS, _records(links), run_id=run.run_id)
@@ -434,7 +435,7 @@ class Neo4jStore:
         meta = json.loads(self._read(q.READ_RUN, run_id=run_id)[0]["meta"])
         accounts = pd.DataFrame(
             self._read(q.READ_RUN_ACCOUNTS, run_id=run_id),
-            columns=["account_id", "cluster_id", "risk", "flagged", "own_risk"],
+            columns=ACCOUNT_COLUMNS,
         )
         accounts = accounts.sort_values("account_id", ignore_index=True)
         clusters = _clusters_frame(self._read(q.READ_RUN_CLUSTERS, run_id=run_id))
@@ -447,12 +448,13 @@ class Neo4jStore:
         )
 
     def previous_assignment(self) -> pd.DataFrame | None:
-        """(account_id, cluster_id) of the published run, or None."""
+        """(account_id, cluster_id) of the published run's linked members (accounts
+        attached by a template family alone do not carry ids over), or None."""
         run_id = self.latest_run_id()
         if run_id is None:
             return None
-        rows = self._read(q.READ_RUN_ACCOUNTS, run_id=run_id)
-        return pd.DataFrame(rows, columns=["account_id", "cluster_id"])
+        rows = pd.DataFrame(self._read(q.READ_RUN_ACCOUNTS, run_id=run_id), columns=ACCOUNT_COLUMNS)
+        return rows.loc[~rows["attached"].astype(bool), ["account_id", "cluster_id"]]
 
 
 def _account_rows(inp: LinkInput) -> pd.DataFrame:

@@ -231,6 +231,7 @@ def _random_run(seed: int) -> RunTables:
     acc = run.accounts.assign(
         risk=rng.uniform(0, 1, len(run.accounts)).round(6),
         own_risk=rng.uniform(0, 0.45, len(run.accounts)).round(6),
+        attached=(rng.uniform(0, 1, len(run.accounts)) < 0.2) & run.accounts["cluster_id"].notna(),
     )
     cl = run.clusters.assign(
         risk=rng.uniform(0, 1, len(run.clusters)),
@@ -258,6 +259,7 @@ def _reference_answer(run: RunTables, account_id: str) -> dict[str, object]:
         "run_id": run.run_id,
         "risk": float(np.round(row["risk"], 4)),
         "own_risk": float(np.round(row["own_risk"], 4)),
+        "attached": bool(row["attached"]),
         "flagged": bool(row["flagged"]),
         "cluster_id": None if cluster is None else cid,
         "cluster_risk": None if cluster is None else float(np.round(cluster["risk"], 4)),
@@ -274,6 +276,20 @@ def test_account_answers_match_a_slow_reference(seed: int) -> None:
         assert json.loads(snapshot.account_json[account_id]) == _reference_answer(run, account_id)
     order = [c for c in snapshot.cluster_order]
     assert order == list(run.clusters.sort_values("risk", ascending=False)["cluster_id"])
+    # member pages carry each member's attached flag
+    flags = run.accounts.set_index("account_id")["attached"]
+    for cid, entry in snapshot.clusters.items():
+        page = snapshot.members(entry, 0, 10_000)
+        assert {m["account_id"]: m["attached"] for m in page} == flags[
+            (run.accounts["cluster_id"] == cid).to_numpy()
+        ].to_dict()
+
+
+def test_runs_without_the_attached_column_read_as_not_attached() -> None:
+    run = _random_run(1)
+    old = RunTables(run.run_id, run.accounts.drop(columns="attached"), run.clusters, run.edges)
+    snapshot = build_snapshot(old)
+    assert not any(json.loads(v)["attached"] for v in snapshot.account_json.values())
 
 
 @pytest.mark.parametrize("seed", range(4), ids=lambda s: f"seed={s}")

@@ -36,6 +36,7 @@ def test_account_risk_of_a_ring_member(
         "run_id": linked_run.run_id,
         "risk": pytest.approx(float(account["risk"])),
         "own_risk": pytest.approx(float(account["own_risk"])),
+        "attached": bool(account["attached"]),
         "flagged": bool(account["flagged"]),
         "cluster_id": ring_cluster,
         "cluster_risk": pytest.approx(float(cluster["risk"])),

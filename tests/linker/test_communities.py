@@ -168,3 +168,36 @@ def test_attachment_off_and_without_prompts() -> None:
     assert attached[3]
     _, attached = attach_by_family(labels, uses.assign(kind="device"), 0.5, population=100)
     assert not attached.any()
+
+
+def test_member_likeness_weighs_over_sent_neutral_and_foreign_families() -> None:
+    # community 0-9 (label 5: labels need not start at 0) sends F; half of it also sends
+    # G, which 10 strangers send too (not held: 5 of 16, but over-sent: lift 6); 2
+    # members and 18 strangers send N (about the population's rate: neutral); only
+    # strangers send D (foreign)
+    labels = np.array([5] * 10 + [-1] * 190)
+    base = [(a, "F", 10) for a in range(10)] + [(a, "G", 2) for a in range(5)]
+    base += [(a, "G", 1) for a in range(100, 110)]
+    base += [(a, "N", 1) for a in (0, 1, *range(120, 138))]
+    base += [(a, "D", 1) for a in range(140, 170)]
+
+    def joins(f: int, **other: int) -> bool:
+        rows = [(60, "F", f)] + [(60, name, n) for name, n in other.items()]
+        uses = _template_uses([*base, *rows])
+        out, attached = attach_by_family(labels, uses, held_share=0.5, population=200)
+        assert out[60] == (5 if attached[60] else -1)
+        return bool(attached[60])
+
+    assert joins(1, D=1) is False  # a tie stays out
+    assert joins(1, G=1, D=1) is True  # the over-sent G counts with F
+    assert joins(2, N=5, D=1) is True  # N is not foreign ...
+    assert joins(1, N=5, D=2) is False  # ... nor the community's
+    assert joins(1, G=1, D=3) is False  # weighed by prompts, not by families
+
+
+def test_an_account_in_a_community_is_never_moved() -> None:
+    labels = np.array([0] * 6 + [1, 1, 1] + [-1] * 91)
+    uses = _template_uses([(a, "F", 5) for a in range(6)] + [(7, "F", 5), (50, "F", 1)])
+    out, attached = attach_by_family(labels, uses, held_share=0.5, population=100)
+    assert out[7] == 1 and not attached[7]
+    assert out[50] == 0 and attached[50]

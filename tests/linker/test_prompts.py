@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from graph_store.embedded import EmbeddedStore
 from linker.cli import app
+from linker.communities import content_id
 from linker.ingest import load_dataset
 from linker.linkage import build_projection, link_input
 from linker.pipeline import link
@@ -181,7 +182,8 @@ def test_light_sender_of_a_held_family_joins_the_cluster(tmp_path: Path) -> None
     cluster = result.run.clusters.set_index("cluster_id").loc[ring.iloc[0]]
     assert cluster["size"] == 7 and cluster["n_attached"] == 1
     assert any(
-        "1 of them joined by sending its template families alone" in r for r in cluster["reasons"]
+        "1 more account joined only by sending its template families" in r
+        for r in cluster["reasons"]
     )
     # off from the command line: recorded in run.json, and 'light' stays in no cluster
     off = tmp_path / "off"
@@ -191,6 +193,37 @@ def test_light_sender_of_a_held_family_joins_the_cluster(tmp_path: Path) -> None
     assert meta["settings"]["community"]["attach_share"] == 0.0
     acc = pd.read_parquet(off / "accounts.parquet").set_index("account_id")
     assert pd.isna(acc.loc["light", "cluster_id"])  # no edge of its own: in no cluster
+
+
+def _ring_world(tmp_path: Path, ring: list[str], light: list[str]) -> Path:
+    """``ring`` accounts send one template family; each of ``light`` sends one variant."""
+    prompts = [
+        (a, ts(i * 10 + k), TEMPLATE.format(n=k, topic=TOPICS[k % len(TOPICS)]))
+        for i, a in enumerate(ring)
+        for k in range(6)
+    ]
+    prompts += [
+        (a, ts(500 + i), TEMPLATE.format(n=70 + i, topic="tax law")) for i, a in enumerate(light)
+    ]
+    accounts = [*ring, *light]
+    signals = [(a, "device", f"dev-{a}", None) for a in accounts]
+    return write_input(tmp_path, accounts, signals, prompts=prompts)
+
+
+def test_attached_accounts_do_not_move_cluster_ids(tmp_path: Path) -> None:
+    ring = [f"ring{i}" for i in range(6)]
+    light = [f"light{i}" for i in range(6)]
+    store = EmbeddedStore(tmp_path / "out")
+    first = link(_ring_world(tmp_path / "a", ring, light), store).run.accounts
+    first = first.set_index("account_id")
+    assert first.loc[light, "attached"].all() and not first.loc[ring, "attached"].any()
+    ring_id = first.loc["ring0", "cluster_id"]
+    assert (first.loc[light, "cluster_id"] == ring_id).all()
+    assert ring_id == content_id(ring)  # the id is the linked core's, not the 12 members'
+    # next run: the light senders are gone and one ring member left; 5 of the 6 linked
+    # members remain, a majority of the old cluster as linked (not of its 12 members)
+    second = link(_ring_world(tmp_path / "b", ring[:5], []), store).run.accounts
+    assert set(second.loc[second["cluster_id"].notna(), "cluster_id"]) == {ring_id}
 
 
 def test_privacy_no_raw_prompt_text_in_outputs(tmp_path: Path) -> None:
