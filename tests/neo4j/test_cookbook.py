@@ -131,6 +131,8 @@ def test_cluster_members(linked: Linked, neo4j_driver: Any) -> None:
     assert created == sorted(created)
     risk = linked.latest.accounts.set_index("account_id")["risk"]
     assert [r["risk"] for r in rows] == pytest.approx([risk[r["account"]] for r in rows])
+    attached = linked.latest.accounts.set_index("account_id")["attached"]
+    assert [r["attached"] for r in rows] == [bool(attached[r["account"]]) for r in rows]
 
 
 def _shared(inp: LinkInput, accounts: set[str]) -> pd.DataFrame:

@@ -143,9 +143,10 @@ def neo4j_result(small_world: Path, neo4j_store: Neo4jStore) -> RunResult:
 
 
 def _assignment(accounts: pd.DataFrame) -> pd.DataFrame:
-    cols = ["account_id", "cluster_id", "risk", "flagged"]
-    out = accounts[cols].sort_values("account_id", ignore_index=True)
-    return out.astype({"cluster_id": object, "flagged": bool, "risk": float})
+    cols = ["account_id", "cluster_id", "risk", "flagged", "attached"]
+    out = accounts.reindex(columns=cols).sort_values("account_id", ignore_index=True)
+    out["attached"] = out["attached"].fillna(False)
+    return out.astype({"cluster_id": object, "flagged": bool, "risk": float, "attached": bool})
 
 
 def _cluster_table(clusters: pd.DataFrame) -> pd.DataFrame:
@@ -474,3 +475,22 @@ def test_kind_names_never_become_labels() -> None:
     query = q.membership_query("x`]->(n) DETACH DELETE n //", fresh=False)
     assert "DETACH" not in query and ":Identifier)" in query and "HAS_IDENTIFIER" in query
     assert "DETACH" not in q.merge_identifiers("x`) DETACH DELETE n //")
+
+
+def test_attached_flags_round_trip_and_do_not_carry_ids(neo4j_store: Neo4jStore) -> None:
+    latest = neo4j_store.latest_run()
+    assert latest is not None
+    accounts = latest.accounts.copy()
+    clustered = np.flatnonzero(accounts["cluster_id"].notna().to_numpy())
+    joined = clustered[::3]  # every third member: joined by a template family alone
+    accounts["attached"] = False
+    accounts.loc[joined, "attached"] = True
+    neo4j_store.write_run(replace(latest, run_id="attached-1", accounts=accounts))
+    stored = neo4j_store.latest_run()
+    assert stored is not None and stored.run_id == "attached-1"
+    pd.testing.assert_frame_equal(_assignment(stored.accounts), _assignment(accounts))
+    previous = neo4j_store.previous_assignment()
+    assert previous is not None
+    assert set(previous["account_id"]) == set(accounts["account_id"]) - set(
+        accounts.loc[joined, "account_id"]
+    )
