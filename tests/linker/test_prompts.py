@@ -123,21 +123,29 @@ def test_template_links_a_ring_but_not_homework_or_sdk_samples(tmp_path: Path) -
     assert sdk["degree"].max() == 300
 
 
-def test_a_family_sent_once_is_kept_as_participation_that_links_nobody(tmp_path: Path) -> None:
-    ring = [f"ring{i}" for i in range(6)]
+def _ring_world(tmp_path: Path, ring: list[str], others: list[tuple[str, list[str]]]) -> Path:
+    """``ring`` accounts send six variants each of one template family; each account of
+    ``others`` sends its texts. Every account has a device of its own."""
     prompts = [
         (a, ts(i * 10 + k), TEMPLATE.format(n=k, topic=TOPICS[k % len(TOPICS)]))
         for i, a in enumerate(ring)
         for k in range(6)
     ]
-    # 'once' sends one variant among everyday questions: it takes part, it links nobody
-    prompts += [("once", ts(500), TEMPLATE.format(n=77, topic="tax law"))]
-    prompts += [
-        ("once", ts(501 + k), f"what should I cook with {k} eggs and rice") for k in range(4)
-    ]
-    accounts = [*ring, "once"]
+    for j, (account, texts) in enumerate(others):
+        prompts += [(account, ts(500 + 10 * j + k), text) for k, text in enumerate(texts)]
+    accounts = [*ring, *(account for account, _ in others)]
     signals = [(a, "device", f"dev-{a}", None) for a in accounts]
-    data = load_dataset(write_input(tmp_path, accounts, signals, prompts=prompts))
+    return write_input(tmp_path, accounts, signals, prompts=prompts)
+
+
+RING = [f"ring{i}" for i in range(6)]
+VARIANT = TEMPLATE.format(n=77, topic="tax law")
+COOKING = [f"what should I cook with {k} eggs and rice" for k in range(4)]
+
+
+def test_a_family_sent_once_is_kept_as_participation_that_links_nobody(tmp_path: Path) -> None:
+    # 'once' sends one variant among everyday questions: it takes part, it links nobody
+    data = load_dataset(_ring_world(tmp_path, RING, [("once", [VARIANT, *COOKING])]))
     members = analyse(data.prompts).memberships
     once = members[members["account_id"] == "once"]
     assert len(once) == 1 and once["strength"].iloc[0] == 0.0 and once["n_obs"].iloc[0] == 1
@@ -152,30 +160,15 @@ def test_a_family_sent_once_is_kept_as_participation_that_links_nobody(tmp_path:
     assert not ((proj.edges["a"] == position) | (proj.edges["b"] == position)).any()
 
 
-def _ring_and_light_sender(tmp_path: Path) -> Path:
-    """A ring of 6 sending one template family, 'light' sending one variant among
-    everyday questions on a device of its own, 'stranger' sending everyday questions."""
-    ring = [f"ring{i}" for i in range(6)]
-    prompts = [
-        (a, ts(i * 10 + k), TEMPLATE.format(n=k, topic=TOPICS[k % len(TOPICS)]))
-        for i, a in enumerate(ring)
-        for k in range(6)
-    ]
-    prompts += [("light", ts(500), TEMPLATE.format(n=77, topic="tax law"))]
-    prompts += [
-        ("light", ts(501 + k), f"what should I cook with {k} eggs and rice") for k in range(4)
-    ]
-    prompts += [("stranger", ts(600 + k), f"plan a {k} day trip to the lakes") for k in range(4)]
-    accounts = [*ring, "light", "stranger"]
-    signals = [(a, "device", f"dev-{a}", None) for a in accounts]
-    return write_input(tmp_path, accounts, signals, prompts=prompts)
-
-
 def test_light_sender_of_a_held_family_joins_the_cluster(tmp_path: Path) -> None:
-    data_dir = _ring_and_light_sender(tmp_path / "in")
+    # 'light' sends one variant among everyday questions; 'stranger' everyday ones only
+    trips = [f"plan a {k} day trip to the lakes" for k in range(4)]
+    data_dir = _ring_world(
+        tmp_path / "in", RING, [("light", [VARIANT, *COOKING]), ("stranger", trips)]
+    )
     result = link(data_dir, EmbeddedStore(tmp_path / "out"))
     acc = result.run.accounts.set_index("account_id")
-    ring = acc.loc[[f"ring{i}" for i in range(6)], "cluster_id"]
+    ring = acc.loc[RING, "cluster_id"]
     assert ring.nunique() == 1 and ring.notna().all()
     assert acc.loc["light", "cluster_id"] == ring.iloc[0]  # shares no edge, sends the family
     assert pd.isna(acc.loc["stranger", "cluster_id"])
@@ -195,34 +188,19 @@ def test_light_sender_of_a_held_family_joins_the_cluster(tmp_path: Path) -> None
     assert pd.isna(acc.loc["light", "cluster_id"])  # no edge of its own: in no cluster
 
 
-def _ring_world(tmp_path: Path, ring: list[str], light: list[str]) -> Path:
-    """``ring`` accounts send one template family; each of ``light`` sends one variant."""
-    prompts = [
-        (a, ts(i * 10 + k), TEMPLATE.format(n=k, topic=TOPICS[k % len(TOPICS)]))
-        for i, a in enumerate(ring)
-        for k in range(6)
-    ]
-    prompts += [
-        (a, ts(500 + i), TEMPLATE.format(n=70 + i, topic="tax law")) for i, a in enumerate(light)
-    ]
-    accounts = [*ring, *light]
-    signals = [(a, "device", f"dev-{a}", None) for a in accounts]
-    return write_input(tmp_path, accounts, signals, prompts=prompts)
-
-
 def test_attached_accounts_do_not_move_cluster_ids(tmp_path: Path) -> None:
-    ring = [f"ring{i}" for i in range(6)]
     light = [f"light{i}" for i in range(6)]
+    sent = [(a, [TEMPLATE.format(n=70 + i, topic="tax law")]) for i, a in enumerate(light)]
     store = EmbeddedStore(tmp_path / "out")
-    first = link(_ring_world(tmp_path / "a", ring, light), store).run.accounts
+    first = link(_ring_world(tmp_path / "a", RING, sent), store).run.accounts
     first = first.set_index("account_id")
-    assert first.loc[light, "attached"].all() and not first.loc[ring, "attached"].any()
+    assert first.loc[light, "attached"].all() and not first.loc[RING, "attached"].any()
     ring_id = first.loc["ring0", "cluster_id"]
     assert (first.loc[light, "cluster_id"] == ring_id).all()
-    assert ring_id == content_id(ring)  # the id is the linked core's, not the 12 members'
+    assert ring_id == content_id(RING)  # the id is the linked core's, not the 12 members'
     # next run: the light senders are gone and one ring member left; 5 of the 6 linked
     # members remain, a majority of the old cluster as linked (not of its 12 members)
-    second = link(_ring_world(tmp_path / "b", ring[:5], []), store).run.accounts
+    second = link(_ring_world(tmp_path / "b", RING[:5], []), store).run.accounts
     assert set(second.loc[second["cluster_id"].notna(), "cluster_id"]) == {ring_id}
 
 
