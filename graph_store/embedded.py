@@ -82,7 +82,9 @@ class EmbeddedStore:
         path = self.root / TABLE_FILES["accounts"]
         if not path.is_file():
             return None
-        frame = pd.read_parquet(path)
-        if "attached" in frame:  # runs written before the column existed have none
+        columns = ["account_id", "cluster_id"]
+        has_flag = "attached" in pq.read_schema(path).names  # runs before the column: none
+        frame = pd.read_parquet(path, columns=[*columns, "attached"] if has_flag else columns)
+        if has_flag:
             frame = frame[~frame["attached"].fillna(False).astype(bool)]
-        return frame[["account_id", "cluster_id"]].reset_index(drop=True)
+        return frame[columns].reset_index(drop=True)

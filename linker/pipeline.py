@@ -207,9 +207,9 @@ def score_input(
             len(inp.prompt_features) if inp.prompt_features is not None else None,
         )
         if attached.any():
-            id_of = pd.Series(cluster_ids[found >= 0].to_numpy(), index=found[found >= 0])
-            id_of = id_of[~id_of.index.duplicated()]
-            cluster_ids[attached] = id_of.reindex(labels[attached]).to_numpy()
+            linked = found >= 0
+            id_of = dict(zip(found[linked].tolist(), cluster_ids[linked].tolist(), strict=True))
+            cluster_ids[attached] = [id_of[label] for label in labels[attached].tolist()]
     with _timed(timings, "risk", progress):
         member_mask = cluster_ids.notna().to_numpy()
         members = pd.DataFrame(
