@@ -178,8 +178,8 @@ class SharedIdentifier(BaseModel):
     links: int = Field(ge=0, description="Links (account pairs) inside the cluster with this kind.")
     accounts: int = Field(ge=0, description="Members on at least one such link.")
     values: list[IdentifierValue] = Field(
-        description="The shared values, when the run records them (run.json "
-        "`cluster_identifiers`); empty otherwise."
+        description="The values the most members share (top 3 per kind, from run.json "
+        "`cluster_identifiers`); empty for runs written before they were recorded."
     )
 
 

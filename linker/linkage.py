@@ -515,3 +515,32 @@ def build_projection(inp: LinkInput, settings: LinkageSettings | None = None) ->
         feature_only = feature_only.assign(ident=ident)[ident >= 0]
         memberships = pd.concat([memberships, feature_only], ignore_index=True)
     return Projection(accounts, identifiers, memberships, edges)
+
+
+def shared_values(
+    projection: Projection, cluster_ids: pd.Series, top: int = 3
+) -> dict[str, list[dict[str, object]]]:
+    """The identifier values each cluster's members share, for review: per cluster and
+    kind, the ``top`` values used by the most members (at least two), as
+    ``{cluster_id: [{"kind", "value", "accounts"}]}`` (``cluster_ids`` indexed like
+    ``projection.accounts``). Template families appear by id, never by text."""
+    mem = projection.memberships
+    cluster = cluster_ids.to_numpy(dtype=object)[mem["account"].to_numpy()]
+    rows = pd.DataFrame(
+        {"cluster": cluster, "kind": mem["kind"].to_numpy(), "value": mem["value"].to_numpy()}
+    )
+    rows = rows[pd.notna(cluster)]
+    if rows.empty:
+        return {}
+    # one membership row per (account, identifier): a row count is an account count
+    counts = rows.groupby(["cluster", "kind", "value"], sort=False).size().rename("accounts")
+    counts = counts[counts >= 2].reset_index()
+    counts = counts.sort_values(
+        ["cluster", "kind", "accounts", "value"], ascending=[True, True, False, True]
+    )
+    best = counts.groupby(["cluster", "kind"], sort=False).head(top)
+    best = best.astype({"accounts": int, "value": str})
+    return {
+        str(cid): group[["kind", "value", "accounts"]].to_dict("records")
+        for cid, group in best.groupby("cluster", sort=False)
+    }

@@ -20,7 +20,7 @@ from graph_store.base import GraphStore, InputGraphStore, LinkInput, RunTables
 from linker import __version__, communities, prompts
 from linker.errors import LinkerError
 from linker.ingest import Dataset, absorb_prompt_stream, load_dataset, write_rejected
-from linker.linkage import Projection, build_projection, link_input
+from linker.linkage import Projection, build_projection, link_input, shared_values
 from linker.risk import (
     RiskSettings,
     account_hosting_share,
@@ -353,6 +353,8 @@ def link(
     n_verdicts = 0
     if verdicts is not None and not verdicts.empty:
         n_verdicts = apply_analyst_labels(accounts, clusters, verdicts)
+    with _timed(timings, "shared_values", progress):
+        values = shared_values(projection, accounts["cluster_id"])
     run_id = _run_id(dataset, settings)
     meta = {
         "run_id": run_id,
@@ -377,6 +379,9 @@ def link(
         "n_flagged_accounts": int(accounts["flagged"].sum()),
         "analyst_verdicts_applied": n_verdicts,
         "timings_s": timings,
+        # the values that hold each cluster together (masked by the API for readers
+        # without identifiers:read)
+        "cluster_identifiers": values,
     }
     run = RunTables(run_id=run_id, accounts=accounts, clusters=clusters, edges=edges, meta=meta)
     with _timed(timings, "write", progress):

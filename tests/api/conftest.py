@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -40,17 +39,18 @@ RING_CARD = "4111111111111111"
 
 
 def _world(root: Path) -> Path:
-    """A ring of 8 sharing one card and two devices, a family of 3 sharing a card, and
-    5 accounts with nothing in common."""
+    """A ring of 8 sharing one card and two devices (two of them an e-mail address too),
+    a family of 3 sharing a card, and 5 accounts with nothing in common."""
     ring = [f"ring{i}" for i in range(8)]
     family = [f"fam{i}" for i in range(3)]
     alone = [f"solo{i}" for i in range(5)]
     signals: list[tuple[str, str, str, str | None]] = []
     for i, account in enumerate(ring):
         signals += [
-            (account, "payment", "card-R", ts(i)),
+            (account, "payment", RING_CARD, ts(i)),
             (account, "device", f"dev-R{i % 2}", ts(i)),
         ]
+    signals += [(account, "email", "ringleader@example.com", ts(0)) for account in ring[:2]]
     signals += [(account, "payment", "card-F", ts(0)) for account in family]
     signals += [(account, "device", f"d-{account}", ts(0)) for account in alone]
     return write_input(root, ring + family + alone, signals)
@@ -58,18 +58,10 @@ def _world(root: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def linked_run(tmp_path_factory: pytest.TempPathFactory) -> RunTables:
-    """The run the linker makes of the world, plus identifier values for the ring (as a
-    future identifiers table would record them in run.json)."""
+    """The run the linker makes of the world (with the shared values it records)."""
     root = tmp_path_factory.mktemp("world")
     out = root / "out"
-    run = link(_world(root / "in"), EmbeddedStore(out), out_dir=out).run
-    ring = str(run.accounts.set_index("account_id").loc["ring0", "cluster_id"])
-    values = [
-        {"kind": "payment", "value": RING_CARD, "accounts": 8},
-        {"kind": "device", "value": "dev-R0", "accounts": 4},
-        {"kind": "email", "value": "ringleader@example.com", "accounts": 1},
-    ]
-    return replace(run, meta={**run.meta, "cluster_identifiers": {ring: values}})
+    return link(_world(root / "in"), EmbeddedStore(out), out_dir=out).run
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +15,7 @@ from api.app import create_app
 from api.pagination import encode_cursor
 from api.settings import ApiSettings
 from graph_store.base import GraphStore, RunTables
+from graph_store.embedded import EmbeddedStore
 from tests.api.conftest import RING_CARD, auth
 
 
@@ -174,12 +176,37 @@ def test_identifier_values_are_masked_without_identifiers_read(
     assert RING_CARD not in json.dumps(masked)
 
 
-def test_cluster_without_recorded_values_has_empty_values(
-    client: TestClient, keys: dict[str, str], linked_run: RunTables, ring_cluster: str
+def test_values_are_the_ones_the_linker_recorded(
+    client: TestClient, keys: dict[str, str], linked_run: RunTables
 ) -> None:
     family = str(_row(linked_run.accounts, "account_id", "fam0")["cluster_id"])
+    assert linked_run.meta["cluster_identifiers"][family] == [
+        {"kind": "payment", "value": "card-F", "accounts": 3}
+    ]
     body = client.get(f"/v1/clusters/{family}", headers=auth(keys["analyst"])).json()
     assert body["shared_identifiers"] == [
+        {
+            "kind": "payment",
+            "links": 3,
+            "accounts": 3,
+            "values": [{"value": "card-F", "accounts": 3, "masked": False}],
+        }
+    ]
+
+
+def test_cluster_without_recorded_values_has_empty_values(
+    make_client: Callable[..., TestClient],
+    keys: dict[str, str],
+    linked_run: RunTables,
+    tmp_path: Path,
+) -> None:
+    # a run written before the linker recorded values
+    meta = {k: v for k, v in linked_run.meta.items() if k != "cluster_identifiers"}
+    store = EmbeddedStore(tmp_path / "old")
+    store.write_run(replace(linked_run, meta=meta))
+    family = str(_row(linked_run.accounts, "account_id", "fam0")["cluster_id"])
+    body = make_client(store).get(f"/v1/clusters/{family}", headers=auth(keys["analyst"]))
+    assert body.json()["shared_identifiers"] == [
         {"kind": "payment", "links": 3, "accounts": 3, "values": []}
     ]
 

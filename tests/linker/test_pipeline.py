@@ -57,6 +57,30 @@ def test_outputs_have_the_documented_columns(first_run) -> None:  # type: ignore
     assert (out / "rejected.csv").exists() and (out / "run.json").exists()
 
 
+def test_run_records_the_values_each_cluster_shares(first_run) -> None:  # type: ignore[no-untyped-def]
+    _, result = first_run
+    recorded = result.run.meta["cluster_identifiers"]
+    accounts, signals = result.run.accounts, result.dataset.signals
+    flagged = result.run.clusters.loc[result.run.clusters["flagged"], "cluster_id"]
+    assert len(flagged) and all(cid in recorded for cid in flagged)
+    checked = 0
+    for cid in flagged[:10]:
+        members = set(accounts.loc[accounts["cluster_id"] == cid, "account_id"])
+        per_kind: dict[str, int] = {}
+        for item in recorded[cid]:
+            per_kind[item["kind"]] = per_kind.get(item["kind"], 0) + 1
+            if item["kind"] in ("ip_prefix", "prompt_template"):
+                continue  # derived identifiers: not in the signals table
+            users = signals.loc[
+                (signals["kind"] == item["kind"]) & (signals["value"] == item["value"]),
+                "account_id",
+            ]
+            assert item["accounts"] == len(members & set(users)) >= 2
+            checked += 1
+        assert max(per_kind.values()) <= 3  # the top 3 values per kind
+    assert checked > 0
+
+
 def test_rerun_on_the_same_input_gives_the_same_ids(
     world_dir: Path, first_run, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
