@@ -525,22 +525,29 @@ def shared_values(
     ``{cluster_id: [{"kind", "value", "accounts"}]}`` (``cluster_ids`` indexed like
     ``projection.accounts``). Template families appear by id, never by text."""
     mem = projection.memberships
-    cluster = cluster_ids.to_numpy(dtype=object)[mem["account"].to_numpy()]
-    rows = pd.DataFrame(
-        {"cluster": cluster, "kind": mem["kind"].to_numpy(), "value": mem["value"].to_numpy()}
-    )
-    rows = rows[pd.notna(cluster)]
-    if rows.empty:
+    codes, names = pd.factorize(cluster_ids.to_numpy(dtype=object)[mem["account"].to_numpy()])
+    inside = codes >= 0
+    if not inside.any():
         return {}
     # one membership row per (account, identifier): a row count is an account count
-    counts = rows.groupby(["cluster", "kind", "value"], sort=False).size().rename("accounts")
-    counts = counts[counts >= 2].reset_index()
+    n_idents = len(projection.identifiers)
+    key = codes[inside].astype(np.int64) * n_idents + mem["ident"].to_numpy(np.int64)[inside]
+    keys, accounts = np.unique(key, return_counts=True)
+    shared = accounts >= 2
+    ident = keys[shared] % n_idents
+    counts = pd.DataFrame(
+        {
+            "cluster": np.asarray(names, dtype=object)[keys[shared] // n_idents],
+            "kind": projection.identifiers["kind"].to_numpy()[ident],
+            "value": projection.identifiers["value"].to_numpy()[ident].astype(str),
+            "accounts": accounts[shared].astype(int),
+        }
+    )
     counts = counts.sort_values(
         ["cluster", "kind", "accounts", "value"], ascending=[True, True, False, True]
     )
     best = counts.groupby(["cluster", "kind"], sort=False).head(top)
-    best = best.astype({"accounts": int, "value": str})
-    return {
-        str(cid): group[["kind", "value", "accounts"]].to_dict("records")
-        for cid, group in best.groupby("cluster", sort=False)
-    }
+    out: dict[str, list[dict[str, object]]] = {}
+    for cid, kind, value, n in best.itertuples(index=False, name=None):
+        out.setdefault(str(cid), []).append({"kind": kind, "value": value, "accounts": int(n)})
+    return out
