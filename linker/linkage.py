@@ -168,7 +168,9 @@ def identifier_table(
     )
     table["p_alone"] = np.clip(kind_w * cat_f * specificity(degree, fast, settings), 0.0, 0.95)
     table["p"] = table["p_alone"]
-    table["supernode"] = table["degree"].to_numpy() > settings.max_degree
+    caps = {kind: settings.supernode_degree(kind) for kind in table["kind"].unique()}
+    cap = np.array([caps[kind] for kind in table["kind"]], dtype=np.int64)
+    table["supernode"] = table["degree"].to_numpy() > cap
     return table, codes.astype(np.int64)
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 #: How strongly one shared identifier of a kind suggests common control, before the
 #: specificity discount. An identifier of an unlisted kind gets ``other``.
 DEFAULT_KIND_WEIGHT: dict[str, float] = {
@@ -74,6 +76,14 @@ class LinkageSettings:
     min_edge_weight: float = 0.2
     #: supernodes: identifiers with more accounts than this make no pairs (feature only)
     max_degree: int = 5000
+    #: ... per kind, where it differs; None: never a supernode. Template families have
+    #: no cap: their pair evidence is weighed by each member's strength (share of its
+    #: prompts x variety; an SDK sample or a pasted homework question has ~0) and by
+    #: time, and a campaign family, or one template shared by several campaigns, can
+    #: have tens of thousands of senders (docs/linkage.md, "Supernodes and size")
+    max_degree_by_kind: dict[str, int | None] = field(
+        default_factory=lambda: {"prompt_template": None}
+    )
     #: above this many accounts an identifier links each member to ``sparse_partners``
     #: random co-members instead of to all of them (a random expander, not a clique)
     dense_limit: int = 300
@@ -92,6 +102,12 @@ class LinkageSettings:
     def weight_of(self, kind: str) -> float:
         """The base weight of an identifier kind."""
         return self.kind_weight.get(kind, self.kind_weight["other"])
+
+    def supernode_degree(self, kind: str) -> int:
+        """Above how many accounts an identifier of ``kind`` makes no pairs (for a kind
+        that is never a supernode, more accounts than any world has)."""
+        cap = self.max_degree_by_kind.get(kind, self.max_degree)
+        return np.iinfo(np.int64).max if cap is None else cap
 
     def exponent_of(self, kind: str) -> float:
         """The specificity exponent of an identifier kind."""

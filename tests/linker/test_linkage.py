@@ -129,6 +129,37 @@ def test_supernode_makes_no_pairs(tmp_path: Path) -> None:
     assert bool(proj.identifiers["supernode"].iloc[0])
 
 
+def test_template_family_is_never_a_supernode(tmp_path: Path) -> None:
+    # 60 accounts send one template family heavily (a campaign, or several sharing one
+    # toolkit's template) and sit behind one address: above max_degree the address makes
+    # no pairs, the family still does (weighed by each member's strength)
+    accounts = [f"s{i}" for i in range(60)]
+    signals = [(a, "ip", "198.51.100.7", ts(i)) for i, a in enumerate(accounts)]
+    data = load_dataset(write_input(tmp_path, accounts, signals))
+    family = pd.DataFrame(
+        {
+            "account_id": accounts,
+            "kind": "prompt_template",
+            "value": "pt_toolkit",
+            "n_obs": 20,
+            "first_ts": data.signals["first_ts"].min(),
+            "last_ts": data.signals["last_ts"].max(),
+            "strength": 0.9,
+        }
+    )
+    settings = LinkageSettings(max_degree=50)
+    proj = build_projection(link_input(data, settings, extra_memberships=family), settings)
+    idents = proj.identifiers.set_index("kind")
+    assert bool(idents.loc["ip", "supernode"]) and not bool(
+        idents.loc["prompt_template", "supernode"]
+    )
+    assert len(proj.edges) >= 60 and (proj.edges["ev_prompt_template"] > 0).all()
+    assert "ev_ip" not in proj.edges or (proj.edges["ev_ip"] == 0).all()
+    capped = LinkageSettings(max_degree=50, max_degree_by_kind={"prompt_template": 50})
+    proj = build_projection(link_input(data, capped, extra_memberships=family), capped)
+    assert proj.edges.empty  # a cap can still be set per kind
+
+
 def test_specificity_falls_with_degree_but_not_to_nothing() -> None:
     s = specificity(np.array([2, 4, 40, 400, 4000]), 0.3, LinkageSettings())
     assert s[0] == s[1] == 1.0
