@@ -38,7 +38,7 @@ COMMON_MIN_SHARE = 0.05
 #: a family is common in a cluster only when the cluster holds at least this share of
 #: all its senders (a token bar: one template shared by many campaigns, such as a public
 #: distillation toolkit's, is held by none of them but over-sent by each) ...
-MIN_CONCENTRATION = 0.02
+MIN_CONCENTRATION = 0.05
 #: ... and its members send it at least this many times as often as accounts at large,
 #: or the cluster holds at least ``HELD_CONCENTRATION`` of its senders (in a small world
 #: one cluster can be most of the population)
