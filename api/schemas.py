@@ -216,7 +216,12 @@ class LabelIn(BaseModel):
     target_type: Literal["account", "cluster"]
     target_id: Identifier
     label: Literal["sybil", "benign"]
-    author: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+    # the pattern puts "not only blanks" into the OpenAPI document, where min_length
+    # after stripping cannot be seen
+    author: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=200, strip_whitespace=True, pattern=r"\S"),
+    ]
     reason: Annotated[str, StringConstraints(max_length=2000)] = ""
 
 

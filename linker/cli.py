@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from graph_store.base import GraphStore
     from linker.pipeline import LinkSettings, RunResult
 
+#: problems printed by ``validate``; the rest are counted ("and N more") and in rejected.csv
+SHOWN_PROBLEMS = 5
+
 app = typer.Typer(
     name="sybil-linker",
     help="Find coordinated Sybil account clusters from payment, IP, device and prompt signals.",
@@ -35,7 +38,8 @@ app = typer.Typer(
 
 def fail(err: Exception) -> typer.Exit:
     """Print a project error in one clear line and return the exit to raise."""
-    console.print(f"[bold red]error:[/] {err}")
+    # one line, never wrapped: a path cut in two cannot be pasted back
+    console.print(f"[bold red]error:[/] {err}", soft_wrap=True, highlight=False)
     return typer.Exit(code=2)
 
 
@@ -101,8 +105,14 @@ def validate(
     n_bad = len(dataset.rejected)
     if n_bad:
         console.print(f"[yellow]{n_bad:,} problems; rejected rows written to {path}[/]")
-        for row in dataset.rejected.head(5).itertuples():
-            console.print(f"  {row.file} row {row.row}, column {row.column!r}: {row.reason}")
+        for row in dataset.rejected.head(SHOWN_PROBLEMS).itertuples():
+            console.print(
+                f"  {row.file} row {row.row}, column {row.column!r}: {row.reason}",
+                soft_wrap=True,
+                highlight=False,
+            )
+        if n_bad > SHOWN_PROBLEMS:
+            console.print(f"  ... and {n_bad - SHOWN_PROBLEMS:,} more in {path}", soft_wrap=True)
     else:
         console.print(f"[green]all rows valid[/] (empty {path.name} written to {path.parent})")
 

@@ -52,8 +52,14 @@ def test_fuzz(
     excluded = [schemathesis.checks.positive_data_acceptance] if takes_cursor else []
 
     @given(case=operation.as_strategy(generation_mode=mode))
+    # derandomized: the same cases on every run, so CI is repeatable; a failure names
+    # the case to reproduce
     @settings(
-        max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        max_examples=25,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
     )
     def check(case: Case) -> None:
         case.call_and_validate(headers=headers, excluded_checks=excluded)
