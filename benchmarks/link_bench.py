@@ -29,7 +29,7 @@ def worker(accounts: int, seed: int, prompts: bool, semantic: bool = False) -> d
     from graph_store.embedded import EmbeddedStore
     from linker.evaluate import evaluate
     from linker.pipeline import LinkSettings, link
-    from linker.synth import generate_world, write_world
+    from synth import generate_world, write_world
 
     with tempfile.TemporaryDirectory() as tmp:
         data, out = Path(tmp) / "world", Path(tmp) / "out"

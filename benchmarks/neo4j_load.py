@@ -254,8 +254,8 @@ def bench_single(config: Neo4jConfig, inp: LinkInput, n: int, meter: Meter) -> d
 def bench_write_run(config: Neo4jConfig, accounts: int, seed: int, meter: Meter) -> dict[str, Any]:
     """``link`` a generated world through the store, then time write_run three times."""
     from linker.pipeline import link
-    from linker.synth import generate_world
-    from linker.synth.world import write_world
+    from synth import generate_world
+    from synth.world import write_world
 
     store = Neo4jStore(config)
     try:

@@ -367,7 +367,7 @@ def synth_prompts(per_house: int, benign: int, lookalikes: int, seed: int) -> pd
     template family, ordinary benign prompts, and benign look-alikes (a teacher's
     rubric, an evaluation researcher, an agent developer, a student asking for steps).
     Columns: truth (``house:<family>`` or ``benign:<kind>``), text."""
-    from linker.synth.text import FAMILY_NAMES, TextGen
+    from synth.text import FAMILY_NAMES, TextGen
 
     gen = TextGen(random.Random(seed))
     rows = []

@@ -28,7 +28,7 @@ def _world_prompts(n: int, seed: int) -> Path:
     path = CACHE / f"world-prompts-{n}-{seed}.parquet"
     if path.exists():
         return path
-    from linker.synth import generate_world
+    from synth import generate_world
 
     accounts = max(2_000, n // 11)
     world = generate_world(accounts, seed)

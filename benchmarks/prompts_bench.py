@@ -27,7 +27,7 @@ def _prompts(n: int, seed: int) -> Path:
     path = CACHE / f"prompts-{n}-{seed}.parquet"
     if path.exists():
         return path
-    from linker.synth import generate_world
+    from synth import generate_world
 
     accounts = 20_000
     while True:

@@ -51,7 +51,7 @@ def generate(
     fmt: Annotated[str, typer.Option("--format", help="parquet, csv or jsonl.")] = "parquet",
 ) -> None:
     """Generate a synthetic world (benign confounders + distillation campaigns) with labels."""
-    from linker.synth import generate_world, write_world
+    from synth import generate_world, write_world
 
     if fmt not in ("parquet", "csv", "jsonl"):
         raise fail(LinkerError(f"--format must be parquet, csv or jsonl, not {fmt!r}"))

@@ -14,7 +14,7 @@ from linker.errors import InputError
 from linker.ingest import iter_raw, load_dataset, read_raw
 from linker.pipeline import link
 from linker.prompts import PromptAccumulator, analyse
-from linker.synth import generate_world, write_world
+from synth import generate_world, write_world
 from tests.helpers import write_text
 
 ACCOUNTS = "account_id,created_at\na1,2026-01-01\na2,2026-01-01\n"

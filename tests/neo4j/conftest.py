@@ -169,8 +169,8 @@ def neo4j_store(neo4j_server: srv.ServerStatus, neo4j_empty: Any) -> Iterator[An
 def small_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A generated world of WORLD_ACCOUNTS accounts (seed WORLD_SEED), written as
     parquet; the directory ``link`` reads."""
-    from linker.synth import generate_world
-    from linker.synth.world import write_world
+    from synth import generate_world
+    from synth.world import write_world
 
     root = tmp_path_factory.mktemp(f"world-{WORLD_ACCOUNTS}-seed{WORLD_SEED}")
     write_world(generate_world(WORLD_ACCOUNTS, WORLD_SEED), root)

@@ -1,4 +1,4 @@
-"""Tests for the synthetic world generator (linker.synth)."""
+"""Tests for the synthetic world generator (synth)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from linker import contract
-from linker.synth import BENIGN_GROUPS, TIERS, World, generate_world, read_world, write_world
-from linker.synth.naive import naive_report
+from synth import BENIGN_GROUPS, TIERS, World, generate_world, read_world, write_world
+from synth.naive import naive_report
 
 pytestmark = pytest.mark.xdist_group("synth")
 

@@ -1,7 +1,7 @@
-"""``python -m linker.synth``: generate a world, write it, report timings and the
+"""``python -m synth``: generate a world, write it, report timings and the
 naive-linker baseline.
 
-    python -m linker.synth --n 20000 --seed 1 --out /tmp/world --fmt parquet --naive
+    python -m synth --n 20000 --seed 1 --out /tmp/world --fmt parquet --naive
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from .world import generate_world, write_world
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m linker.synth", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m synth", description=__doc__)
     ap.add_argument("--n", type=int, default=20_000, help="number of accounts")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", type=Path, default=None, help="output directory (omit: do not write)")

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .benign import BUILDERS
+from .campaigns import build_campaigns, campaign_texts
 from .netspace import v6str
 from .population import BENIGN_GROUPS, IP, KINDS, PHONE, TIERS, Population
 from .timing import SEC, T0, T1, prompt_times, signal_times
@@ -160,25 +162,41 @@ def generate_world(
     pop.infra(plan)
     pop.reserve(plan)
     q = plan["quota"]
-    steps = [
-        ("solo", pop.build_solo),
-        ("household", pop.build_household),
-        ("company", pop.build_company),
-        ("university", pop.build_university),
-        ("mobile", pop.build_mobile),
-        ("vpn", pop.build_vpn),
-        ("developer", pop.build_developer),
-        ("viral", pop.build_viral),
-    ]
-    for i, (g, fn) in enumerate(steps):
+    # every benign group but the proxy customers, who need the proxies (built next,
+    # sized by the campaigns that will share them)
+    steps = [g for g in BENIGN_GROUPS if g != "proxy_customer"]
+    for i, g in enumerate(steps):
         prog(f"benign:{g}", 0.02 + 0.3 * i / len(steps))
-        fn(q[g])
+        BUILDERS[g](pop, q[g])
     pop.build_proxies(plan)
     prog("benign:proxy_customer", 0.33)
-    pop.build_proxy_customer(q["proxy_customer"])
+    BUILDERS["proxy_customer"](pop, q["proxy_customer"])
     prog("campaigns", 0.38)
-    pop.build_campaigns(plan)
+    build_campaigns(pop, plan)
     return _assemble(pop, prog)
+
+
+def _prompt_texts(pop: Population) -> list[str]:
+    """The texts of every account's generated prompts, account by account (the
+    explicitly scheduled prompts come separately, from ``pop.p_text``)."""
+    tg = pop.tg
+    texts: list[str] = []
+    ext = texts.extend
+    bo = tg.benign_one
+    N = len(pop.a_nprom)
+    step = max(1, N // 10)
+    for a in range(N):
+        k = pop.a_nprom[a]
+        if k:
+            spec = pop.a_spec[a]
+            if spec[0] == "b":
+                p = spec[1]
+                ext([bo(p) for _ in range(k)])
+            else:
+                ext(campaign_texts(tg, spec[1], spec[2], spec[3], k))
+        if a % step == 0:
+            pop.progress("prompts", 0.45 + 0.35 * a / N)
+    return texts
 
 
 def _assemble(pop: Population, prog: Callable[[str, float], None]) -> World:
@@ -190,7 +208,7 @@ def _assemble(pop: Population, prog: Callable[[str, float], None]) -> World:
     tz = np.array(pop.a_tz, dtype=np.int64)
     # ------------------------------------------------------------- prompts
     prog("prompts", 0.45)
-    texts = pop.all_prompt_texts()
+    texts = _prompt_texts(pop)
     counts = np.array(pop.a_nprom, dtype=np.int64)
     ts = prompt_times(
         rng,
