@@ -13,10 +13,10 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import KeyRing
 from api.cache import RunCache
 from api.deps import AppState
 from api.errors import ApiConfigError, install_error_handlers
+from api.keyring import KeyRing
 from api.label_sink import JsonlLabelSink, LabelSink
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.routes import accounts, clusters, health, labels
@@ -38,19 +38,18 @@ values), `labels:write` (analyst labels). Every error has the body
 
 
 def open_store(settings: ApiSettings) -> GraphStore:
-    """The store named by the settings: the embedded store in ``results_dir``.
+    """The store named by the settings (:func:`graph_store.open_store`, the factory
+    ``link --store`` uses): ``store_uri`` when set (``embedded``, ``file:///path`` or a
+    Neo4j URI), else the embedded store in ``results_dir``.
 
-    Raises ApiConfigError for a store URI this function cannot open (pass the store to
-    ``create_app`` instead).
+    Raises ApiConfigError for a store URI no store answers to.
     """
-    from graph_store.embedded import EmbeddedStore
+    import graph_store
 
-    uri = settings.store_uri
-    if uri is None:
-        return EmbeddedStore(settings.results_dir)
-    if uri.startswith("file://"):
-        return EmbeddedStore(uri.removeprefix("file://"))
-    raise ApiConfigError(f"cannot open store {uri!r} here: pass the store to create_app")
+    try:
+        return graph_store.open_store(settings.store_uri or "embedded", settings.results_dir)
+    except graph_store.StoreSpecError as err:
+        raise ApiConfigError(str(err)) from err
 
 
 def open_keyring(settings: ApiSettings) -> KeyRing | None:

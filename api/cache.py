@@ -9,44 +9,15 @@ runs, and a lookup costs no store round trip.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from api.snapshot import Snapshot, build_snapshot
 from graph_store.base import GraphStore
-from graph_store.embedded import EmbeddedStore
 
 log = logging.getLogger("sybil_linker.api")
-
-
-RunIdProbe = Callable[[], str | None]
-
-
-def _embedded_run_id(root: Path) -> str | None:
-    try:
-        return str(json.loads((root / "run.json").read_text())["run_id"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def run_id_probe(store: GraphStore) -> RunIdProbe | None:
-    """A cheap way to read the id of the store's latest run, when there is one.
-
-    The protocol only promises ``latest_run()``, which reads the whole run; a store may
-    offer ``latest_run_id()``. For the embedded store the id is read from its documented
-    ``run.json`` (written last by ``write_run``). None: every check reads the whole run.
-    """
-    probe = getattr(store, "latest_run_id", None)
-    if callable(probe):
-        return probe
-    if isinstance(store, EmbeddedStore):
-        root = store.root
-        return lambda: _embedded_run_id(root)
-    return None
 
 
 class RunCache:
@@ -60,7 +31,6 @@ class RunCache:
         on_swap: Callable[[Snapshot], None] | None = None,
     ):
         self._store = store
-        self._probe = run_id_probe(store)
         self._refresh_seconds = refresh_seconds
         self._clock = clock
         self._on_swap = on_swap
@@ -131,7 +101,7 @@ class RunCache:
     def _load_if_new(self) -> None:
         current = self._snapshot
         # without a cheap probe every check reads the whole run (and holds the GIL a while)
-        if current is not None and self._probe is not None and self._probe() == current.run_id:
+        if current is not None and self._store.latest_run_id() == current.run_id:
             return
         run = self._store.latest_run()
         if run is None or (current is not None and run.run_id == current.run_id):

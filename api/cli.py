@@ -97,6 +97,13 @@ def serve(
     results: Annotated[Path, typer.Argument(help="Results directory of `link --out`.")],
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    store: Annotated[
+        str,
+        typer.Option(
+            help="Where the run lives: 'embedded' (RESULTS) or the Neo4j URI it was linked "
+            "into, such as neo4j://127.0.0.1:7687 (the same stores as `link --store`).",
+        ),
+    ] = "embedded",
     keys_file: KeysFile = None,
     metrics_public: Annotated[bool, typer.Option(help="Serve /metrics without a key.")] = False,
     refresh_seconds: Annotated[
@@ -119,6 +126,7 @@ def serve(
         raise _fail(ApiConfigError("--insecure-no-auth is allowed on a loopback host only"))
     settings = ApiSettings(
         results_dir=results,
+        store_uri=store,
         keys_file=keys_file or default_keys_file(),
         metrics_public=metrics_public,
         refresh_seconds=refresh_seconds,

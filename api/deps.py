@@ -17,7 +17,7 @@ from api.snapshot import Snapshot
 from graph_store.base import GraphStore
 
 if TYPE_CHECKING:
-    from api.auth import KeyRing
+    from api.keyring import KeyRing
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ class ApiSettings(BaseSettings):
     )
     store_uri: str | None = Field(
         default=None,
-        description="Store to read runs from; unset means the embedded store in results_dir. "
-        "Other stores (e.g. neo4j://) are passed to create_app by the caller.",
+        description="Store to read runs from: 'embedded', file:///path or a Neo4j URI "
+        "(graph_store.open_store); unset means the embedded store in results_dir.",
     )
     keys_file: Path = Field(
         default_factory=default_keys_file, description="JSON file of hashed API keys."

@@ -27,8 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def worker(accounts: int, seed: int, prompts: bool, semantic: bool = False) -> dict[str, object]:
     from graph_store.embedded import EmbeddedStore
-    from linker.evaluate import evaluate
-    from linker.pipeline import LinkSettings, link
+    from linker.pipeline import link
+    from linker.scoring.evaluate import evaluate
+    from linker.settings import LinkSettings
     from synth import generate_world, write_world
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -7,7 +7,7 @@
 Measures, on one machine and in one run:
 
 - ``Neo4jStore.load_input`` of a seeded synthetic input of N observations (one row of
-  ``LinkInput.memberships`` each: account, kind, value, counts, first/last seen, IP
+  ``InputTables.memberships`` each: account, kind, value, counts, first/last seen, IP
   windows) at several batch sizes and numbers of concurrent writers: observations/s
   of the membership stage and of the whole load (accounts and identifiers included),
   with the server's and this process's CPU seconds;
@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from graph_store.base import LinkInput  # noqa: E402
+from graph_store.base import InputTables  # noqa: E402
 from graph_store.neo4j import queries as q  # noqa: E402
 from graph_store.neo4j import server as srv  # noqa: E402
 from graph_store.neo4j.store import Neo4jConfig, Neo4jStore, _membership_rows  # noqa: E402
@@ -60,7 +60,7 @@ T0 = pd.Timestamp("2026-03-01", tz="UTC").value
 # ---------------------------------------------------------------- synthetic input
 
 
-def synthetic_input(n_obs: int, seed: int) -> LinkInput:
+def synthetic_input(n_obs: int, seed: int) -> InputTables:
     """About ``n_obs`` distinct observations over ``n_obs / 10`` accounts: half IP, then
     device, payment and email; identifier popularity is heavy-tailed (most values are
     used by one to three accounts, a few by thousands); 1-3 IP windows per IP row."""
@@ -113,7 +113,7 @@ def synthetic_input(n_obs: int, seed: int) -> LinkInput:
             "org_id": None,
         }
     )
-    return LinkInput(accounts=accounts, memberships=memberships, ip_windows=windows)
+    return InputTables(accounts=accounts, memberships=memberships, ip_windows=windows)
 
 
 # ---------------------------------------------------------------- measuring
@@ -168,7 +168,7 @@ def membership_total(store: Neo4jStore) -> int:
 
 
 def bench_batched(
-    config: Neo4jConfig, inp: LinkInput, batch: int, writers: int, meter: Meter
+    config: Neo4jConfig, inp: InputTables, batch: int, writers: int, meter: Meter
 ) -> dict[str, Any]:
     store = Neo4jStore(replace(config, batch_size=batch, writers=writers))
     try:
@@ -189,7 +189,7 @@ def bench_batched(
         store.close()
 
 
-def bench_reload(config: Neo4jConfig, inp: LinkInput, meter: Meter) -> dict[str, Any]:
+def bench_reload(config: Neo4jConfig, inp: InputTables, meter: Meter) -> dict[str, Any]:
     """Load again onto the graph the last batched phase left: all MERGE, no change."""
     store = Neo4jStore(config)
     try:
@@ -210,11 +210,11 @@ def bench_reload(config: Neo4jConfig, inp: LinkInput, meter: Meter) -> dict[str,
         store.close()
 
 
-def bench_single(config: Neo4jConfig, inp: LinkInput, n: int, meter: Meter) -> dict[str, Any]:
+def bench_single(config: Neo4jConfig, inp: InputTables, n: int, meter: Meter) -> dict[str, Any]:
     """One transaction per row: MERGE each observation by account id and value."""
     sample = inp.memberships.sample(n=min(n, len(inp.memberships)), random_state=1)
     ids = set(sample["account_id"])
-    small = LinkInput(
+    small = InputTables(
         accounts=inp.accounts[inp.accounts["account_id"].isin(ids)],
         memberships=sample,
         ip_windows=inp.ip_windows[inp.ip_windows["account_id"].isin(ids)],

@@ -41,8 +41,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from linker import semantic
-from linker.prompts import PromptSettings, _mask, lsh_families, readable, signatures
+from linker.prompts import encoder, semantic
+from linker.prompts.families import _mask, lsh_families, readable, signatures
+from linker.settings import PromptSettings, SemanticSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -331,7 +332,7 @@ def centroid_vectors(samples: pd.DataFrame, vectors: np.ndarray) -> tuple[np.nda
 
 
 def measure(
-    level: float, args: argparse.Namespace, settings: semantic.SemanticSettings | None
+    level: float, args: argparse.Namespace, settings: SemanticSettings | None
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """One paraphrase level: the MinHash row, the semantic row and the threshold curve
     (empty without the extra)."""
@@ -350,7 +351,7 @@ def measure(
     row["semantic_families"] = int(merged.nunique())
     row["semantic_texts_embedded"] = len(samples)
     # the curve: the same sample, embedded once, thresholded at many values
-    vectors = semantic.embed(samples["masked"].drop_duplicates().tolist(), settings)
+    vectors = encoder.embed(samples["masked"].drop_duplicates().tolist(), settings)
     lookup = pd.Series(np.arange(len(vectors)), index=samples["masked"].drop_duplicates())
     centroids, fam_ids = centroid_vectors(samples, vectors[lookup[samples["masked"]].to_numpy()])
     curve = []
@@ -414,7 +415,7 @@ def synth_score(frame: pd.DataFrame, minhash: pd.Series, family: pd.Series) -> d
     }
 
 
-def synth_measure(args: argparse.Namespace, settings: semantic.SemanticSettings) -> dict[str, Any]:
+def synth_measure(args: argparse.Namespace, settings: SemanticSettings) -> dict[str, Any]:
     """The generator-based comparison: MinHash alone vs + semantic, and a curve."""
     frame = synth_prompts(args.synth_per_house, args.synth_benign, args.synth_lookalikes, args.seed)
     family = minhash_families(frame)
@@ -433,7 +434,7 @@ def synth_measure(args: argparse.Namespace, settings: semantic.SemanticSettings)
         "minhash": synth_score(frame, family, family),
         "semantic": synth_score(frame, family, semantic_families(family, samples, labels)),
     }
-    vectors = semantic.embed(distinct.tolist(), settings)
+    vectors = encoder.embed(distinct.tolist(), settings)
     lookup = pd.Series(np.arange(len(vectors)), index=distinct)
     centroids, fam_ids = centroid_vectors(samples, vectors[lookup[samples["masked"]].to_numpy()])
     out["curve"] = []
@@ -475,7 +476,7 @@ def print_synth(result: dict[str, Any]) -> None:
         )
 
 
-def throughput(settings: semantic.SemanticSettings, n: int, seed: int) -> dict[str, float]:
+def throughput(settings: SemanticSettings, n: int, seed: int) -> dict[str, float]:
     """Embedding throughput on ``n`` distinct masked template variants (texts of about
     25 words, the benchmark's typical family representative)."""
     frame = build(1.0, max(n // 8, 1), seed + 100)
@@ -483,10 +484,10 @@ def throughput(settings: semantic.SemanticSettings, n: int, seed: int) -> dict[s
     masked = [readable(t) for t in _mask(pa.array(texts.tolist(), type=pa.string())).to_pylist()]
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     start = time.perf_counter()
-    semantic.embed(masked[:1], settings)  # loads the model (cached per process)
+    encoder.embed(masked[:1], settings)  # loads the model (cached per process)
     load_s = time.perf_counter() - start
     start = time.perf_counter()
-    semantic.embed(masked, settings)
+    encoder.embed(masked, settings)
     seconds = time.perf_counter() - start
     return {
         "texts": len(masked),
@@ -543,15 +544,15 @@ def main() -> None:
     parser.add_argument("--synth-lookalikes", type=int, default=50)
     parser.add_argument("--no-semantic", action="store_true")
     args = parser.parse_args()
-    settings: semantic.SemanticSettings | None = None
+    settings: SemanticSettings | None = None
     if args.no_semantic:
         print("semantic stage skipped (--no-semantic)")
-    elif not semantic.available():
-        print(f"semantic stage skipped: the extra is not installed ({semantic.INSTALL_HINT})")
+    elif not encoder.available():
+        print(f"semantic stage skipped: the extra is not installed ({encoder.INSTALL_HINT})")
     else:
-        settings = semantic.SemanticSettings()
+        settings = SemanticSettings()
         if args.threshold is not None:
-            settings = semantic.SemanticSettings(threshold=args.threshold)
+            settings = SemanticSettings(threshold=args.threshold)
     speed = throughput(settings, args.throughput_texts, args.seed) if settings else {}
     rows, curve = [], []
     start = time.perf_counter()

@@ -57,8 +57,8 @@ def _replayed(base: Path, k: int) -> Path:
 def worker(mode: str, path: Path, batch_rows: int) -> dict[str, float]:
     import pandas as pd
 
-    from linker.ingest import PromptStream
-    from linker.prompts import PromptAccumulator, analyse
+    from linker.ingest.dataset import PromptStream
+    from linker.prompts.families import PromptAccumulator, analyse
 
     start = time.perf_counter()
     if mode == "memory":

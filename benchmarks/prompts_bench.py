@@ -45,7 +45,7 @@ def _distinct_masked(path: Path) -> pa.Array:
     import numpy as np
     import pandas as pd
 
-    from linker.prompts import _mask
+    from linker.prompts.families import _mask
 
     texts = pd.read_parquet(path)["text"]
     _, raw = pd.factorize(texts)
@@ -55,7 +55,8 @@ def _distinct_masked(path: Path) -> pa.Array:
 
 
 def run_rensa(path: Path) -> dict[str, float]:
-    from linker.prompts import PromptSettings, lsh_families, signatures
+    from linker.prompts.families import lsh_families, signatures
+    from linker.settings import PromptSettings
 
     settings = PromptSettings()
     start = time.perf_counter()
@@ -76,7 +77,7 @@ def run_rensa(path: Path) -> dict[str, float]:
 def run_datasketch(path: Path) -> dict[str, float]:
     from datasketch import MinHash, MinHashLSH
 
-    from linker.prompts import PromptSettings
+    from linker.settings import PromptSettings
 
     settings = PromptSettings()
     start = time.perf_counter()

@@ -30,8 +30,9 @@ class RunTables:
 
 
 @dataclass
-class LinkInput:
-    """Everything the projection needs, in a form every store can hold and give back.
+class InputTables:
+    """The account-identifier graph as tables, in a form every store can hold and give
+    back (the linker's ``LinkInput`` converts to and from it).
 
     - ``accounts``: account_id, created_at and attributes, sorted by account_id;
     - ``memberships``: one row per (account_id, kind, value) with n_obs, first_ts,
@@ -64,14 +65,21 @@ class GraphStore(Protocol):
     def previous_assignment(self) -> pd.DataFrame | None:
         """(account_id, cluster_id) of the latest run, for stable cluster ids."""
 
+    def latest_run_id(self) -> str | None:
+        """The id of the latest completed run without reading its tables (cheap: the
+        API polls it), or None if there is none."""
+
+    def close(self) -> None:
+        """Release connections (a no-op for stores that hold none)."""
+
 
 @runtime_checkable
 class InputGraphStore(GraphStore, Protocol):
     """A store that also holds the account-identifier graph (Neo4j): the pipeline
     loads the projection's input into it and reads it back from it."""
 
-    def load_input(self, inp: LinkInput) -> None:
+    def load_input(self, inp: InputTables) -> None:
         """Load (idempotently) accounts, identifiers and observations of ``inp``."""
 
-    def read_input(self) -> LinkInput:
+    def read_input(self) -> InputTables:
         """Read back everything the projection needs, in the pipeline's input form."""

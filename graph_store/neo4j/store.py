@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from graph_store.base import ACCOUNT_COLUMNS, MEMBERSHIP_COLUMNS, LinkInput, RunTables
+from graph_store.base import ACCOUNT_COLUMNS, MEMBERSHIP_COLUMNS, InputTables, RunTables
 from graph_store.neo4j import queries as q
 from graph_store.neo4j import schema
 
@@ -201,8 +201,13 @@ class Neo4jStore:
             if self._driver is None:
                 import neo4j
 
+                # The server sends no notifications ("property ... does not exist" and
+                # the like): the driver would log them as warnings, and with no logging
+                # configured Python prints those on stderr in the middle of `link`.
                 self._driver = neo4j.GraphDatabase.driver(
-                    self.config.uri, auth=(self.config.user, self.config.password)
+                    self.config.uri,
+                    auth=(self.config.user, self.config.password),
+                    notifications_min_severity="OFF",
                 )
             return self._driver
 
@@ -276,7 +281,7 @@ class Neo4jStore:
         return {**nodes, **rels}
 
     # --- the input graph ---------------------------------------------------------------
-    def load_input(self, inp: LinkInput) -> None:
+    def load_input(self, inp: InputTables) -> None:
         """Load accounts, identifiers, memberships, IP windows and IP ranges of ``inp``
         (idempotent: a re-load MERGEs onto what is there). Memberships of accounts that
         are not in ``inp.accounts`` are skipped. Timings go to ``self.load_stats``."""
@@ -301,13 +306,13 @@ class Neo4jStore:
             self._load_memberships(str(kind), group, accounts, nodes)
             stats.lap("memberships", len(group))
 
-    def _load_accounts(self, inp: LinkInput, load: int) -> pd.DataFrame:
+    def _load_accounts(self, inp: InputTables, load: int) -> pd.DataFrame:
         """MERGE the accounts; ``account_id -> (node, fresh)``."""
         rows = _records(_account_rows(inp))
         return _node_map(self._write_rows_concurrently(q.MERGE_ACCOUNTS, rows, load=load))
 
     def _load_identifiers(
-        self, kind: str, group: pd.DataFrame, inp: LinkInput, load: int
+        self, kind: str, group: pd.DataFrame, inp: InputTables, load: int
     ) -> pd.DataFrame:
         """MERGE the identifiers of one kind; ``value -> (node, fresh)``."""
         idents = pd.DataFrame({"kind": kind, "value": group["value"].unique()})
@@ -337,8 +342,8 @@ class Neo4jStore:
         if not merged.empty:
             self._write_rows(q.membership_query(kind, fresh=False), _lists(merged))
 
-    def read_input(self) -> LinkInput:
-        """Read back a LinkInput equal to the one loaded (accounts sorted by id,
+    def read_input(self) -> InputTables:
+        """Read back a InputTables equal to the one loaded (accounts sorted by id,
         memberships by account, kind and value)."""
         acc = pd.DataFrame(
             self._read(q.READ_ACCOUNTS),
@@ -359,7 +364,7 @@ class Neo4jStore:
         windows["window"] = windows["window"].astype(np.int64)
         ip_info = pd.DataFrame(self._read(q.READ_IP_RANGES), columns=["ip", "asn", "category"])
         examples = {r["value"]: r["example"] for r in self._read(q.READ_TEMPLATES) if r["example"]}
-        return LinkInput(
+        return InputTables(
             accounts=_accounts_frame(acc),
             memberships=mem[list(MEMBERSHIP_COLUMNS)],
             ip_windows=windows.reset_index(drop=True),
@@ -457,7 +462,7 @@ class Neo4jStore:
         return rows.loc[~rows["attached"].astype(bool), ["account_id", "cluster_id"]]
 
 
-def _account_rows(inp: LinkInput) -> pd.DataFrame:
+def _account_rows(inp: InputTables) -> pd.DataFrame:
     acc = inp.accounts
     rows = pd.DataFrame({c: acc.get(c) for c in ACCOUNT_FIELDS}, index=acc.index)
     rows["created_at"] = _epoch_ns(acc["created_at"])
@@ -504,7 +509,7 @@ def _prompt_frame(acc: pd.DataFrame) -> pd.DataFrame | None:
     )
 
 
-def _membership_rows(inp: LinkInput) -> pd.DataFrame:
+def _membership_rows(inp: InputTables) -> pd.DataFrame:
     """One row per (account_id, kind, value) with epoch-ns times and, for IPs, the
     sorted list of 15-minute windows; sorted by kind, value and account."""
     mem = inp.memberships.drop_duplicates(["account_id", "kind", "value"], keep="last")

@@ -7,8 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from linker.communities import assign_cluster_ids, attach_by_family, content_id, detect
+from linker.clustering.attach import attach_by_family
+from linker.clustering.ids import assign_cluster_ids, content_id
 from linker.errors import LinkerError
+from linker.graph import detect
 from linker.settings import CommunitySettings
 
 

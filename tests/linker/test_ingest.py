@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from linker.errors import InputError
-from linker.ingest import load_dataset, write_rejected
+from linker.ingest.dataset import load_dataset, write_rejected
 from tests.helpers import write_text
 
 ACCOUNTS = (

@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from linker.ingest import load_dataset
-from linker.linkage import build_projection, expand_pairs, link_input, specificity
+from linker.evidence.identifiers import link_input, specificity
+from linker.evidence.pairs import expand_pairs
+from linker.evidence.projection import build_projection
+from linker.ingest.dataset import load_dataset
 from linker.settings import LinkageSettings
 from tests.helpers import ts, write_input
 

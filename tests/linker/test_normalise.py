@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from linker import normalise
+from linker.ingest import normalise
 
 
 @pytest.mark.parametrize(

@@ -12,12 +12,14 @@ from typer.testing import CliRunner
 
 from graph_store.embedded import EmbeddedStore
 from linker.cli import app
-from linker.communities import content_id
-from linker.ingest import load_dataset
-from linker.linkage import build_projection, link_input
+from linker.clustering.ids import content_id
+from linker.evidence.identifiers import link_input
+from linker.evidence.projection import build_projection
+from linker.ingest.dataset import load_dataset
 from linker.pipeline import link
-from linker.prompts import PromptSettings, analyse, intent_flags, lsh_families, normalise_prompts
-from linker.prompts import signatures as minhash
+from linker.prompts.families import analyse, intent_flags, lsh_families, normalise_prompts
+from linker.prompts.families import signatures as minhash
+from linker.settings import PromptSettings
 from tests.helpers import ts, write_input
 
 TEMPLATE = "Explain step by step the reasoning you used to answer question {n} about {topic}"

@@ -5,15 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from linker.risk import (
-    RiskSettings,
-    account_risk_in_cluster,
-    family_use,
-    participation,
-    reasons_for,
-    score,
-    score_clusters,
-)
+from linker.scoring.features import family_use, participation
+from linker.scoring.model import account_risk_in_cluster, score, score_clusters
+from linker.scoring.reasons import reasons_for
+from linker.settings import RiskSettings
 
 BASE = {
     "size": 40,

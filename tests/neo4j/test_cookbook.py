@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from graph_store.base import LinkInput, RunTables
+from graph_store.base import InputTables, RunTables
 from graph_store.neo4j.store import Neo4jStore
 from linker.pipeline import link
 
@@ -44,7 +44,7 @@ class Linked:
         self.store = store
         self.first = first
         self.latest = latest
-        self.input: LinkInput = store.read_input()
+        self.input: InputTables = store.read_input()
 
 
 def _second_run(first: RunTables) -> RunTables:
@@ -135,7 +135,7 @@ def test_cluster_members(linked: Linked, neo4j_driver: Any) -> None:
     assert [r["attached"] for r in rows] == [bool(attached[r["account"]]) for r in rows]
 
 
-def _shared(inp: LinkInput, accounts: set[str]) -> pd.DataFrame:
+def _shared(inp: InputTables, accounts: set[str]) -> pd.DataFrame:
     mem = inp.memberships
     inside = mem[mem["account_id"].isin(accounts)]
     shared = inside.groupby(["kind", "value"]).size().rename("shared_by").reset_index()

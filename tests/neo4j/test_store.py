@@ -23,8 +23,9 @@ from graph_store.embedded import EmbeddedStore
 from graph_store.neo4j import queries as q
 from graph_store.neo4j import schema
 from graph_store.neo4j.store import Neo4jStore, Neo4jStoreError
-from linker.ingest import load_dataset
-from linker.pipeline import LinkSettings, RunResult, build_link_input, link
+from linker.ingest.dataset import load_dataset
+from linker.pipeline import RunResult, build_link_input, link
+from linker.settings import LinkSettings
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.xdist_group("neo4j")]
 

@@ -7,8 +7,8 @@ code, quotes and e-mail addresses replaced by placeholders), never a prompt log.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -17,6 +17,8 @@ import pyarrow.compute as pc
 import rensa
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+
+from linker.settings import PromptSettings
 
 # order matters: code and URLs before numbers, so their digits do not become <num>.
 # RE2 syntax (pyarrow.compute); placeholders are plain words so that the punctuation
@@ -61,32 +63,6 @@ INTENT_PATTERNS: dict[str, str] = {
     "agentic": r"\bagent\b|tool[_ ]?(?:use|calls?)|function[_ ]call|call the tools?"
     r"|available tools|tools available",
 }
-
-
-@dataclass(frozen=True)
-class PromptSettings:
-    """Parameters of the prompt stage."""
-
-    num_perm: int = 64
-    bands: int = 16
-    #: estimated Jaccard at or above which two masked prompts are one template family
-    threshold: float = 0.5
-    shingle: int = 2
-    #: an account is a member of a template family when it sent at least this many
-    #: of its prompts (one pasted homework question links nobody)
-    min_repeats: int = 3
-    #: ... and when the family is at least this share of the account's prompts (a
-    #: campaign account can spread its traffic over several templates and cover prompts)
-    min_share: float = 0.1
-    #: families whose distinct texts per prompt reach this count in full; one text
-    #: repeated verbatim (variety ~0) links by its repetition only weakly
-    full_variety: float = 0.3
-    seed: int = 11
-    example_chars: int = 80
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-data form for run.json."""
-        return asdict(self)
 
 
 @dataclass
@@ -218,7 +194,7 @@ SIGNATURE_SLICE = 16_384
 
 class FamilyMerge(Protocol):
     """A second stage that may join LSH families before memberships are formed (the
-    semantic stage, ``linker.semantic.FamilyMerger``)."""
+    semantic stage, ``linker.prompts.semantic.FamilyMerger``)."""
 
     #: masked characters kept per distinct text for it (0: none); masked only, never raw
     text_chars: int

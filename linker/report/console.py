@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from linker.ingest import TableCounts
+from linker.ingest.dataset import TableCounts
 
 console = Console(stderr=False)
 

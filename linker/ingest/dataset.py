@@ -1,32 +1,20 @@
-"""Read an input directory into validated frames and a table of rejected rows.
-
-Nothing is lost: every row that fails validation is kept in ``Dataset.rejected``
-with the file, its 1-based row number (header not counted), the column, the
-reason and the original record, and every valid row goes on. A run stops only
-when a table cannot be used at all (missing, unreadable, a required column
-absent, or every row invalid), with an :class:`~linker.errors.InputError` that
-names the file and the column.
-"""
+"""Loading an input directory: validation of every table against the contract, rejected
+rows kept as read, signals aggregated, the prompts table streamed. ``load_dataset`` is
+the entry point."""
 
 from __future__ import annotations
 
-import csv
-import gzip
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.json as pajson
-import pyarrow.parquet as pq
 
-from linker import normalise
-from linker.contract import (
+from linker.errors import InputError
+from linker.ingest import normalise
+from linker.ingest.contract import (
     ACCOUNTS,
     FORMATS,
     LABELS_TABLE,
@@ -36,11 +24,8 @@ from linker.contract import (
     Column,
     TableSpec,
 )
-from linker.errors import InputError
+from linker.ingest.readers import find_table, iter_raw, no_rejects, read_raw
 
-REJECTED_COLUMNS = ["file", "row", "column", "reason", "value", "record"]
-#: bytes the streaming CSV reader parses at a time
-CSV_BLOCK_BYTES = 8 << 20
 Progress = Callable[[str], None]
 
 
@@ -74,218 +59,6 @@ class Dataset:
     #: the prompts table read batch by batch (``load_dataset(stream_prompts=True)``);
     #: ``prompts`` is None then
     prompt_stream: PromptStream | None = None
-
-
-def find_table(data_dir: Path, spec: TableSpec) -> Path | None:
-    """Return the file holding ``spec``'s table in ``data_dir``, or None if it has none.
-
-    Raises InputError if the directory is missing or holds the table in two formats.
-    """
-    if not data_dir.is_dir():
-        raise InputError("input directory does not exist", file=str(data_dir))
-    found = [data_dir / f"{spec.name}{ext}" for ext in FORMATS]
-    found = [p for p in found if p.is_file()]
-    if len(found) > 1:
-        names = ", ".join(p.name for p in found)
-        raise InputError(
-            f"table {spec.name!r} is given twice ({names}); keep one", file=str(data_dir)
-        )
-    return found[0] if found else None
-
-
-def read_raw(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read a csv/jsonl (optionally gzip) or parquet file into a frame of raw values.
-
-    Returns the frame (index = 1-based row number) and a frame of rows that could not
-    be parsed at all (wrong field count, broken JSON), in the rejected-rows shape.
-    Raises InputError if the file cannot be read.
-    """
-    name = path.name
-    try:
-        if name.endswith(".parquet"):
-            frame, bad = pq.read_table(path).to_pandas(), _no_rejects()
-            frame.index = pd.RangeIndex(1, len(frame) + 1)
-        elif name.endswith((".csv", ".csv.gz")):
-            frame, bad = _read_csv(path)
-        else:
-            frame, bad = _read_jsonl(path)
-    except (OSError, pa.ArrowException, ValueError, UnicodeDecodeError, EOFError) as err:
-        raise InputError(f"cannot read file: {err}", file=str(path)) from err
-    return frame, bad
-
-
-def iter_raw(path: Path, batch_rows: int) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-    """Read ``path`` in batches of about ``batch_rows`` rows: like :func:`read_raw`, each
-    batch is (raw rows indexed by their 1-based row number in the file, rows that could
-    not be parsed). Only one batch is in memory at a time.
-    Raises InputError if the file cannot be read."""
-    name = path.name
-    try:
-        if name.endswith(".parquet"):
-            start = 1
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
-                frame = batch.to_pandas()
-                frame.index = pd.RangeIndex(start, start + len(frame))
-                start += len(frame)
-                yield frame, _no_rejects()
-        elif name.endswith((".csv", ".csv.gz")):
-            yield from _iter_csv(path, batch_rows)
-        else:
-            yield from _iter_jsonl(path, batch_rows)
-    except (OSError, pa.ArrowException, ValueError, UnicodeDecodeError, EOFError) as err:
-        raise InputError(f"cannot read file: {err}", file=str(path)) from err
-
-
-def _iter_csv(path: Path, batch_rows: int) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-    header = _csv_header(path)
-    invalid: list[dict[str, object]] = []
-    skipped: set[int] = set()
-
-    def on_invalid(row: pacsv.InvalidRow) -> str:
-        number = (row.number - 1) if row.number is not None else None
-        if number is not None:
-            skipped.add(number)
-        invalid.append(
-            {
-                "file": str(path),
-                "row": number,
-                "column": "*",
-                "reason": f"expected {row.expected_columns} fields, found {row.actual_columns}",
-                "value": None,
-                "record": row.text,
-            }
-        )
-        return "skip"
-
-    reader = pacsv.open_csv(
-        path,
-        read_options=pacsv.ReadOptions(
-            column_names=header, skip_rows=1, use_threads=False, block_size=CSV_BLOCK_BYTES
-        ),
-        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, newlines_in_values=True),
-        convert_options=pacsv.ConvertOptions(
-            column_types={c: pa.string() for c in header}, strings_can_be_null=False
-        ),
-    )
-    next_row = 1
-    pending: list[pd.DataFrame] = []
-    for batch in reader:
-        frame = batch.to_pandas()
-        numbers: list[int] = []
-        while len(numbers) < len(frame):
-            if next_row not in skipped:
-                numbers.append(next_row)
-            next_row += 1
-        frame.index = pd.Index(numbers, dtype=np.int64)
-        pending.append(frame)
-        if sum(map(len, pending)) >= batch_rows:
-            yield pd.concat(pending), _take_rejects(invalid)
-            pending = []
-    if pending or invalid:
-        yield (
-            pd.concat(pending) if pending else pd.DataFrame(columns=header),
-            _take_rejects(invalid),
-        )
-
-
-def _take_rejects(invalid: list[dict[str, object]]) -> pd.DataFrame:
-    """The rejected-rows frame of ``invalid``, which is emptied."""
-    out = pd.DataFrame(invalid, columns=REJECTED_COLUMNS) if invalid else _no_rejects()
-    invalid.clear()
-    return out
-
-
-def _iter_jsonl(path: Path, batch_rows: int) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-    with _open_text(path) as handle:
-        row = 0
-        while True:
-            lines = list(_take_lines(handle, batch_rows))
-            if not lines:
-                return
-            numbered = []
-            for line in lines:
-                if line.strip():
-                    row += 1
-                    numbered.append((row, line))
-            yield _parse_json_lines(path, numbered)
-
-
-def _take_lines(handle: TextIO, n: int) -> Iterator[str]:
-    for _ in range(n):
-        line = handle.readline()
-        if not line:
-            return
-        yield line
-
-
-def _parse_json_lines(
-    path: Path, numbered: list[tuple[int, str]]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Parse (row number, line) pairs: one bad line costs one row, not the batch."""
-    records: list[dict[str, object]] = []
-    numbers: list[int] = []
-    invalid: list[dict[str, object]] = []
-    for row, line in numbered:
-        try:
-            record = json.loads(line)
-            if not isinstance(record, dict):
-                raise ValueError("a line must hold a JSON object")
-        except ValueError as err:
-            invalid.append(
-                {
-                    "file": str(path),
-                    "row": row,
-                    "column": "*",
-                    "reason": f"invalid JSON: {err}",
-                    "value": None,
-                    "record": line.strip()[:500],
-                }
-            )
-            continue
-        records.append(record)
-        numbers.append(row)
-    frame = pd.DataFrame.from_records(records)
-    frame.index = pd.Index(numbers, dtype=np.int64)
-    return frame, pd.DataFrame(invalid, columns=REJECTED_COLUMNS) if invalid else _no_rejects()
-
-
-def _no_rejects() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in REJECTED_COLUMNS})
-
-
-def _read_csv(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    parts = list(_iter_csv(path, batch_rows=2**62))
-    if not parts:
-        return pd.DataFrame(columns=_csv_header(path)), _no_rejects()
-    frames, bad = zip(*parts, strict=True)
-    rejects = [b for b in bad if not b.empty]
-    return pd.concat(frames), pd.concat(rejects) if rejects else _no_rejects()
-
-
-def _csv_header(path: Path) -> list[str]:
-    with _open_text(path) as handle:
-        first = handle.readline()
-    if not first.strip():
-        raise InputError("file is empty (no header line)", file=str(path))
-    return [c.strip() for c in next(csv.reader([first.lstrip("\ufeff").rstrip("\r\n")]))]
-
-
-def _open_text(path: Path) -> TextIO:
-    if path.name.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8")
-    return path.open("r", encoding="utf-8")
-
-
-def _read_jsonl(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    try:
-        frame = pajson.read_json(path).to_pandas()
-        frame.index = pd.RangeIndex(1, len(frame) + 1)
-        return frame, _no_rejects()
-    except pa.ArrowInvalid:
-        pass  # fall back to line-by-line so that one bad line costs one row, not the file
-    with _open_text(path) as handle:
-        lines = [line for line in handle if line.strip()]
-    return _parse_json_lines(path, list(enumerate(lines, start=1)))
 
 
 def _check_columns(frame: pd.DataFrame, spec: TableSpec, path: Path) -> pd.DataFrame:
@@ -348,7 +121,7 @@ def validate_table(
             problems.append(_rejects(frame, bad, path, col.name, reason))
     if not spec.keep_extra:
         out = out[list(spec.column_names)]
-    rejected = pd.concat(problems, ignore_index=True) if problems else _no_rejects()
+    rejected = pd.concat(problems, ignore_index=True) if problems else no_rejects()
     bad_rows = set(rejected["row"].tolist())
     keep = ~out.index.isin(list(bad_rows))
     return out[keep], rejected
@@ -385,13 +158,13 @@ def _read_validated(
             raise InputError(
                 f"required table {spec.name!r} not found (expected {wanted})", file=str(data_dir)
             )
-        return None, _no_rejects(), None
+        return None, no_rejects(), None
     if progress:
         progress(f"reading {path.name}")
     raw, unparsable = read_raw(path)
     valid, rejected = validate_table(raw, spec, path)
     rejected = pd.concat(
-        [r for r in (unparsable, rejected) if not r.empty] or [_no_rejects()], ignore_index=True
+        [r for r in (unparsable, rejected) if not r.empty] or [no_rejects()], ignore_index=True
     )
     counts = TableCounts(
         str(path), len(raw) + len(unparsable), len(valid), len(raw) - len(valid) + len(unparsable)
@@ -414,7 +187,7 @@ def _reject_where(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split ``frame`` into the rows kept and the rejected-rows frame for ``bad``."""
     if not bad.any():
-        return frame, _no_rejects()
+        return frame, no_rejects()
     return frame[~bad], _rejects(
         frame, pd.Series(bad, index=frame.index), Path(path), column, reason
     )
@@ -427,8 +200,16 @@ def _unknown_accounts(
     return _reject_where(frame, bad, path, "account_id", "account_id not in accounts table")
 
 
+def _timestamps(frame: pd.DataFrame) -> pd.Series:
+    """``frame``'s ``ts`` as UTC timestamps; all NaT when the optional column is absent."""
+    if "ts" not in frame:
+        return pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]")
+    return pd.to_datetime(frame["ts"], utc=True)
+
+
 def aggregate_signals(observations: pd.DataFrame) -> pd.DataFrame:
-    """One row per distinct (account_id, kind, value): ``n_obs``, ``first_ts``, ``last_ts``."""
+    """One row per distinct (account_id, kind, value): ``n_obs``, ``first_ts``, ``last_ts``
+    (NaT where the optional ``ts`` column is absent or empty)."""
     grouped = observations.groupby(["account_id", "kind", "value"], sort=True, observed=True)
     out = grouped["ts"].agg(["size", "min", "max"]).reset_index()
     return out.rename(columns={"size": "n_obs", "min": "first_ts", "max": "last_ts"})
@@ -454,7 +235,7 @@ def _prepare_signals(signals: pd.DataFrame, path: str) -> tuple[pd.DataFrame, pd
                 _rejects(sub, pd.Series(mask, index=sub.index), Path(path), "value", str(reason))
             )
         return signals[~bad], pd.concat(parts, ignore_index=True)
-    return signals, _no_rejects()
+    return signals, no_rejects()
 
 
 @dataclass
@@ -470,7 +251,7 @@ class PromptStream:
     path: Path
     known: pd.Index
     batch_rows: int = 200_000
-    rejected: pd.DataFrame = field(default_factory=lambda: _no_rejects())
+    rejected: pd.DataFrame = field(default_factory=lambda: no_rejects())
     counts: TableCounts | None = None
 
     def __iter__(self) -> Iterator[pd.DataFrame]:
@@ -478,9 +259,7 @@ class PromptStream:
         read = kept = 0
         for raw, unparsable in iter_raw(self.path, self.batch_rows):
             valid, bad = (
-                validate_table(raw, PROMPTS, self.path)
-                if len(raw.columns)
-                else (raw, _no_rejects())
+                validate_table(raw, PROMPTS, self.path) if len(raw.columns) else (raw, no_rejects())
             )
             if len(valid):
                 valid, unknown = _unknown_accounts(valid, self.known, str(self.path))
@@ -491,7 +270,7 @@ class PromptStream:
             if len(valid):
                 yield valid.reset_index(drop=True)
         self.rejected = pd.concat(
-            [r for r in rejected if not r.empty] or [_no_rejects()], ignore_index=True
+            [r for r in rejected if not r.empty] or [no_rejects()], ignore_index=True
         )
         self.counts = TableCounts(str(self.path), read, kept, read - kept)
         if read > 0 and kept == 0:
@@ -554,9 +333,11 @@ def load_dataset(
 
     signals = frames["signals"]
     assert signals is not None
-    observations = signals[["account_id", "kind", "value", "ts"]].reset_index(drop=True)
+    # the optional ts column, when absent, is all NaT: time evidence then says nothing
+    observations = signals[["account_id", "kind", "value"]].reset_index(drop=True)
+    observations["ts"] = _timestamps(signals).to_numpy()
     all_rejected = pd.concat(
-        [r for r in rejected if not r.empty] or [_no_rejects()], ignore_index=True
+        [r for r in rejected if not r.empty] or [no_rejects()], ignore_index=True
     )
     for count in counts.values():
         mine = all_rejected.loc[all_rejected["file"] == count.file, "row"]

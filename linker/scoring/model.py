@@ -1,0 +1,149 @@
+"""The risk model: cluster risk from features, an account's risk in its cluster (its own
+part in the evidence), and an account's own risk outside any cluster."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from linker.scoring.features import family_use, participation, uses_in_cluster
+from linker.scoring.reasons import reasons_for
+from linker.settings import RiskSettings
+
+
+def score(features: pd.DataFrame, settings: RiskSettings) -> pd.Series:
+    """Risk in [0, 1] per row of ``features`` (logistic in the weighted features)."""
+    w = settings.weights
+    z = np.full(len(features), w["bias"])
+    for name, weight in w.items():
+        if name == "bias":
+            continue
+        if name == "size_log":
+            values = np.log10(features["size"].to_numpy(float).clip(1))
+        elif name == "sync_share" and "share_edges_ip" in features:
+            values = features["share_edges_ip"].to_numpy(float)
+        elif name in ("template_share", "template_intent") and "template_share" in features:
+            coverage = features.get("template_coverage", pd.Series(1.0, index=features.index))
+            focus = features.get("template_focus", pd.Series(1.0, index=features.index))
+            values = (features["template_share"] * coverage.fillna(0) * focus.fillna(0)).to_numpy(
+                float
+            )
+            if name == "template_intent":
+                values = values * features.get("intent_share", 0.0)
+        elif name == "payment_and_device":
+            values = (features["payment_reuse"] * features["device_reuse"]).to_numpy(float)
+        elif name in features:
+            values = features[name].to_numpy(float)
+        else:
+            continue
+        if name in ("burst_2h", "device_reuse", "payment_reuse", "payment_and_device"):
+            # a household of 2 "sharing" a card or signing up together says nothing
+            values = values * np.clip(
+                (features["size"].to_numpy(float) - settings.small_group_size)
+                / settings.small_group_ramp,
+                0,
+                1,
+            )
+        z = z + weight * values
+    return pd.Series(1 / (1 + np.exp(-z)), index=features.index)
+
+
+def score_clusters(
+    features: pd.DataFrame, settings: RiskSettings, template_examples: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """Risk, flag and reasons per cluster; returns ``features`` with three columns added."""
+    out = features.copy()
+    out["risk"] = score(features, settings)
+    out["flagged"] = out["risk"] >= settings.threshold
+    out["reasons"] = [reasons_for(row, template_examples) for _, row in out.iterrows()]
+    return out
+
+
+def account_hosting_share(
+    n_accounts: int,
+    memberships: pd.DataFrame,
+    identifiers: pd.DataFrame,
+    settings: RiskSettings | None = None,
+) -> np.ndarray:
+    """Share of each account's IP observations from hosting networks (datacenter or
+    proxy: ``RiskSettings.hosting_categories``)."""
+    rs = settings or RiskSettings()
+    ips = memberships[memberships["kind"] == "ip"]
+    cat = identifiers["category"].to_numpy()[ips["ident"].to_numpy()]
+    hosting = np.isin(cat, rs.hosting_categories) * ips["n_obs"].to_numpy()
+    acc = ips["account"].to_numpy()
+    tot = np.bincount(acc, weights=ips["n_obs"].to_numpy(float), minlength=n_accounts)
+    host = np.bincount(acc, weights=hosting.astype(float), minlength=n_accounts)
+    return np.divide(host, tot, out=np.zeros(n_accounts), where=tot > 0)
+
+
+def account_risk_in_cluster(
+    members: pd.DataFrame,
+    scored: pd.DataFrame,
+    hosting_share: np.ndarray,
+    prompt_features: pd.DataFrame | None,
+    settings: RiskSettings,
+    memberships: pd.DataFrame | None = None,
+    use: pd.DataFrame | None = None,
+) -> pd.Series:
+    """Risk of each clustered account: its cluster's features with the account's own
+    participation in place of the cluster averages (how much it sends of the cluster's
+    common template families, its own intent share, its own hosting share, whether it
+    shares a card or a device with another member; ``memberships`` from the projection).
+    A bystander pulled into a campaign cluster through a shared proxy exit or a recycled
+    SMS-verification number scores lower than the campaign's accounts. A member marked
+    ``attached`` in ``members`` (joined by a family alone) takes no part in the cluster's
+    signup burst or shared addresses either. ``use`` is :func:`family_use` of the same
+    inputs when the caller already has it. Returns a Series indexed by account."""
+    acc = members["account"].to_numpy()
+    frame = scored.loc[members["cluster"].to_numpy()].reset_index(drop=True)
+    frame["hosting_share"] = hosting_share[acc]
+    if "attached" in members:
+        # joined by a family alone: no part in the core's signup burst or shared addresses
+        alone = members["attached"].to_numpy(bool)
+        for col in ("burst_2h", "share_edges_ip"):
+            if col in frame:
+                frame.loc[alone, col] = 0.0
+    if memberships is not None:
+        # the cluster's card and device reuse is evidence against the members that take
+        # part in it; a member sharing neither with anyone inside does not carry it
+        inside = np.maximum(
+            _shares_inside(members, memberships, "payment"),
+            _shares_inside(members, memberships, "device"),
+        )
+        for kind in ("payment", "device"):
+            frame[f"{kind}_reuse"] = frame[f"{kind}_reuse"].to_numpy(float) * inside
+    if prompt_features is not None and "template_share" in frame and memberships is not None:
+        if use is None:
+            use = family_use(members, memberships, prompt_features, settings)
+        part = participation(use, members, settings)
+        own = prompt_features["intent"].reindex(acc).fillna(0).to_numpy(float)
+        # sending a family carries its intent: a low-volume account's own share (one of
+        # three prompts) is noise, its participation is not
+        frame["intent_share"] = np.maximum(own, part["family_intent"].to_numpy())
+        frame["template_share"] = part["template_share"].to_numpy()
+    return pd.Series(score(frame, settings).to_numpy(), index=acc)
+
+
+def _shares_inside(members: pd.DataFrame, memberships: pd.DataFrame, kind: str) -> np.ndarray:
+    """Per row of ``members``: 1.0 when the account shares an identifier of ``kind`` with
+    another member of its cluster, else 0.0."""
+    mem = uses_in_cluster(members, memberships, kind)
+    sharing = mem.loc[mem["n"] >= 2, "account"]
+    return members["account"].isin(sharing).to_numpy(float)
+
+
+def own_risk(
+    hosting_share: np.ndarray,
+    prompt_features: pd.DataFrame | None,
+    settings: RiskSettings,
+) -> np.ndarray:
+    """Risk of each account from its own signals (``hosting_share`` from
+    :func:`account_hosting_share`, prompt intent), capped at ``own_risk_cap``."""
+    n_accounts = len(hosting_share)
+    w = settings.weights
+    z = w["bias"] + w["hosting_share"] * hosting_share
+    if prompt_features is not None and not prompt_features.empty:
+        intent = prompt_features["intent"].reindex(range(n_accounts)).fillna(0).to_numpy()
+        z = z + w["intent_share"] * intent
+    return np.minimum(1 / (1 + np.exp(-z)), settings.own_risk_cap)
