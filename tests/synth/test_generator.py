@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from linker import contract
+from linker.ingest import contract
 from synth import BENIGN_GROUPS, TIERS, World, generate_world, read_world, write_world
 from synth.naive import naive_report
 
