@@ -72,7 +72,7 @@ def _timed(timings: dict[str, float], stage: str, progress: Progress | None) -> 
 
 
 def _run_id(dataset: Dataset, settings: LinkSettings) -> str:
-    digest = hashlib.sha1(repr(sorted(settings.linkage.to_dict().items())).encode())
+    digest = hashlib.sha1(json.dumps(settings.to_dict(), sort_keys=True, default=str).encode())
     digest.update(str(len(dataset.accounts)).encode())
     digest.update(str(len(dataset.signals)).encode())
     # the suffix keeps two runs of the same input in one second apart

@@ -3,7 +3,7 @@
 One frozen dataclass per stage (linkage, community, prompt, semantic, risk), gathered
 in :class:`LinkSettings`. Each is recorded whole in run.json and can be loaded from a
 TOML file (:func:`load_settings`, ``link --config FILE``), where an unknown key is an
-error. Every number is documented in docs/linkage.md (and docs/settings.md) with the
+error. Every number is documented in docs/linkage.md (and docs/architecture.md, "Settings") with the
 reason for its value.
 """
 
@@ -74,7 +74,7 @@ class LinkageSettings:
     specificity_exponent: dict[str, float] = field(
         default_factory=lambda: dict(DEFAULT_SPECIFICITY_EXPONENT)
     )
-    #: kinds whose weight depends on corroboration (see linkage.corroboration)
+    #: kinds whose weight depends on corroboration (see linker.evidence.projection.corroboration)
     corroborated_kinds: tuple[str, ...] = ("payment", "device", "email", "phone")
     #: specificity exponent of an instrument whose sharers have nothing else in common
     uncorroborated_exponent: float = 0.6
@@ -370,7 +370,7 @@ def _coerce(value: Any, default: Any, where: str) -> Any:
             raise LinkerError(f"{where}: expected a string, not {value!r}")
         return value
     if isinstance(default, tuple):
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             raise LinkerError(f"{where}: expected a list of strings, not {value!r}")
         return tuple(value)
     if isinstance(default, dict):

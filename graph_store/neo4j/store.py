@@ -20,9 +20,7 @@ time): two overlapping loads could both CREATE the same membership.
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import math
 import threading
 import time
 from collections.abc import Iterator
@@ -37,25 +35,25 @@ import pandas as pd
 from graph_store.base import ACCOUNT_COLUMNS, MEMBERSHIP_COLUMNS, InputTables, RunTables
 from graph_store.neo4j import queries as q
 from graph_store.neo4j import schema
+from graph_store.neo4j.rows import (
+    ACCOUNT_FIELDS,
+    PROMPT_PROPS,
+    Neo4jStoreError,
+    account_rows,
+    accounts_frame,
+    batches,
+    check_run,
+    cluster_rows,
+    clusters_frame,
+    lists,
+    membership_rows,
+    node_map,
+    prefixes,
+    prompt_frame,
+    records,
+)
 
 DEFAULT_URI = "neo4j://127.0.0.1:7687"
-#: Account property -> per-account prompt feature column
-PROMPT_PROPS = {
-    "prompt_n": "n_prompts",
-    "prompt_templates": "n_templates",
-    "prompt_intent": "intent",
-    "prompt_top_share": "top_share",
-    "prompt_top_template": "top_template",
-    "prompt_top_variety": "top_variety",
-    "prompt_family": "family",
-    "prompt_family_share": "family_share",
-    "prompt_family_variety": "family_variety",
-}
-ACCOUNT_FIELDS = ["account_id", "created_at", "email_domain", "country", "org_id"]
-
-
-class Neo4jStoreError(RuntimeError):
-    """A run cannot be written (bad tables, or its id is the published run's)."""
 
 
 @dataclass(frozen=True)
@@ -85,98 +83,6 @@ class LoadStats:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self._clock
         self.rows[stage] = self.rows.get(stage, 0) + rows
         self._clock = now
-
-
-def _prefix(ip: str) -> str:
-    """The /24 (IPv4) or /48 (IPv6) prefix of an address, for analysts' queries."""
-    bits = 48 if ":" in ip else 24
-    return str(ipaddress.ip_network(f"{ip}/{bits}", strict=False))
-
-
-def _prefixes(ips: pd.Series) -> pd.Series:
-    """:func:`_prefix` of canonical addresses; IPv4 by string slicing (fast)."""
-    out = ips.str.rpartition(".")[0] + ".0/24"
-    v6 = ips.str.contains(":", regex=False)
-    out[v6] = ips[v6].map(_prefix)
-    return out
-
-
-def _batches(rows: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
-
-
-def _clean(value: Any) -> Any:
-    """Python/numpy/pandas scalars to Bolt-friendly values (NaN/NaT/NA -> None)."""
-    if value is None or value is pd.NaT or value is pd.NA:
-        return None
-    if isinstance(value, float | np.floating):
-        return None if math.isnan(value) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.ndarray):
-        return [_clean(v) for v in value.tolist()]
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
-
-
-def _column(series: pd.Series) -> list[Any]:
-    """One column as a list of Bolt-friendly values, vectorised for plain dtypes."""
-    dtype = series.dtype
-    if not series.hasnans:
-        if pd.api.types.is_bool_dtype(dtype):
-            return series.to_numpy(dtype=bool).tolist()
-        if pd.api.types.is_integer_dtype(dtype):
-            return series.to_numpy(dtype=np.int64).tolist()
-    if pd.api.types.is_float_dtype(dtype):
-        floats = series.to_numpy(dtype=float)
-        cells = floats.astype(object)
-        cells[np.isnan(floats)] = None
-        return cells.tolist()
-    cells = series.to_numpy(dtype=object, copy=True)
-    cells[pd.isna(series).to_numpy()] = None
-    out: list[Any] = cells.tolist()
-    inferred = pd.api.types.infer_dtype(cells, skipna=True)  # one pass in C
-    if inferred in ("string", "integer", "boolean", "empty"):
-        return out
-    if inferred == "mixed":  # lists (IP windows, reasons): clean them if not plain lists
-        first = next((v for v in out if v is not None), None)
-        if isinstance(first, list):
-            return out
-    return [_clean(v) for v in out]
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as dicts of Bolt-friendly values."""
-    cols = [str(c) for c in frame.columns]
-    columns = [_column(frame[c]) for c in frame.columns]
-    return [dict(zip(cols, vals, strict=True)) for vals in zip(*columns, strict=True)]
-
-
-def _lists(frame: pd.DataFrame) -> list[list[Any]]:
-    """Rows as lists of Bolt-friendly values (no keys: smaller and faster to send)."""
-    columns = [_column(frame[c]) for c in frame.columns]
-    return [list(vals) for vals in zip(*columns, strict=True)]
-
-
-def _epoch_ns(series: pd.Series) -> pd.Series:
-    """Timestamps as integer nanoseconds (exact round trip), None where missing."""
-    ts = pd.to_datetime(series, utc=True)
-    ns = ts.to_numpy("datetime64[ns]").astype(np.int64).astype(object)
-    ns[ts.isna().to_numpy()] = None
-    return pd.Series(ns, index=series.index, dtype=object)
-
-
-def _node_map(answers: list[dict[str, Any]]) -> pd.DataFrame:
-    """``key -> (node, fresh)`` from the batches' answers to a node MERGE (each one
-    record of three parallel lists)."""
-    frame = pd.DataFrame(
-        {name: [v for answer in answers for v in answer[name]] for name in ("key", "node", "fresh")}
-    )
-    return frame.drop_duplicates("key", keep="last").set_index("key")
 
 
 class Neo4jStore:
@@ -249,7 +155,7 @@ class Neo4jStore:
 
     def _write_rows(self, query: str, rows: list[Any], **params: Any) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        for batch in _batches(rows, self.config.batch_size):
+        for batch in batches(rows, self.config.batch_size):
             out += self._write(query, rows=batch, **params)
         return out
 
@@ -265,7 +171,7 @@ class Neo4jStore:
         with ThreadPoolExecutor(self.config.writers, thread_name_prefix="neo4j-load") as pool:
             futures = [
                 pool.submit(self._write, query, rows=batch, **params)
-                for batch in _batches(rows, self.config.batch_size)
+                for batch in batches(rows, self.config.batch_size)
             ]
             return [row for future in futures for row in future.result()]
 
@@ -291,12 +197,12 @@ class Neo4jStore:
         stats.lap("schema", 0)
         with ThreadPoolExecutor(1, thread_name_prefix="neo4j-prepare") as pool:
             # the memberships are prepared while the accounts go out
-            prepared = pool.submit(_membership_rows, inp)
+            prepared = pool.submit(membership_rows, inp)
             accounts = self._load_accounts(inp, load)
             stats.lap("accounts", len(accounts))
             if inp.ip_info is not None and not inp.ip_info.empty:
                 ranges = inp.ip_info.rename(columns={"ip": "cidr"})[["cidr", "asn", "category"]]
-                self._write_rows(q.MERGE_IP_RANGES, _records(ranges))
+                self._write_rows(q.MERGE_IP_RANGES, records(ranges))
                 stats.lap("ip_ranges", len(ranges))
             mem = prepared.result()
         stats.lap("prepare", 0)
@@ -308,8 +214,8 @@ class Neo4jStore:
 
     def _load_accounts(self, inp: InputTables, load: int) -> pd.DataFrame:
         """MERGE the accounts; ``account_id -> (node, fresh)``."""
-        rows = _records(_account_rows(inp))
-        return _node_map(self._write_rows_concurrently(q.MERGE_ACCOUNTS, rows, load=load))
+        rows = records(account_rows(inp))
+        return node_map(self._write_rows_concurrently(q.MERGE_ACCOUNTS, rows, load=load))
 
     def _load_identifiers(
         self, kind: str, group: pd.DataFrame, inp: InputTables, load: int
@@ -317,11 +223,11 @@ class Neo4jStore:
         """MERGE the identifiers of one kind; ``value -> (node, fresh)``."""
         idents = pd.DataFrame({"kind": kind, "value": group["value"].unique()})
         if kind == "ip":
-            idents["prefix"] = _prefixes(idents["value"])
+            idents["prefix"] = prefixes(idents["value"])
         elif kind in q.KIND_LABELS:
             idents["example"] = idents["value"].map(inp.template_examples)
-        rows = _records(idents)
-        return _node_map(self._write_rows_concurrently(q.merge_identifiers(kind), rows, load=load))
+        rows = records(idents)
+        return node_map(self._write_rows_concurrently(q.merge_identifiers(kind), rows, load=load))
 
     def _load_memberships(
         self, kind: str, group: pd.DataFrame, accounts: pd.DataFrame, nodes: pd.DataFrame
@@ -335,12 +241,12 @@ class Neo4jStore:
         rows = group.assign(a=acc["node"].to_numpy(), n=ident["node"].to_numpy())
         created = rows.loc[known & fresh, cols]
         if not created.empty:
-            self._write_rows_concurrently(q.membership_query(kind, fresh=True), _lists(created))
+            self._write_rows_concurrently(q.membership_query(kind, fresh=True), lists(created))
         # MERGE batches go one at a time: concurrent MERGEs that create relationships on
         # the same dense identifier deadlock (the retries made a load twice as slow)
         merged = rows.loc[known & ~fresh, cols]
         if not merged.empty:
-            self._write_rows(q.membership_query(kind, fresh=False), _lists(merged))
+            self._write_rows(q.membership_query(kind, fresh=False), lists(merged))
 
     def read_input(self) -> InputTables:
         """Read back a InputTables equal to the one loaded (accounts sorted by id,
@@ -365,11 +271,11 @@ class Neo4jStore:
         ip_info = pd.DataFrame(self._read(q.READ_IP_RANGES), columns=["ip", "asn", "category"])
         examples = {r["value"]: r["example"] for r in self._read(q.READ_TEMPLATES) if r["example"]}
         return InputTables(
-            accounts=_accounts_frame(acc),
+            accounts=accounts_frame(acc),
             memberships=mem[list(MEMBERSHIP_COLUMNS)],
             ip_windows=windows.reset_index(drop=True),
             ip_info=None if ip_info.empty else ip_info.astype({"asn": np.int64}),
-            prompt_features=_prompt_frame(acc),
+            prompt_features=prompt_frame(acc),
             template_examples=examples,
         )
 
@@ -382,7 +288,7 @@ class Neo4jStore:
         cluster that is not in the run; if writing fails, the run is deleted and the
         published run stays as it was.
         """
-        _check_run(run)
+        check_run(run)
         self.ensure_schema()
         rows = self._read(q.RUN_STATUS, run_id=run.run_id)
         status, latest = (rows[0]["status"], rows[0]["latest"]) if rows else (None, None)
@@ -400,12 +306,12 @@ class Neo4jStore:
 
     def _write_run_parts(self, run: RunTables) -> None:
         self._write(q.CREATE_RUN, run_id=run.run_id, meta=json.dumps(run.meta, default=str))
-        self._write_rows(q.CREATE_CLUSTERS, _cluster_rows(run.clusters), run_id=run.run_id)
+        self._write_rows(q.CREATE_CLUSTERS, cluster_rows(run.clusters), run_id=run.run_id)
         accounts = run.accounts.reindex(columns=ACCOUNT_COLUMNS)
         accounts["attached"] = accounts["attached"].fillna(False).astype(bool)
-        self._write_rows(q.CREATE_SCORES, _records(accounts), run_id=run.run_id)
+        self._write_rows(q.CREATE_SCORES, records(accounts), run_id=run.run_id)
         links = run.edges[["a", "b", "weight", "n_shared", "evidence"]]
-        self._write_rows(q.CREATE_LINKS, _records(links), run_id=run.run_id)
+        self._write_rows(q.CREATE_LINKS, records(links), run_id=run.run_id)
         published = self._write(q.PUBLISH_RUN, run_id=run.run_id)
         if not published:
             raise Neo4jStoreError(f"run {run.run_id} vanished before it was published")
@@ -443,7 +349,7 @@ class Neo4jStore:
             columns=ACCOUNT_COLUMNS,
         )
         accounts = accounts.sort_values("account_id", ignore_index=True)
-        clusters = _clusters_frame(self._read(q.READ_RUN_CLUSTERS, run_id=run_id))
+        clusters = clusters_frame(self._read(q.READ_RUN_CLUSTERS, run_id=run_id))
         edges = pd.DataFrame(
             self._read(q.READ_RUN_LINKS, run_id=run_id),
             columns=["a", "b", "weight", "n_shared", "evidence"],
@@ -460,117 +366,3 @@ class Neo4jStore:
             return None
         rows = pd.DataFrame(self._read(q.READ_RUN_ACCOUNTS, run_id=run_id), columns=ACCOUNT_COLUMNS)
         return rows.loc[~rows["attached"].astype(bool), ["account_id", "cluster_id"]]
-
-
-def _account_rows(inp: InputTables) -> pd.DataFrame:
-    acc = inp.accounts
-    rows = pd.DataFrame({c: acc.get(c) for c in ACCOUNT_FIELDS}, index=acc.index)
-    rows["created_at"] = _epoch_ns(acc["created_at"])
-    extra = [c for c in acc.columns if c not in ACCOUNT_FIELDS]
-    rows["attributes"] = (
-        [json.dumps(rec, default=str) for rec in _records(acc[extra])] if extra else None
-    )
-    pf = inp.prompt_features
-    for col, src in PROMPT_PROPS.items():
-        rows[col] = (
-            acc["account_id"].map(pf[src]).astype(object).to_numpy() if pf is not None else None
-        )
-    return rows
-
-
-def _accounts_frame(acc: pd.DataFrame) -> pd.DataFrame:
-    """The accounts table from Account properties (extra attributes unpacked)."""
-    out = acc[ACCOUNT_FIELDS].copy()
-    if acc["attributes"].notna().any():
-        extra = pd.DataFrame(
-            [json.loads(a) if a else {} for a in acc["attributes"]], index=acc.index
-        )
-        out = out.join(extra)
-    return out
-
-
-def _prompt_frame(acc: pd.DataFrame) -> pd.DataFrame | None:
-    """The per-account prompt features from Account properties, or None."""
-    if not acc["prompt_n"].notna().any():
-        return None
-    pf = acc.dropna(subset=["prompt_n"]).set_index("account_id")
-    return pd.DataFrame(
-        {
-            "n_prompts": pf["prompt_n"].astype(np.int64),
-            "n_templates": pf["prompt_templates"].astype(np.int64),
-            "intent": pf["prompt_intent"].astype(float),
-            "top_share": pf["prompt_top_share"].astype(float),
-            "top_template": pf["prompt_top_template"].astype(object),
-            "top_variety": pf["prompt_top_variety"].astype(float),
-            "family": pf["prompt_family"].astype(object),
-            "family_share": pf["prompt_family_share"].astype(float),
-            "family_variety": pf["prompt_family_variety"].astype(float),
-        }
-    )
-
-
-def _membership_rows(inp: InputTables) -> pd.DataFrame:
-    """One row per (account_id, kind, value) with epoch-ns times and, for IPs, the
-    sorted list of 15-minute windows; sorted by kind, value and account."""
-    mem = inp.memberships.drop_duplicates(["account_id", "kind", "value"], keep="last")
-    mem = mem.sort_values(["kind", "value", "account_id"], ignore_index=True)
-    mem["first_ts"] = _epoch_ns(mem["first_ts"])
-    mem["last_ts"] = _epoch_ns(mem["last_ts"])
-    mem["windows"] = None
-    win = inp.ip_windows
-    if win.empty:
-        return mem
-    win = win.drop_duplicates().sort_values(["account_id", "value", "window"], ignore_index=True)
-    acc, val = win["account_id"].to_numpy(dtype=object), win["value"].to_numpy(dtype=object)
-    starts = np.flatnonzero(np.r_[True, (acc[1:] != acc[:-1]) | (val[1:] != val[:-1])])
-    ends = np.r_[starts[1:], len(win)]
-    values = win["window"].to_numpy(dtype=np.int64).tolist()
-    lists = pd.Series(
-        [values[s:e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)],
-        index=_pair_keys(acc[starts], val[starts]),
-        dtype=object,
-    )
-    ip = mem.index[mem["kind"] == "ip"]
-    wanted = _pair_keys(mem.loc[ip, "account_id"].to_numpy(), mem.loc[ip, "value"].to_numpy())
-    mem.loc[ip, "windows"] = lists.reindex(wanted).to_numpy()
-    return mem
-
-
-def _pair_keys(accounts: np.ndarray, values: np.ndarray) -> pd.Index:
-    """One hashable key per (account, value) pair (faster to match than a MultiIndex)."""
-    return pd.Index(pd.Series(accounts, dtype=object) + "\x00" + pd.Series(values, dtype=object))
-
-
-def _check_run(run: RunTables) -> None:
-    """Refuse a run whose accounts refer to clusters it does not have."""
-    known = set(run.clusters["cluster_id"])
-    used = set(run.accounts["cluster_id"].dropna())
-    missing = sorted(used - known)
-    if missing:
-        raise Neo4jStoreError(
-            f"run {run.run_id}: accounts refer to {len(missing)} cluster(s) not in the "
-            f"clusters table, e.g. {missing[:3]}"
-        )
-
-
-def _cluster_rows(clusters: pd.DataFrame) -> list[dict[str, Any]]:
-    props = clusters.drop(columns=["cluster_id", "reasons"])
-    records = _records(props)
-    return [
-        {"cluster_id": cid, "reasons": [str(r) for r in reasons], "props": rec}
-        for cid, reasons, rec in zip(
-            clusters["cluster_id"], clusters["reasons"], records, strict=True
-        )
-    ]
-
-
-def _clusters_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    props = pd.DataFrame([r["props"] for r in rows])
-    props = props.drop(columns=["run_id", "reasons"], errors="ignore")
-    props["cluster_id"] = [r["cluster_id"] for r in rows]
-    props["reasons"] = [list(r["reasons"] or []) for r in rows]
-    if props.empty:
-        return props
-    return props.sort_values(
-        ["risk", "size", "cluster_id"], ascending=[False, False, True], ignore_index=True
-    )

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from graph_store.base import LinkInput, RunTables
+from graph_store.base import RunTables
+from linker.model import LinkInput
 from graph_store.embedded import EmbeddedStore
 from graph_store.neo4j import queries as q
 from graph_store.neo4j import schema

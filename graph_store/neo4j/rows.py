@@ -1,0 +1,241 @@
+"""Rows between pandas and Cypher parameters: values cleaned for the driver, records
+and lists for ``UNWIND``, and the frames a run and an input graph are written from and
+read back into. Pure functions; no connection."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from graph_store.base import InputTables, RunTables
+
+
+#: Account property -> per-account prompt feature column
+class Neo4jStoreError(RuntimeError):
+    """A run cannot be written (bad tables, or its id is the published run's)."""
+
+
+PROMPT_PROPS = {
+    "prompt_n": "n_prompts",
+    "prompt_templates": "n_templates",
+    "prompt_intent": "intent",
+    "prompt_top_share": "top_share",
+    "prompt_top_template": "top_template",
+    "prompt_top_variety": "top_variety",
+    "prompt_family": "family",
+    "prompt_family_share": "family_share",
+    "prompt_family_variety": "family_variety",
+}
+
+
+ACCOUNT_FIELDS = ["account_id", "created_at", "email_domain", "country", "org_id"]
+
+
+def prefix(ip: str) -> str:
+    """The /24 (IPv4) or /48 (IPv6) prefix of an address, for analysts' queries."""
+    bits = 48 if ":" in ip else 24
+    return str(ipaddress.ip_network(f"{ip}/{bits}", strict=False))
+
+
+def prefixes(ips: pd.Series) -> pd.Series:
+    """:func:`prefix` of canonical addresses; IPv4 by string slicing (fast)."""
+    out = ips.str.rpartition(".")[0] + ".0/24"
+    v6 = ips.str.contains(":", regex=False)
+    out[v6] = ips[v6].map(prefix)
+    return out
+
+
+def batches(rows: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def clean(value: Any) -> Any:
+    """Python/numpy/pandas scalars to Bolt-friendly values (NaN/NaT/NA -> None)."""
+    if value is None or value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, float | np.floating):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.ndarray):
+        return [clean(v) for v in value.tolist()]
+    if isinstance(value, list | tuple):
+        return [clean(v) for v in value]
+    return value
+
+
+def column(series: pd.Series) -> list[Any]:
+    """One column as a list of Bolt-friendly values, vectorised for plain dtypes."""
+    dtype = series.dtype
+    if not series.hasnans:
+        if pd.api.types.is_bool_dtype(dtype):
+            return series.to_numpy(dtype=bool).tolist()
+        if pd.api.types.is_integer_dtype(dtype):
+            return series.to_numpy(dtype=np.int64).tolist()
+    if pd.api.types.is_float_dtype(dtype):
+        floats = series.to_numpy(dtype=float)
+        cells = floats.astype(object)
+        cells[np.isnan(floats)] = None
+        return cells.tolist()
+    cells = series.to_numpy(dtype=object, copy=True)
+    cells[pd.isna(series).to_numpy()] = None
+    out: list[Any] = cells.tolist()
+    inferred = pd.api.types.infer_dtype(cells, skipna=True)  # one pass in C
+    if inferred in ("string", "integer", "boolean", "empty"):
+        return out
+    if inferred == "mixed":  # lists (IP windows, reasons): clean them if not plain lists
+        first = next((v for v in out if v is not None), None)
+        if isinstance(first, list):
+            return out
+    return [clean(v) for v in out]
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts of Bolt-friendly values."""
+    cols = [str(c) for c in frame.columns]
+    columns = [column(frame[c]) for c in frame.columns]
+    return [dict(zip(cols, vals, strict=True)) for vals in zip(*columns, strict=True)]
+
+
+def lists(frame: pd.DataFrame) -> list[list[Any]]:
+    """Rows as lists of Bolt-friendly values (no keys: smaller and faster to send)."""
+    columns = [column(frame[c]) for c in frame.columns]
+    return [list(vals) for vals in zip(*columns, strict=True)]
+
+
+def epoch_ns(series: pd.Series) -> pd.Series:
+    """Timestamps as integer nanoseconds (exact round trip), None where missing."""
+    ts = pd.to_datetime(series, utc=True)
+    ns = ts.to_numpy("datetime64[ns]").astype(np.int64).astype(object)
+    ns[ts.isna().to_numpy()] = None
+    return pd.Series(ns, index=series.index, dtype=object)
+
+
+def node_map(answers: list[dict[str, Any]]) -> pd.DataFrame:
+    """``key -> (node, fresh)`` from the batches' answers to a node MERGE (each one
+    record of three parallel lists)."""
+    frame = pd.DataFrame(
+        {name: [v for answer in answers for v in answer[name]] for name in ("key", "node", "fresh")}
+    )
+    return frame.drop_duplicates("key", keep="last").set_index("key")
+
+
+def account_rows(inp: InputTables) -> pd.DataFrame:
+    acc = inp.accounts
+    rows = pd.DataFrame({c: acc.get(c) for c in ACCOUNT_FIELDS}, index=acc.index)
+    rows["created_at"] = epoch_ns(acc["created_at"])
+    extra = [c for c in acc.columns if c not in ACCOUNT_FIELDS]
+    rows["attributes"] = (
+        [json.dumps(rec, default=str) for rec in records(acc[extra])] if extra else None
+    )
+    pf = inp.prompt_features
+    for col, src in PROMPT_PROPS.items():
+        rows[col] = (
+            acc["account_id"].map(pf[src]).astype(object).to_numpy() if pf is not None else None
+        )
+    return rows
+
+
+def accounts_frame(acc: pd.DataFrame) -> pd.DataFrame:
+    """The accounts table from Account properties (extra attributes unpacked)."""
+    out = acc[ACCOUNT_FIELDS].copy()
+    if acc["attributes"].notna().any():
+        extra = pd.DataFrame(
+            [json.loads(a) if a else {} for a in acc["attributes"]], index=acc.index
+        )
+        out = out.join(extra)
+    return out
+
+
+def prompt_frame(acc: pd.DataFrame) -> pd.DataFrame | None:
+    """The per-account prompt features from Account properties, or None."""
+    if not acc["prompt_n"].notna().any():
+        return None
+    pf = acc.dropna(subset=["prompt_n"]).set_index("account_id")
+    return pd.DataFrame(
+        {
+            "n_prompts": pf["prompt_n"].astype(np.int64),
+            "n_templates": pf["prompt_templates"].astype(np.int64),
+            "intent": pf["prompt_intent"].astype(float),
+            "top_share": pf["prompt_top_share"].astype(float),
+            "top_template": pf["prompt_top_template"].astype(object),
+            "top_variety": pf["prompt_top_variety"].astype(float),
+            "family": pf["prompt_family"].astype(object),
+            "family_share": pf["prompt_family_share"].astype(float),
+            "family_variety": pf["prompt_family_variety"].astype(float),
+        }
+    )
+
+
+def membership_rows(inp: InputTables) -> pd.DataFrame:
+    """One row per (account_id, kind, value) with epoch-ns times and, for IPs, the
+    sorted list of 15-minute windows; sorted by kind, value and account."""
+    mem = inp.memberships.drop_duplicates(["account_id", "kind", "value"], keep="last")
+    mem = mem.sort_values(["kind", "value", "account_id"], ignore_index=True)
+    mem["first_ts"] = epoch_ns(mem["first_ts"])
+    mem["last_ts"] = epoch_ns(mem["last_ts"])
+    mem["windows"] = None
+    win = inp.ip_windows
+    if win.empty:
+        return mem
+    win = win.drop_duplicates().sort_values(["account_id", "value", "window"], ignore_index=True)
+    acc, val = win["account_id"].to_numpy(dtype=object), win["value"].to_numpy(dtype=object)
+    starts = np.flatnonzero(np.r_[True, (acc[1:] != acc[:-1]) | (val[1:] != val[:-1])])
+    ends = np.r_[starts[1:], len(win)]
+    values = win["window"].to_numpy(dtype=np.int64).tolist()
+    lists = pd.Series(
+        [values[s:e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)],
+        index=pair_keys(acc[starts], val[starts]),
+        dtype=object,
+    )
+    ip = mem.index[mem["kind"] == "ip"]
+    wanted = pair_keys(mem.loc[ip, "account_id"].to_numpy(), mem.loc[ip, "value"].to_numpy())
+    mem.loc[ip, "windows"] = lists.reindex(wanted).to_numpy()
+    return mem
+
+
+def pair_keys(accounts: np.ndarray, values: np.ndarray) -> pd.Index:
+    """One hashable key per (account, value) pair (faster to match than a MultiIndex)."""
+    return pd.Index(pd.Series(accounts, dtype=object) + "\x00" + pd.Series(values, dtype=object))
+
+
+def check_run(run: RunTables) -> None:
+    """Refuse a run whose accounts refer to clusters it does not have."""
+    known = set(run.clusters["cluster_id"])
+    used = set(run.accounts["cluster_id"].dropna())
+    missing = sorted(used - known)
+    if missing:
+        raise Neo4jStoreError(
+            f"run {run.run_id}: accounts refer to {len(missing)} cluster(s) not in the "
+            f"clusters table, e.g. {missing[:3]}"
+        )
+
+
+def cluster_rows(clusters: pd.DataFrame) -> list[dict[str, Any]]:
+    props = clusters.drop(columns=["cluster_id", "reasons"])
+    recs = records(props)
+    return [
+        {"cluster_id": cid, "reasons": [str(r) for r in reasons], "props": rec}
+        for cid, reasons, rec in zip(clusters["cluster_id"], clusters["reasons"], recs, strict=True)
+    ]
+
+
+def clusters_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    props = pd.DataFrame([r["props"] for r in rows])
+    props = props.drop(columns=["run_id", "reasons"], errors="ignore")
+    props["cluster_id"] = [r["cluster_id"] for r in rows]
+    props["reasons"] = [list(r["reasons"] or []) for r in rows]
+    if props.empty:
+        return props
+    return props.sort_values(
+        ["risk", "size", "cluster_id"], ascending=[False, False, True], ignore_index=True
+    )
