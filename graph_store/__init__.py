@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from graph_store.base import GraphStore, InputTables, RunTables
+from graph_store.base import GraphStore, GraphStoreError, InputTables, RunTables
 from graph_store.embedded import EmbeddedStore
 
 __all__ = [
     "EmbeddedStore",
     "GraphStore",
+    "GraphStoreError",
     "InputTables",
     "RunTables",
     "StoreSpecError",

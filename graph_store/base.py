@@ -11,6 +11,12 @@ from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
+
+class GraphStoreError(Exception):
+    """A store cannot be read or written: no consistent run, an unreachable server, a
+    run that contradicts itself. Callers show the message; it names the store."""
+
+
 #: columns of the per-run tables every store writes and reads back
 ACCOUNT_COLUMNS = ["account_id", "cluster_id", "risk", "flagged", "own_risk", "attached"]
 CLUSTER_COLUMNS = ["cluster_id", "size", "risk", "flagged", "reasons"]

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from graph_store.base import RunTables
+from graph_store.base import GraphStoreError, RunTables
 
 TABLE_FILES = {
     "accounts": "accounts.parquet",
@@ -27,7 +27,7 @@ TABLE_FILES = {
 RUN_ID_KEY = b"sybil_linker.run_id"
 
 
-class StoreReadError(RuntimeError):
+class StoreReadError(GraphStoreError):
     """The results directory holds no complete run."""
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from graph_store.base import GraphStoreError
 from linker import __version__
 from linker.errors import LinkerError
 from linker.report.console import (
@@ -175,7 +176,7 @@ def _run_link(
         if not isinstance(store, EmbeddedStore):
             EmbeddedStore(out).write_run(result.run)  # the same files as an embedded run
         store.close()
-    except LinkerError as err:
+    except (LinkerError, GraphStoreError) as err:
         raise fail(err) from err
     except Exception as err:  # the driver's errors: unreachable server, bad password
         if type(err).__module__.startswith("neo4j"):
@@ -269,6 +270,62 @@ def link_cmd(
     except LinkerError as err:
         raise fail(err) from err
     _run_link(data, out, settings, top, store)
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    run: Annotated[Path, typer.Argument(help="Results directory of `link --out`.")],
+    labels: Annotated[
+        Path, typer.Option(help="Labels file (account_id, label sybil|benign, ...).")
+    ],
+    baselines: Annotated[
+        bool,
+        typer.Option(
+            "--baselines/--no-baselines",
+            help="Also score the connected-components recipe and Louvain on the same input.",
+        ),
+    ] = False,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="The run's input directory (default: the one in run.json)."),
+    ] = None,
+    store: Annotated[
+        str, typer.Option(help="'embedded' (RUN) or the Neo4j URI the run was linked into.")
+    ] = "embedded",
+    out: Annotated[
+        Path | None, typer.Option(help="Where to write evaluation.json and pictures (RUN).")
+    ] = None,
+) -> None:
+    """Score a run against labels: precision/recall/F1, average precision, ROC AUC, recall
+    at precision 0.95/0.99, adjusted Rand index, per tier and group; with --baselines the
+    tutorial recipes side by side. Writes evaluation.json and two pictures."""
+    from linker.report.evaluation import (
+        comparison_table,
+        evaluate_run,
+        read_labels,
+        write_evaluation,
+    )
+
+    try:
+        source = open_store(store, run)
+        try:
+            stored = source.latest_run()
+        finally:
+            source.close()
+        if stored is None:
+            raise LinkerError(f"no run in {run if store == 'embedded' else store}")
+        table = read_labels(labels)
+        data_dir = data or (Path(stored.meta["input"]) if stored.meta.get("input") else None)
+        if baselines and (data_dir is None or not data_dir.is_dir()):
+            raise LinkerError(
+                f"--baselines needs the run's input: {data_dir} is not a directory (use --data)"
+            )
+        evaluation = evaluate_run(stored, table, str(labels), data_dir if baselines else None)
+    except (LinkerError, GraphStoreError) as err:
+        raise fail(err) from err
+    console.print(comparison_table(evaluation))
+    for path in write_evaluation(evaluation, out or run):
+        console.print(f"wrote {path}", soft_wrap=True, highlight=False)
 
 
 @app.command()

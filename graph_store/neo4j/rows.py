@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from graph_store.base import InputTables, RunTables
+from graph_store.base import GraphStoreError, InputTables, RunTables
 
 
 #: Account property -> per-account prompt feature column
-class Neo4jStoreError(RuntimeError):
+class Neo4jStoreError(GraphStoreError):
     """A run cannot be written (bad tables, or its id is the published run's)."""
 
 

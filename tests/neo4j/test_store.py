@@ -19,12 +19,12 @@ import pandas as pd
 import pytest
 
 from graph_store.base import RunTables
-from linker.model import LinkInput
 from graph_store.embedded import EmbeddedStore
 from graph_store.neo4j import queries as q
 from graph_store.neo4j import schema
 from graph_store.neo4j.store import Neo4jStore, Neo4jStoreError
 from linker.ingest.dataset import load_dataset
+from linker.model import LinkInput
 from linker.pipeline import RunResult, build_link_input, link
 from linker.settings import LinkSettings
 
