@@ -18,9 +18,13 @@ Measures, on one machine and in one run:
   ``link`` through the store: first publish, second (keeps one previous run), third
   (also deletes the oldest run).
 
-THE DATABASE IS CLEARED before each phase: run it against the local development
-server only (the URI must be loopback). Prints a table and a markdown section, writes
-benchmarks/results/neo4j_load.json and docs/benchmarks-neo4j.md.
+THE DATABASE IS CLEARED before each phase, so the benchmark runs only on a loopback
+server that is empty or holds exactly what its last run left (it leaves a
+``SybilBenchmarkLoad`` node with the node count); it refuses any other, such as a dev
+server with data in it. A server of its own: ``python -m graph_store.neo4j.server start
+--home ~/.cache/sybil-linker/neo4j-bench --bolt-port 17687 --http-port 17474``, then
+``--home ~/.cache/sybil-linker/neo4j-bench``. Prints a table and a markdown section,
+writes benchmarks/results/neo4j_load.json and docs/benchmarks-neo4j.md.
 """
 
 from __future__ import annotations
@@ -47,7 +51,8 @@ if str(ROOT) not in sys.path:
 from graph_store.base import InputTables  # noqa: E402
 from graph_store.neo4j import queries as q  # noqa: E402
 from graph_store.neo4j import server as srv  # noqa: E402
-from graph_store.neo4j.store import Neo4jConfig, Neo4jStore, _membership_rows  # noqa: E402
+from graph_store.neo4j.rows import membership_rows  # noqa: E402
+from graph_store.neo4j.store import Neo4jConfig, Neo4jStore  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "neo4j_load.json"
 DOC = ROOT / "docs" / "benchmarks-neo4j.md"
@@ -162,6 +167,23 @@ def clear(store: Neo4jStore, batch: int = 10_000) -> None:
             pass
 
 
+MARKER = "SybilBenchmarkLoad"
+
+
+def foreign_nodes(store: Neo4jStore) -> int:
+    """How many nodes the database holds that the last run of this benchmark did not
+    leave (0 if it is empty, or holds exactly the node count its marker records)."""
+    total = store._read("MATCH (n) RETURN count(n) AS n")[0]["n"]
+    left = store._read(f"MATCH (m:{MARKER}) RETURN m.nodes AS n")
+    return 0 if total == 0 or [r["n"] for r in left] == [total] else int(total)
+
+
+def mark(store: Neo4jStore) -> None:
+    """Record that the database holds what this benchmark left (and how many nodes)."""
+    total = store._read("MATCH (n) RETURN count(n) AS n")[0]["n"]
+    store._write(f"CREATE (:{MARKER} {{nodes: $n}})", n=total + 1)
+
+
 def membership_total(store: Neo4jStore) -> int:
     counts = store.counts()
     return sum(counts.get(t, 0) for t in ("USED_IP", "USED_DEVICE", "PAID_WITH", "HAS_IDENTIFIER"))
@@ -224,7 +246,7 @@ def bench_single(config: Neo4jConfig, inp: InputTables, n: int, meter: Meter) ->
         clear(store)
         store.load_input(small)  # the nodes; the memberships are deleted and redone
         store._write("MATCH (:Account)-[r]->() DELETE r")
-        rows = _membership_rows(small)
+        rows = membership_rows(small)
         params = [
             {
                 "account_id": r.account_id,
@@ -388,18 +410,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--single-sample", type=int, default=10_000)
     ap.add_argument("--world-accounts", type=int, default=20_000, help="0 skips write_run")
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--uri", default="bolt://127.0.0.1:7687")
+    ap.add_argument("--home", type=Path, default=None, help="server home (default: the dev one)")
+    ap.add_argument("--uri", default=None, help="Bolt URI (default: the server's)")
     ap.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks-neo4j.md")
     args = ap.parse_args(argv)
 
-    host = urlparse(args.uri).hostname
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        ap.error(f"refusing {args.uri}: this benchmark clears the database; loopback only")
-    st = srv.status()
+    st = srv.status(args.home)
     if not st.running:
         ap.error(f"the local Neo4j server is not running ({st.message}); sybil-linker neo4j start")
+    uri = args.uri or st.bolt_uri
+    host = urlparse(uri).hostname
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        ap.error(f"refusing {uri}: this benchmark clears the database; loopback only")
     password = os.environ.get(srv.ENV_PASSWORD) or srv.DEFAULT_PASSWORD
-    config = Neo4jConfig(uri=args.uri, password=password)
+    config = Neo4jConfig(uri=uri, password=password)
+    probe = Neo4jStore(config)
+    foreign = foreign_nodes(probe)
+    probe.close()
+    if foreign:
+        ap.error(
+            f"refusing {uri}: its database holds {foreign:,} nodes this benchmark did not "
+            "leave, and it clears the database. Run it on a server of its own (see --help)."
+        )
     meter = Meter(st.pid)
     import neo4j
 
@@ -454,6 +486,9 @@ def main(argv: list[str] | None = None) -> int:
         res["write_run"] = bench_write_run(best_config, args.world_accounts, args.seed, meter)
         print("  ", res["write_run"], flush=True)
     res["loadavg_end"] = round(os.getloadavg()[0], 2)
+    marker = Neo4jStore(config)
+    mark(marker)
+    marker.close()
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(res, indent=2, default=str) + "\n")

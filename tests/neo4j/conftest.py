@@ -1,23 +1,22 @@
-"""Shared fixtures for tests that need the real local Neo4j server.
+"""Shared fixtures for tests that need a real Neo4j server.
 
-``neo4j_server`` (session): installs the jars if needed, starts the server if it is not
-running, and yields its :class:`ServerStatus`. A server that was already running
-before this test run is never stopped. One that this run started is stopped by the
-last session (pytest-xdist worker) to finish with it, unless
-``SYBIL_NEO4J_KEEP_RUNNING`` is set. Workers of one run register in
-``<home>/run/pytest-users/`` under a file lock, so one worker never stops the server
-under another.
+``neo4j_server`` (session): the test run's OWN Neo4j instance (see
+``tests/neo4j/instance.py``): its own home under ``~/.cache/sybil-linker/neo4j-test``
+(or ``$SYBIL_NEO4J_TEST_ROOT``), its own free loopback ports, the jars shared with the
+user's install. The pytest-xdist workers of one run share it; it is stopped and
+removed when the run is over. The user's server (``sybil-linker neo4j start``, the
+default home, Bolt 7687) is never started, stopped, read or written. While the
+session runs, ``SYBIL_NEO4J_HOME`` points at the test instance, so code that falls
+back to the default home lands there too.
 
-``neo4j_driver`` (session): a ``neo4j`` Python driver connected to that server.
+``neo4j_driver`` (session): a ``neo4j`` Python driver connected to that instance.
 
-If the server cannot be installed or started, the fixtures FAIL. The only reason to
+If the instance cannot be installed or started, the fixtures FAIL. The only reason to
 skip is a missing ``java``, and only outside CI (``CI`` set means fail).
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import sys
 import uuid
@@ -33,19 +32,9 @@ except ImportError:  # repo root not on sys.path (plain `pytest` without config)
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from graph_store.neo4j import server as srv
 
+from tests.neo4j import instance
+
 IN_CI = bool(os.environ.get("CI"))
-_OWNER = "started-by-pytest"  # file in <home>/run naming the test run that started it
-
-
-@contextlib.contextmanager
-def _pytest_lock(run_dir: Path) -> Iterator[None]:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with open(run_dir / "pytest.lock", "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _test_run_id(config: pytest.Config) -> str:
@@ -56,9 +45,14 @@ def _test_run_id(config: pytest.Config) -> str:
     return os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"solo-{uuid.uuid4().hex}"
 
 
+def instance_password() -> str:
+    """The test instance's password (set on its first start)."""
+    return os.environ.get(srv.ENV_PASSWORD) or srv.DEFAULT_PASSWORD
+
+
 @pytest.fixture(scope="session")
 def neo4j_server(request: pytest.FixtureRequest) -> Iterator[srv.ServerStatus]:
-    """The running local Neo4j server (installed and started if needed)."""
+    """The test run's own Neo4j instance, running (started if needed)."""
     if srv.find_java() is None:
         reason = (
             "java not found: the local Neo4j server needs Java 17+ "
@@ -68,46 +62,35 @@ def neo4j_server(request: pytest.FixtureRequest) -> Iterator[srv.ServerStatus]:
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
 
-    home = srv.default_home()
-    run_dir = home / "run"
-    run_id = _test_run_id(request.config)
-    me = run_dir / "pytest-users" / f"{run_id}.{os.getpid()}"
-    with _pytest_lock(run_dir):
-        was_running = srv.status(home).running
-        try:
-            st = srv.start(home)
-        except srv.Neo4jServerError as exc:
-            pytest.fail(f"could not start the local Neo4j server: {exc}", pytrace=False)
-        if not st.running:
-            pytest.fail(f"local Neo4j server not running after start: {st.message}", pytrace=False)
-        if not was_running:
-            (run_dir / _OWNER).write_text(run_id)
-        me.parent.mkdir(parents=True, exist_ok=True)
-        me.touch()
-
-    yield st
-
-    with _pytest_lock(run_dir):
-        me.unlink(missing_ok=True)
-        others = list(me.parent.glob(f"{run_id}.*"))
-        try:
-            owner = (run_dir / _OWNER).read_text().strip()
-        except OSError:
-            owner = None
-        if owner == run_id and not others and not os.environ.get("SYBIL_NEO4J_KEEP_RUNNING"):
-            srv.stop(home)
-            (run_dir / _OWNER).unlink(missing_ok=True)
+    keep = bool(os.environ.get(instance.ENV_KEEP))
+    try:
+        st = instance.acquire(
+            _test_run_id(request.config), instance.controller_pid(request.config), keep
+        )
+    except (srv.Neo4jServerError, RuntimeError) as exc:
+        pytest.fail(f"could not start the test Neo4j instance: {exc}", pytrace=False)
+    if not st.running:
+        pytest.fail(f"test Neo4j instance not running after start: {st.message}", pytrace=False)
+    saved_home = os.environ.get(srv.ENV_HOME)
+    os.environ[srv.ENV_HOME] = str(st.home)
+    try:
+        yield st
+    finally:
+        if saved_home is None:
+            os.environ.pop(srv.ENV_HOME, None)
+        else:
+            os.environ[srv.ENV_HOME] = saved_home
+        instance.release(request.config, keep)
 
 
 @pytest.fixture(scope="session")
 def neo4j_driver(neo4j_server: srv.ServerStatus) -> Iterator[Any]:
-    """A ``neo4j`` driver for the local server (user neo4j, the configured password)."""
+    """A ``neo4j`` driver for the test instance (user neo4j, the configured password)."""
     if IN_CI:
         import neo4j
     else:
         neo4j = pytest.importorskip("neo4j", reason="the neo4j Python driver is not installed")
-    password = os.environ.get(srv.ENV_PASSWORD) or srv.DEFAULT_PASSWORD
-    driver = neo4j.GraphDatabase.driver(neo4j_server.bolt_uri, auth=(srv.USER, password))
+    driver = neo4j.GraphDatabase.driver(neo4j_server.bolt_uri, auth=(srv.USER, instance_password()))
     try:
         driver.verify_connectivity()
     except Exception as exc:
@@ -117,9 +100,9 @@ def neo4j_driver(neo4j_server: srv.ServerStatus) -> Iterator[Any]:
     driver.close()
 
 
-# --- fixtures for the store, cookbook and Browser tests (added; the ones above are
-# unchanged). Tests that write to the database carry pytest.mark.xdist_group("neo4j")
-# so they run one module after another in one worker.
+# --- fixtures for the store, cookbook and Browser tests. Tests that write to the
+# database carry pytest.mark.xdist_group("neo4j") so they run one module after another
+# in one worker.
 
 #: nodes test_server.py creates and cleans up itself; the clear below leaves them alone
 _SERVER_TEST_LABEL = "SybilServerTest"
@@ -127,9 +110,27 @@ WORLD_ACCOUNTS = 1500
 WORLD_SEED = 11
 
 
+def server_home(driver: Any) -> Path | None:
+    """The home folder of the server ``driver`` talks to, as the server reports it."""
+    records, _, _ = driver.execute_query(
+        "CALL dbms.listConfig() YIELD name, value "
+        "WHERE name = 'server.directories.neo4j_home' RETURN value"
+    )
+    return Path(records[0]["value"]).resolve() if records else None
+
+
 def clear_database(driver: Any, batch: int = 10_000) -> None:
     """Delete every relationship, then every node (except test_server.py's markers), in
-    batches small enough for the server's transaction memory limit."""
+    batches small enough for the server's transaction memory limit.
+
+    Only on this run's test instance: a driver connected to any other server (the
+    user's, above all) raises RuntimeError before anything is deleted."""
+    home = server_home(driver)
+    if instance.current_home is None or home != instance.current_home:
+        raise RuntimeError(
+            f"refusing to clear the database of the Neo4j server in {home}: it is not this "
+            f"test run's instance ({instance.current_home})"
+        )
     while True:
         records, _, _ = driver.execute_query(
             "MATCH ()-[r]->() WITH r LIMIT $batch DELETE r RETURN count(*) AS n", batch=batch
@@ -159,8 +160,7 @@ def neo4j_store(neo4j_server: srv.ServerStatus, neo4j_empty: Any) -> Iterator[An
     """A Neo4jStore on the cleared test database (one per test module)."""
     from graph_store.neo4j.store import Neo4jConfig, Neo4jStore
 
-    password = os.environ.get(srv.ENV_PASSWORD) or srv.DEFAULT_PASSWORD
-    store = Neo4jStore(Neo4jConfig(uri=neo4j_server.bolt_uri, password=password))
+    store = Neo4jStore(Neo4jConfig(uri=neo4j_server.bolt_uri, password=instance_password()))
     yield store
     store.close()
 

@@ -1,8 +1,8 @@
-"""Tests of graph_store.neo4j.server against the REAL local Neo4j server.
+"""Tests of graph_store.neo4j.server against a REAL Neo4j server: the test run's own
+instance (fixture ``neo4j_server``, see tests/neo4j/instance.py), never the user's.
 
-The shared server (fixture ``neo4j_server``) is never stopped here. Tests that need a
-second, throw-away home share the installed jars through a symlink and never start
-a JVM.
+The instance is never stopped here. Tests that need a second, throw-away home share
+the installed jars through a symlink and never start a JVM.
 """
 
 from __future__ import annotations
@@ -19,14 +19,34 @@ from typing import Any
 import pytest
 
 from graph_store.neo4j import server as srv
+from graph_store.neo4j.server.config import render_conf
+from tests.neo4j import instance
 
 REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.neo4j
 
 
+def _ports(st: srv.ServerStatus) -> dict[str, int]:
+    return {
+        "bolt_port": int(st.bolt_uri.rpartition(":")[2]),
+        "http_port": int(st.http_url.rpartition(":")[2]),
+    }
+
+
+def test_the_suite_runs_on_its_own_instance(neo4j_server: srv.ServerStatus) -> None:
+    """Not the user's home, not the user's ports; SYBIL_NEO4J_HOME points at it."""
+    assert neo4j_server.home.is_relative_to(instance.test_root())
+    assert neo4j_server.home.name.startswith(("run-", "kept"))
+    assert not set(_ports(neo4j_server).values()) & instance.USER_PORTS
+    assert srv.default_home() == neo4j_server.home  # for the session only
+    assert (neo4j_server.home / "lib").is_symlink()  # jars shared, the rest its own
+    for own in ("conf", "data", "logs", "run"):
+        assert not (neo4j_server.home / own).is_symlink()
+
+
 def test_status_reports_running(neo4j_server: srv.ServerStatus) -> None:
-    st = srv.status()
+    st = srv.status(neo4j_server.home)
     assert st.running, st.message
     assert st.pid == neo4j_server.pid and st.pid is not None
     assert st.bolt_uri == neo4j_server.bolt_uri
@@ -63,7 +83,8 @@ def test_write_and_read_back(neo4j_driver: Any) -> None:
 
 
 def test_second_start_says_already_running(neo4j_server: srv.ServerStatus) -> None:
-    again = srv.start()
+    ports = _ports(neo4j_server)
+    again = srv.start(neo4j_server.home, bolt_port=ports["bolt_port"], http_port=ports["http_port"])
     assert again.running
     assert again.pid == neo4j_server.pid
     assert "already running" in again.message
@@ -71,8 +92,8 @@ def test_second_start_says_already_running(neo4j_server: srv.ServerStatus) -> No
 
 def test_start_with_wrong_password_is_refused(neo4j_server: srv.ServerStatus) -> None:
     with pytest.raises(srv.Neo4jServerError, match="rejects user 'neo4j'"):
-        srv.start(password="definitely-not-the-password")
-    assert srv.status().pid == neo4j_server.pid  # and the server is untouched
+        srv.start(neo4j_server.home, password="definitely-not-the-password")
+    assert srv.status(neo4j_server.home).pid == neo4j_server.pid  # and it is untouched
 
 
 def test_browser_is_served(neo4j_server: srv.ServerStatus) -> None:
@@ -106,6 +127,19 @@ def test_http_discovery_is_community_of_pinned_version(neo4j_server: srv.ServerS
     assert info["neo4j_edition"] == "community"
     assert info["neo4j_version"] == srv.NEO4J_VERSION
     assert info["bolt_direct"] == neo4j_server.bolt_uri
+    assert info["bolt_routing"] == neo4j_server.bolt_uri.replace("bolt://", "neo4j://")
+
+
+def test_routing_table_names_the_servers_own_port(
+    neo4j_server: srv.ServerStatus, neo4j_driver: Any
+) -> None:
+    """A neo4j:// driver goes where the routing table says: the advertised address,
+    which Neo4j sets to port 7687 unless told otherwise (the user's server)."""
+    records, _, _ = neo4j_driver.execute_query(
+        "CALL dbms.routing.getRoutingTable({}, 'neo4j') YIELD servers RETURN servers"
+    )
+    addresses = {a for server in records[0]["servers"] for a in server["addresses"]}
+    assert addresses == {neo4j_server.bolt_uri.removeprefix("bolt://")}
 
 
 def test_config_is_loopback_and_silent(neo4j_driver: Any) -> None:
@@ -198,14 +232,25 @@ def test_bad_arguments_are_rejected_before_anything_runs(tmp_path: Path) -> None
 
 
 def test_rendered_config_pins_loopback_memory_and_no_telemetry() -> None:
-    conf = srv._render_conf(7687, 7474, "2g", "1g", {"db.logs.query.enabled": "OFF"})
+    conf = render_conf(7687, 7474, "2g", "1g", {"db.logs.query.enabled": "OFF"})
     settings = dict(
         line.split("=", 1) for line in conf.splitlines() if line and not line.startswith("#")
     )
     assert settings["server.default_listen_address"] == "127.0.0.1"
     assert settings["server.bolt.listen_address"] == "127.0.0.1:7687"
     assert settings["server.http.listen_address"] == "127.0.0.1:7474"
+    assert settings["server.bolt.advertised_address"] == "127.0.0.1:7687"
+    assert settings["server.http.advertised_address"] == "127.0.0.1:7474"
     assert settings["server.memory.pagecache.size"] == "1g"
     assert settings["dbms.usage_report.enabled"] == "false"
     assert settings["client.allow_telemetry"] == "false"
     assert settings["db.logs.query.enabled"] == "OFF"
+
+
+def test_rendered_config_advertises_the_listen_ports() -> None:
+    conf = render_conf(17687, 17474, "1g", "512m")
+    settings = dict(
+        line.split("=", 1) for line in conf.splitlines() if line and not line.startswith("#")
+    )
+    assert settings["server.bolt.advertised_address"] == "127.0.0.1:17687"
+    assert settings["server.http.advertised_address"] == "127.0.0.1:17474"
