@@ -160,6 +160,7 @@ def _run_link(
 ) -> RunResult:
     from graph_store.embedded import EmbeddedStore
     from linker.pipeline import link
+    from linker.report.outputs import remove_stale_outputs
     from linker.scoring.evaluate import evaluate
 
     try:
@@ -176,6 +177,7 @@ def _run_link(
         if not isinstance(store, EmbeddedStore):
             EmbeddedStore(out).write_run(result.run)  # the same files as an embedded run
         store.close()
+        remove_stale_outputs(out, result.run.run_id)  # pictures of an earlier run
     except (LinkerError, GraphStoreError) as err:
         raise fail(err) from err
     except Exception as err:  # the driver's errors: unreachable server, bad password
@@ -328,6 +330,73 @@ def evaluate_cmd(
         console.print(f"wrote {path}", soft_wrap=True, highlight=False)
 
 
+@app.command("clusters")
+def clusters_cmd(
+    run: Annotated[Path, typer.Argument(help="Results directory of `link --out`.")],
+    store: Annotated[
+        str, typer.Option(help="'embedded' (RUN) or the Neo4j URI the run was linked into.")
+    ] = "embedded",
+    flagged: Annotated[
+        bool | None,
+        typer.Option("--flagged/--not-flagged", help="Only flagged (or only unflagged) ones."),
+    ] = None,
+    min_risk: Annotated[float | None, typer.Option(help="Lowest risk shown.")] = None,
+    min_size: Annotated[int | None, typer.Option(help="Fewest members.")] = None,
+    max_size: Annotated[int | None, typer.Option(help="Most members.")] = None,
+    limit: Annotated[int, typer.Option(help="How many to show (0: all).")] = 20,
+) -> None:
+    """List the run's clusters, riskiest first, with their strongest reason."""
+    from linker.report.console import cluster_list_table
+    from linker.report.explain import list_clusters
+    from linker.report.investigate import ClusterFilter
+
+    which = ClusterFilter(flagged, min_risk, min_size, max_size)
+    try:
+        stored, selected = list_clusters(run, which, store)
+    except (LinkerError, GraphStoreError) as err:
+        raise fail(err) from err
+    console.print(cluster_list_table(selected, len(stored.clusters), limit, stored.run_id))
+
+
+@app.command("explain")
+def explain_cmd(
+    target: Annotated[str, typer.Argument(help="A cluster id (c_...) or an account id.")],
+    run: Annotated[Path, typer.Argument(help="Results directory of `link --out`.")],
+    store: Annotated[
+        str, typer.Option(help="'embedded' (RUN) or the Neo4j URI the run was linked into.")
+    ] = "embedded",
+    data: Annotated[
+        Path | None,
+        typer.Option(help="The run's input directory, for times (default: the one in run.json)."),
+    ] = None,
+    show_values: Annotated[
+        bool, typer.Option("--show-values", help="Show identifier values unmasked.")
+    ] = False,
+    members: Annotated[int, typer.Option(help="How many members to list.")] = 15,
+    picture: Annotated[
+        bool,
+        typer.Option("--picture/--no-picture", help="Draw RUN/explain/<run id>/<cluster id>.png."),
+    ] = True,
+) -> None:
+    """Show the evidence behind a cluster or an account: reasons with their numbers,
+    shared identifiers, template families, timeline, members; and draw the cluster."""
+    from linker.report.console import account_renderables, explain_renderables
+    from linker.report.explain import explain
+
+    try:
+        found = explain(run, target, store, data, show_values, picture)
+    except (LinkerError, GraphStoreError) as err:
+        raise fail(err) from err
+    shown = [*(account_renderables(found.account) if found.account else [])]
+    shown += explain_renderables(found.cluster, members) if found.cluster else []
+    for part in shown:
+        console.print(part)
+    if found.picture is not None:
+        console.print(f"picture: {found.picture}", soft_wrap=True, highlight=False)
+    else:
+        console.print(found.picture_note, soft_wrap=True, highlight=False)
+
+
 @app.command()
 def demo(
     accounts: Annotated[int, typer.Option(help="Accounts in the generated world.")] = 20_000,
@@ -339,12 +408,19 @@ def demo(
     """Generate a world, link it, show the top clusters and the scores against the truth."""
     generate(workdir / "world", accounts=accounts, seed=seed, fmt="parquet")
     result = _run_link(workdir / "world", workdir / "out", _link_settings(None), 10)
+    from linker.report.outputs import run_picture_path
+
     try:
         from linker.report.plots import plot_run
     except ImportError:  # matplotlib is the 'plots' extra
         console.print("no picture: matplotlib is not installed (pip install 'sybil-linker[plots]')")
         return
-    picture = plot_run(result.run, result.dataset.labels, workdir / "out" / "risk.png")
+    picture = plot_run(
+        result.run,
+        result.dataset.labels,
+        run_picture_path(workdir / "out"),
+        result.evaluation,
+    )
     console.print(f"picture of the run: {picture}")
 
 

@@ -312,6 +312,20 @@ def apply_analyst_labels(
     return matched
 
 
+def _shared_examples(
+    values: dict[str, list[dict[str, object]]], examples: dict[str, str]
+) -> dict[str, str]:
+    """Template id -> masked example, for the template families in ``values``
+    (:func:`shared_values`)."""
+    named = {
+        str(item["value"])
+        for items in values.values()
+        for item in items
+        if item["kind"] == "prompt_template"
+    }
+    return {tid: examples[tid] for tid in sorted(named) if tid in examples}
+
+
 def link(
     data_dir: Path | str,
     store: GraphStore,
@@ -343,6 +357,9 @@ def link(
         with _timed(timings, "store_read", progress):
             inp = LinkInput.from_tables(store.read_input())
     projection, accounts, clusters, edges = score_input(inp, store, settings, timings, progress)
+    # the reasons' numbers go to run.json; clusters.parquet keeps the texts alone
+    detail = clusters.pop("reason_features")
+    reason_features = dict(zip(clusters["cluster_id"], detail, strict=True))
     verdicts = read_analyst_labels(out_dir / "labels.jsonl") if out_dir else None
     n_verdicts = 0
     if verdicts is not None and not verdicts.empty:
@@ -376,6 +393,10 @@ def link(
         # the values that hold each cluster together (masked by the API for readers
         # without identifiers:read)
         "cluster_identifiers": values,
+        # each reason's text with the features its numbers come from
+        "reason_features": reason_features,
+        # the masked example of every template family named in cluster_identifiers
+        "template_examples": _shared_examples(values, inp.template_examples),
     }
     run = RunTables(run_id=run_id, accounts=accounts, clusters=clusters, edges=edges, meta=meta)
     with _timed(timings, "write", progress):

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from linker.scoring.features import family_use, participation, uses_in_cluster
-from linker.scoring.reasons import reasons_for
+from linker.scoring.reasons import cluster_reasons
 from linker.settings import RiskSettings
 
 
@@ -51,11 +51,17 @@ def score(features: pd.DataFrame, settings: RiskSettings) -> pd.Series:
 def score_clusters(
     features: pd.DataFrame, settings: RiskSettings, template_examples: dict[str, str] | None = None
 ) -> pd.DataFrame:
-    """Risk, flag and reasons per cluster; returns ``features`` with three columns added."""
+    """Risk, flag and reasons per cluster; returns ``features`` with four columns added:
+    ``risk``, ``flagged``, ``reasons`` (the texts) and ``reason_features`` (each reason
+    as ``{"text", "features"}``: the numbers behind it)."""
     out = features.copy()
     out["risk"] = score(features, settings)
     out["flagged"] = out["risk"] >= settings.threshold
-    out["reasons"] = [reasons_for(row, template_examples) for _, row in out.iterrows()]
+    reasons = [cluster_reasons(row, template_examples, settings) for _, row in out.iterrows()]
+    out["reasons"] = [[r.text for r in rs] for rs in reasons]
+    out["reason_features"] = pd.Series(
+        [[r.to_dict() for r in rs] for rs in reasons], index=out.index, dtype=object
+    )
     return out
 
 

@@ -7,7 +7,6 @@ import pandas as pd
 
 from linker.scoring.features import family_use, participation
 from linker.scoring.model import account_risk_in_cluster, score, score_clusters
-from linker.scoring.reasons import reasons_for
 from linker.settings import RiskSettings
 
 BASE = {
@@ -75,40 +74,6 @@ def test_score_rises_with_each_operator_signal() -> None:
     for feature in ("org_share", "benign_infra_share"):
         low, high = score(_row(**{feature: 0.0}), settings), score(_row(**{feature: 1.0}), settings)
         assert high.iloc[0] < low.iloc[0], feature
-
-
-def test_every_reason_string() -> None:
-    row = pd.Series(
-        {
-            **BASE,
-            "size": 41,
-            "template_share": 0.5,
-            "top_template": "pt_1",
-            "intent_share": 0.46,
-            "payment_shared_accounts": 41,
-            "n_payment": 3,
-            "device_shared_accounts": 30,
-            "n_device": 4,
-            "hosting_share": 0.86,
-            "hosting_asns": 2,
-            "burst_2h": 0.85,
-            "org_share": 0.9,
-            "benign_infra_share": 0.6,
-        }
-    )
-    reasons = reasons_for(row, {"pt_1": "explain step by step the reasoning behind <num>"})
-    assert reasons == [
-        "20 of 41 accounts send variants of 'explain step by step the reasoning behind <num>'",
-        "46% of prompts ask for reasoning traces, grading or rewrites (distillation intent)",
-        "41 accounts share 3 payment instruments",
-        "30 accounts share 4 devices",
-        "86% of traffic from 2 datacenter/proxy ASNs",
-        "35 of 41 signups within 2 hours",
-        "90% of accounts belong to one organisation",
-        "60% of traffic from office, campus or mobile-carrier networks",
-    ]
-    plain = reasons_for(pd.Series({**BASE, "size": 3, "mean_weight": 0.42}))
-    assert plain == ["3 accounts linked by shared identifiers (mean link weight 0.42)"]
 
 
 def test_flagged_follows_the_threshold() -> None:
