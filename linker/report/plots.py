@@ -378,7 +378,7 @@ def _timeline(ax: Axes, evidence: ClusterEvidence) -> None:
     ax.set_ylabel("members, by signup")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title("When the members signed up and were active (UTC)", fontsize=10)
-    ax.legend(loc="lower right", fontsize=8.5, framealpha=0.9)
+    ax.legend(loc="best", fontsize=8.5, framealpha=0.9)
     ax.spines[["top", "right"]].set_visible(False)
 
 
@@ -420,13 +420,13 @@ def plot_cluster(evidence: ClusterEvidence, path: Path) -> Path:
         2,
         2,
         height_ratios=[1.35, 1],
-        width_ratios=[1.1, 1],
+        width_ratios=[1, 1],
         top=top,
         bottom=0.05,
         left=0.04,
         right=0.98,
         hspace=0.22,
-        wspace=0.32,
+        wspace=0.45,
     )
     _header(fig, evidence, lines)
     _network(fig.add_subplot(grid[0, 0]), evidence, fig)
