@@ -24,8 +24,6 @@ from linker.report.outputs import cluster_picture_path
 from synth import generate_world, write_world
 from tests.neo4j.conftest import neo4j_driver, neo4j_server  # noqa: F401  (fixtures)
 
-pytestmark = pytest.mark.xdist_group("report")
-
 WORLD_ACCOUNTS = 1500
 WORLD_SEED = 5
 PNG = b"\x89PNG\r\n\x1a\n"
