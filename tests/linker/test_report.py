@@ -1,11 +1,10 @@
-"""The analyst's workspace: `clusters` and `explain` on a linked world, from the embedded
-store and from Neo4j; reasons traceable to features in run.json; pictures that replace
-an earlier run's."""
+"""The analyst's workspace: `clusters` and `explain` on a linked world from the embedded
+store (from Neo4j: tests/neo4j/test_explain.py); reasons traceable to features in
+run.json; pictures that replace an earlier run's."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,6 @@ from linker.report.investigate import ClusterFilter, cluster_evidence, edge_kind
 from linker.report.masking import mask_identifier
 from linker.report.outputs import cluster_picture_path
 from synth import generate_world, write_world
-from tests.neo4j.conftest import neo4j_driver, neo4j_server  # noqa: F401  (fixtures)
 
 WORLD_ACCOUNTS = 1500
 WORLD_SEED = 5
@@ -263,56 +261,3 @@ def test_masking_is_the_apis() -> None:
     ]
     for kind, value in samples:
         assert mask_identifier(kind, value) == masking.mask_identifier(kind, value)
-
-
-# --- the same from Neo4j -----------------------------------------------------------
-
-
-@pytest.mark.neo4j
-@pytest.mark.xdist_group("neo4j")
-def test_clusters_and_explain_from_neo4j(
-    request: pytest.FixtureRequest,
-    world: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from tests.neo4j.conftest import clear_database, instance_password
-
-    server = request.getfixturevalue("neo4j_server")
-    driver = request.getfixturevalue("neo4j_driver")
-    monkeypatch.setenv("SYBIL_NEO4J_PASSWORD", instance_password())
-    clear_database(driver)
-    uri = server.bolt_uri
-    out = tmp_path / "out"
-    res = CliRunner().invoke(
-        app,
-        ["link", str(world), "--out", str(out), "--store", uri],
-        env={"COLUMNS": "200", "SYBIL_NEO4J_PASSWORD": instance_password()},
-    )
-    assert res.exit_code == 0, res.output
-    stored = EmbeddedStore(out).latest_run()
-    assert stored is not None
-    cid = _flagged_cluster(stored)
-    listed = _cli("clusters", str(tmp_path / "elsewhere"), "--store", uri, "--flagged")
-    assert listed.exit_code == 0, listed.output
-    assert cid in listed.output and stored.run_id in listed.output
-    # the store's input graph gives the times: no input directory needed
-    shutil.move(str(world), str(tmp_path / "moved"))
-    try:
-        found = explain(tmp_path / "pictures", cid, store_spec=uri)
-    finally:
-        shutil.move(str(tmp_path / "moved"), str(world))
-    assert found.run_id == stored.run_id and found.cluster is not None
-    assert found.cluster.has_activity and "input graph" in found.cluster.activity_note
-    embedded = explain(out, cid, picture=False).cluster
-    assert embedded is not None
-    assert found.cluster.shared.drop(columns="all_accounts").equals(
-        embedded.shared.drop(columns="all_accounts")
-    )
-    assert [r.text for r in found.cluster.reasons] == [r.text for r in embedded.reasons]
-    assert [r.features for r in found.cluster.reasons] == [r.features for r in embedded.reasons]
-    assert found.picture is not None and found.picture.read_bytes().startswith(PNG)
-    res = _cli("explain", cid, str(tmp_path / "pictures"), "--store", uri, "--no-picture")
-    assert res.exit_code == 0, res.output
-    assert "from: " in res.output and "signups:" in res.output
-    assert os.environ.get("SYBIL_NEO4J_PASSWORD") == instance_password()
