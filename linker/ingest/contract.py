@@ -34,11 +34,14 @@ class Column:
     required: bool = True
     allowed: tuple[str, ...] = ()
     description: str = ""
+    #: the largest value of an ``int`` column (None: any that a float holds exactly)
+    maximum: int | None = None
 
 
 @dataclass(frozen=True)
 class TableSpec:
-    """One input table: its columns, whether the table must exist, and its key."""
+    """One input table: its columns, whether the table must exist, and its key (a later
+    row with the key of an earlier valid row is rejected)."""
 
     name: str
     columns: tuple[Column, ...]
@@ -101,10 +104,11 @@ IP_INFO = TableSpec(
     "ip_info",
     (
         Column("ip", "ip_or_cidr", description="Address or CIDR prefix."),
-        Column("asn", "int", description="Autonomous system number."),
+        Column("asn", "int", description="Autonomous system number.", maximum=2**32 - 1),
         Column("category", "category", allowed=IP_CATEGORIES),
     ),
     required=False,
+    unique=("ip",),
     description="IP intelligence: ASN and category per address or prefix.",
 )
 
@@ -116,6 +120,7 @@ LABELS_TABLE = TableSpec(
         Column("campaign_id", "text", required=False),
     ),
     required=False,
+    unique=("account_id",),
     keep_extra=True,
     description="Known verdicts, for evaluation and calibration only.",
 )

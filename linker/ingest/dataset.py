@@ -4,7 +4,6 @@ the entry point."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,14 +16,27 @@ from linker.ingest import normalise
 from linker.ingest.contract import (
     ACCOUNTS,
     FORMATS,
+    IP_INFO,
     LABELS_TABLE,
     PROMPTS,
     SIGNALS,
     TABLES,
-    Column,
     TableSpec,
 )
-from linker.ingest.readers import find_table, iter_raw, no_rejects, read_raw
+from linker.ingest.readers import READ_ERRORS, find_table, iter_raw, no_rejects, read_raw
+from linker.ingest.records import original_records
+from linker.ingest.validation import reasons_where, reject, validate_table
+
+__all__ = [
+    "Dataset",
+    "PromptStream",
+    "TableCounts",
+    "absorb_prompt_stream",
+    "load_dataset",
+    "validate_table",
+    "with_records",
+    "write_rejected",
+]
 
 Progress = Callable[[str], None]
 
@@ -61,91 +73,19 @@ class Dataset:
     prompt_stream: PromptStream | None = None
 
 
-def _check_columns(frame: pd.DataFrame, spec: TableSpec, path: Path) -> pd.DataFrame:
-    frame = frame.rename(columns=lambda c: str(c).strip())
-    for col in spec.required_columns:
-        if col not in frame.columns:
-            found = ", ".join(map(str, frame.columns)) or "none"
-            raise InputError(
-                f"required column is missing (columns found: {found})", file=str(path), column=col
-            )
-    return frame
+def _text_columns(spec: TableSpec) -> tuple[str, ...]:
+    """The columns a JSONL reader should keep as text (all but integers)."""
+    return tuple(c.name for c in spec.columns if c.type != "int")
 
 
-def _column_problems(frame: pd.DataFrame, col: Column) -> tuple[pd.Series, pd.Series, str]:
-    """Return (converted values, mask of invalid rows, reason) for one column."""
-    raw = frame[col.name]
-    blank = normalise.is_blank(raw)
-    missing_reason = "missing value"
-    if col.type == "timestamp":
-        parsed = normalise.parse_timestamps(raw)
-        bad = parsed.isna() & ~blank
-        bad = bad | (blank if col.required else False)
-        return parsed, bad, "missing or invalid ISO-8601 timestamp"
-    if col.type == "int":
-        num = pd.to_numeric(raw, errors="coerce")
-        bad = num.isna() | (num < 0) | (num != np.floor(num))
-        bad = bad & ~blank | (blank if col.required else False)
-        return num.astype("Int64"), bad, "missing or not a non-negative integer"
-    if col.type == "category":
-        text = raw.astype(str).str.strip().str.lower()
-        bad = ~text.isin(col.allowed) & ~(blank & ~col.required)
-        return text, bad, f"not one of {', '.join(col.allowed)}"
-    if col.type == "ip_or_cidr":
-        nets = normalise.map_distinct(raw.astype(str), normalise.canonical_network)
-        return nets, nets.isna(), "not an IP address or CIDR prefix"
-    text = raw.astype(object).where(blank == False, None)  # noqa: E712
-    text = text.map(lambda v: v.strip() if isinstance(v, str) else (None if v is None else str(v)))
-    bad = blank if col.required else pd.Series(False, index=raw.index)
-    return text, bad, missing_reason
-
-
-def validate_table(
-    frame: pd.DataFrame, spec: TableSpec, path: Path
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Validate ``frame`` (raw values, indexed by row number) against ``spec``.
-
-    Returns (valid rows with converted columns, rejected rows). Raises InputError
-    when a required column is missing.
-    """
-    frame = _check_columns(frame, spec, path)
-    out = frame.copy()
-    problems: list[pd.DataFrame] = []
-    for col in spec.columns:
-        if col.name not in frame.columns:
-            out[col.name] = None
-            continue
-        converted, bad, reason = _column_problems(frame, col)
-        out[col.name] = converted
-        if bad.any():
-            problems.append(_rejects(frame, bad, path, col.name, reason))
-    if not spec.keep_extra:
-        out = out[list(spec.column_names)]
-    rejected = pd.concat(problems, ignore_index=True) if problems else no_rejects()
-    bad_rows = set(rejected["row"].tolist())
-    keep = ~out.index.isin(list(bad_rows))
-    return out[keep], rejected
-
-
-def _rejects(
-    frame: pd.DataFrame, bad: pd.Series, path: Path, column: str, reason: str
-) -> pd.DataFrame:
-    rows = frame[bad.to_numpy()]
-    return pd.DataFrame(
-        {
-            "file": str(path),
-            "row": rows.index.to_numpy(),
-            "column": column,
-            "reason": reason,
-            "value": rows[column].astype(str).str.slice(0, 200).to_numpy(),
-            "record": _records(rows),
-        }
+def _every_row_invalid(counts: TableCounts, rejected: pd.DataFrame) -> InputError:
+    first = rejected.sort_values("row", kind="stable").iloc[0]
+    return InputError(
+        f"every row is invalid ({counts.read} rows); first problem at row {first['row']}: "
+        f"{first['reason']}",
+        file=counts.file,
+        column=str(first["column"]),
     )
-
-
-def _records(rows: pd.DataFrame) -> list[str]:
-    """Each row's original record as compact JSON, so it can be fixed and re-fed."""
-    return [json.dumps(r, default=str, ensure_ascii=False)[:1000] for r in rows.to_dict("records")]
 
 
 def _read_validated(
@@ -161,22 +101,19 @@ def _read_validated(
         return None, no_rejects(), None
     if progress:
         progress(f"reading {path.name}")
-    raw, unparsable = read_raw(path)
-    valid, rejected = validate_table(raw, spec, path)
+    raw, unparsable = read_raw(path, _text_columns(spec))
+    counts = TableCounts(str(path), len(raw) + len(unparsable), 0, 0)
+    if len(raw) == 0 and len(unparsable):
+        raise _every_row_invalid(counts, unparsable)
+    # a JSONL file without a row names no columns: it is an empty table
+    valid, rejected = validate_table(raw, spec, path, allow_absent=len(raw.columns) == 0)
     rejected = pd.concat(
         [r for r in (unparsable, rejected) if not r.empty] or [no_rejects()], ignore_index=True
     )
-    counts = TableCounts(
-        str(path), len(raw) + len(unparsable), len(valid), len(raw) - len(valid) + len(unparsable)
-    )
+    counts.kept = len(valid)
+    counts.rejected = counts.read - counts.kept
     if counts.read > 0 and counts.kept == 0:
-        first = rejected.iloc[0]
-        raise InputError(
-            f"every row is invalid ({counts.read} rows); first problem at row {first['row']}: "
-            f"{first['reason']}",
-            file=str(path),
-            column=str(first["column"]),
-        )
+        raise _every_row_invalid(counts, rejected)
     if spec is ACCOUNTS and counts.read == 0:
         raise InputError("table has no rows", file=str(path))
     return valid, rejected, counts
@@ -188,9 +125,18 @@ def _reject_where(
     """Split ``frame`` into the rows kept and the rejected-rows frame for ``bad``."""
     if not bad.any():
         return frame, no_rejects()
-    return frame[~bad], _rejects(
-        frame, pd.Series(bad, index=frame.index), Path(path), column, reason
-    )
+    return frame[~bad], reject(frame, reasons_where(frame.index, bad, reason), path, column)
+
+
+def _duplicates(
+    frame: pd.DataFrame, spec: TableSpec, path: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Reject every row whose key an earlier valid row has (the first is kept)."""
+    if not spec.unique or frame.empty:
+        return frame, no_rejects()
+    dup = frame.duplicated(list(spec.unique), keep="first").to_numpy()
+    key = spec.unique[0]
+    return _reject_where(frame, dup, path, key, f"duplicate {key} (first occurrence kept)")
 
 
 def _unknown_accounts(
@@ -221,21 +167,29 @@ def _prepare_signals(signals: pd.DataFrame, path: str) -> tuple[pd.DataFrame, pd
     raw_values = signals["value"]
     signals["value"] = normalise.canonical_values(signals["kind"], raw_values)
     bad = signals["value"].isna().to_numpy()
-    if bad.any():
-        reasons = np.where(
-            signals["kind"].to_numpy() == "ip",
-            "not an IP address",
-            "value empty after normalisation",
-        )
-        parts = []
-        for reason in np.unique(reasons[bad]):
-            mask = bad & (reasons == reason)
-            sub = signals.assign(value=raw_values)
-            parts.append(
-                _rejects(sub, pd.Series(mask, index=sub.index), Path(path), "value", str(reason))
-            )
-        return signals[~bad], pd.concat(parts, ignore_index=True)
-    return signals, no_rejects()
+    if not bad.any():
+        return signals, no_rejects()
+    is_ip = signals["kind"].to_numpy() == "ip"
+    reasons = reasons_where(signals.index, bad & is_ip, "not an IP address")
+    reasons[bad & ~is_ip] = "value empty after normalisation"
+    rejected = reject(signals.assign(value=raw_values), reasons, path, "value")
+    return signals[~bad], rejected
+
+
+def with_records(rejected: pd.DataFrame) -> pd.DataFrame:
+    """``rejected`` with each row's ``record`` read back from its file as it was read
+    (see :mod:`linker.ingest.records`); one pass per file that has rejects."""
+    todo = rejected["record"].isna().to_numpy()
+    if not todo.any():
+        return rejected
+    out = rejected.copy()
+    for file, rows in out.loc[todo].groupby("file")["row"]:
+        try:
+            found = original_records(Path(str(file)), rows.astype(int).tolist())
+        except READ_ERRORS:  # pragma: no cover - the file was read a moment ago
+            continue
+        out.loc[rows.index, "record"] = rows.astype(int).map(found).to_numpy()
+    return out
 
 
 @dataclass
@@ -257,30 +211,32 @@ class PromptStream:
     def __iter__(self) -> Iterator[pd.DataFrame]:
         rejected: list[pd.DataFrame] = []
         read = kept = 0
-        for raw, unparsable in iter_raw(self.path, self.batch_rows):
-            valid, bad = (
-                validate_table(raw, PROMPTS, self.path) if len(raw.columns) else (raw, no_rejects())
-            )
-            if len(valid):
-                valid, unknown = _unknown_accounts(valid, self.known, str(self.path))
-                rejected.append(unknown)
-            rejected += [unparsable, bad]
+        # a JSONL batch names only the keys its lines hold: a required column is missing
+        # only when no batch had it
+        seen: set[str] = set()
+        jsonl = not self.path.name.endswith((".csv", ".csv.gz", ".parquet"))
+        for raw, unparsable in iter_raw(self.path, self.batch_rows, _text_columns(PROMPTS)):
+            seen.update(str(c).strip() for c in raw.columns)
+            valid, bad = validate_table(raw, PROMPTS, self.path, allow_absent=jsonl)
+            valid, unknown = _unknown_accounts(valid, self.known, str(self.path))
+            rejected += [unparsable, bad, unknown]
             read += len(raw) + len(unparsable)
             kept += len(valid)
             if len(valid):
                 yield valid.reset_index(drop=True)
-        self.rejected = pd.concat(
-            [r for r in rejected if not r.empty] or [no_rejects()], ignore_index=True
+        missing = [c for c in PROMPTS.required_columns if c not in seen]
+        if jsonl and read and missing:
+            raise InputError(
+                "required column is missing (no line has it)",
+                file=str(self.path),
+                column=missing[0],
+            )
+        self.rejected = with_records(
+            pd.concat([r for r in rejected if not r.empty] or [no_rejects()], ignore_index=True)
         )
         self.counts = TableCounts(str(self.path), read, kept, read - kept)
         if read > 0 and kept == 0:
-            first = self.rejected.iloc[0]
-            raise InputError(
-                f"every row is invalid ({read} rows); first problem at row {first['row']}: "
-                f"{first['reason']}",
-                file=str(self.path),
-                column=str(first["column"]),
-            )
+            raise _every_row_invalid(self.counts, self.rejected)
 
 
 def load_dataset(
@@ -290,8 +246,9 @@ def load_dataset(
     With ``stream_prompts`` the prompts table is not read here: ``prompt_stream``
     reads it batch by batch when the prompt stage iterates it.
 
-    Returns a :class:`Dataset`. Raises InputError if a required table or column is
-    missing, a file is unreadable, or a table has no valid row.
+    Every row read is either kept or in ``rejected`` with its original record, and the
+    counts say so. Returns a :class:`Dataset`. Raises InputError if a required table or
+    column is missing, a file is unreadable, or a table has no valid row.
     """
     data_dir = Path(data_dir)
     frames: dict[str, pd.DataFrame | None] = {}
@@ -307,54 +264,46 @@ def load_dataset(
         if count:
             counts[spec.name] = count
 
-    accounts = frames["accounts"]
-    assert accounts is not None  # required table: _read_validated raised otherwise
-    dup = accounts["account_id"].duplicated(keep="first").to_numpy()
-    accounts, rej = _reject_where(
-        accounts,
-        dup,
-        counts["accounts"].file,
-        "account_id",
-        "duplicate account_id (first occurrence kept)",
-    )
+    assert frames["accounts"] is not None  # required table: _read_validated raised otherwise
+    accounts, rej = _duplicates(frames["accounts"], ACCOUNTS, counts["accounts"].file)
     rejected.append(rej)
     known = pd.Index(accounts["account_id"])
-
-    for spec in (SIGNALS, PROMPTS, LABELS_TABLE):
+    for spec in (SIGNALS, PROMPTS, IP_INFO, LABELS_TABLE):
         frame = frames[spec.name]
         if frame is None:
             continue
-        frame, rej = _unknown_accounts(frame, known, counts[spec.name].file)
+        file = counts[spec.name].file
+        if "account_id" in spec.column_names:
+            frame, rej = _unknown_accounts(frame, known, file)
+            rejected.append(rej)
+        frame, rej = _duplicates(frame, spec, file)
         rejected.append(rej)
         if spec is SIGNALS:
-            frame, rej = _prepare_signals(frame, counts[spec.name].file)
+            frame, rej = _prepare_signals(frame, file)
             rejected.append(rej)
-        frames[spec.name] = frame
+        frames[spec.name] = frame.reset_index(drop=True)
 
     signals = frames["signals"]
-    assert signals is not None
+    assert signals is not None  # required table: _read_validated raised otherwise
     # the optional ts column, when absent, is all NaT: time evidence then says nothing
     observations = signals[["account_id", "kind", "value"]].reset_index(drop=True)
     observations["ts"] = _timestamps(signals).to_numpy()
-    all_rejected = pd.concat(
-        [r for r in rejected if not r.empty] or [no_rejects()], ignore_index=True
+    all_rejected = with_records(
+        pd.concat([r for r in rejected if not r.empty] or [no_rejects()], ignore_index=True)
     )
     for count in counts.values():
         mine = all_rejected.loc[all_rejected["file"] == count.file, "row"]
-        count.rejected = int(mine.nunique(dropna=True) + mine.isna().sum())
+        count.rejected = int(mine.nunique())
         count.kept = count.read - count.rejected
-    ip_info = frames["ip_info"]
-    if ip_info is not None:
-        ip_info = ip_info.drop_duplicates("ip", keep="last").reset_index(drop=True)
     prompts_path = find_table(data_dir, PROMPTS) if stream_prompts else None
     # a canonical account order makes every later stage independent of input row order
     return Dataset(
         accounts=accounts.sort_values("account_id", kind="stable", ignore_index=True),
         signals=aggregate_signals(observations),
         observations=observations,
-        prompts=None if frames["prompts"] is None else frames["prompts"].reset_index(drop=True),
-        ip_info=ip_info,
-        labels=None if frames["labels"] is None else frames["labels"].reset_index(drop=True),
+        prompts=frames["prompts"],
+        ip_info=frames["ip_info"],
+        labels=frames["labels"],
         rejected=all_rejected,
         counts=counts,
         prompt_stream=None if prompts_path is None else PromptStream(prompts_path, known),

@@ -7,6 +7,8 @@ distinct value once and mapping back keeps ingest near-linear.
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import ipaddress
 import re
 from collections.abc import Callable
@@ -91,7 +93,8 @@ def canonical_kind(kinds: pd.Series) -> pd.Series:
 
 
 def canonical_values(kinds: pd.Series, values: pd.Series) -> pd.Series:
-    """Canonicalise identifier values by kind; returns None where a value is invalid.
+    """Canonicalise identifier values by kind; returns None where a value is invalid
+    or missing.
 
     - ``ip``: :func:`canonical_ip` (invalid addresses become None);
     - ``email``: stripped and lower-cased;
@@ -99,17 +102,19 @@ def canonical_values(kinds: pd.Series, values: pd.Series) -> pd.Series:
     - anything else (payment, device, extra kinds): stripped, case kept, because
       opaque fingerprints may be case-sensitive.
     """
-    out = values.astype(str).str.strip().astype(object)
-    out[out == ""] = None
-    is_ip = (kinds == "ip").to_numpy()
+    text, _ = as_text(values)
+    out = stripped(text)
+    kind = kinds.to_numpy()
+    is_ip = kind == "ip"
     if is_ip.any():
         out[is_ip] = canonical_ips(out[is_ip].fillna("")).to_numpy()
-    is_email = (kinds == "email").to_numpy()
+    is_email = (kind == "email") & out.notna().to_numpy()
     if is_email.any():
         out[is_email] = out[is_email].str.lower().to_numpy()
-    is_phone = (kinds == "phone").to_numpy()
+    is_phone = (kind == "phone") & out.notna().to_numpy()
     if is_phone.any():
         phones = out[is_phone].astype(str).str.replace(_PHONE_STRIP, "", regex=True)
+        phones = phones.astype(object)
         phones[phones.str.len() < 5] = None
         out[is_phone] = phones.to_numpy()
     return out
@@ -118,17 +123,49 @@ def canonical_values(kinds: pd.Series, values: pd.Series) -> pd.Series:
 def parse_timestamps(values: pd.Series) -> pd.Series:
     """Parse ISO-8601 timestamps to UTC; a missing offset means UTC.
 
-    Returns a ``datetime64[ns, UTC]`` series with NaT where a value is missing or
-    unparsable (the caller decides which of the two is an error).
+    Returns a ``datetime64[ns, UTC]`` series with NaT where a value is missing,
+    unparsable, not ISO-8601 (``now``, epoch numbers) or outside what a nanosecond
+    timestamp holds (1677-09-21 to 2262-04-11); the caller decides which is an error.
+    Never raises for any input.
     """
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+        return _in_range(values.dt.tz_convert("UTC"))
     if pd.api.types.is_datetime64_dtype(values.dtype):
-        return values.dt.tz_localize("UTC").astype("datetime64[ns, UTC]")
-    text = values.astype(str).str.strip()
-    text = text.where(~values.isna(), None)
-    parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
-    return parsed.astype("datetime64[ns, UTC]")
+        return _in_range(values.dt.tz_localize("UTC"))
+    text, _ = as_text(values)
+    text = stripped(text)
+    iso = text.str.match(_ISO_START).eq(True) if text.notna().any() else text.notna()
+    text = text.where(iso, None)
+    try:
+        parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+    except (ValueError, OverflowError):  # one value pandas cannot place: parse one by one
+        parsed = pd.Series(
+            [_one_timestamp(v) for v in text], index=values.index, dtype="datetime64[us, UTC]"
+        )
+    return _in_range(parsed)
+
+
+#: ISO-8601 starts with a four-digit year (words like ``now`` and signs are not it)
+_ISO_START = re.compile(r"\d{4}")
+
+
+def _one_timestamp(value: str | None) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    try:
+        out = pd.to_datetime(value, utc=True, format="ISO8601")
+    except (ValueError, OverflowError):
+        return None
+    return None if out is pd.NaT else out
+
+
+def _in_range(parsed: pd.Series) -> pd.Series:
+    """``parsed`` (tz-aware, any unit) as UTC nanoseconds, NaT where out of range."""
+    lo = pd.Timestamp.min.tz_localize("UTC")
+    hi = pd.Timestamp.max.tz_localize("UTC")
+    ok = parsed.notna() & (parsed >= lo) & (parsed <= hi)
+    out = parsed.where(ok)
+    return out.astype("datetime64[ns, UTC]")
 
 
 def is_blank(values: pd.Series) -> pd.Series:
@@ -136,4 +173,61 @@ def is_blank(values: pd.Series) -> pd.Series:
     blank = values.isna()
     if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
         blank = blank | (values.astype(str).str.strip() == "")
-    return blank
+    return blank.astype(bool)
+
+
+def stripped(text: pd.Series) -> pd.Series:
+    """Text (str or None, as from :func:`as_text`) with surrounding whitespace removed;
+    None where nothing is left."""
+    out = text.astype(object)
+    if not out.notna().any():
+        return pd.Series(None, index=text.index, dtype=object)
+    out = out.str.strip()
+    return out.where(out.notna() & (out != ""), None).astype(object)
+
+
+#: why a value is not text, by its Python type
+NOT_TEXT = "a list or object, not a single value"
+NOT_UTF8 = "not UTF-8 text"
+NOT_TEXT_BOOL = "true/false, not text"
+
+
+def as_text(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Each value of a raw column as text: strings as they are, numbers and times as
+    written, nulls as None.
+
+    Returns (text, problem): object series of str or None, and the reason a value has
+    no text (a list or object, true/false, bytes that are not UTF-8), None elsewhere.
+    Never raises.
+    """
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind in ("string", "empty"):
+        text = values.astype(object).where(values.notna(), None)
+        return text, pd.Series(None, index=values.index, dtype=object)
+    pairs = [_one_text(v) for v in values.to_numpy(dtype=object)]
+    text = pd.Series([p[0] for p in pairs], index=values.index, dtype=object)
+    problem = pd.Series([p[1] for p in pairs], index=values.index, dtype=object)
+    return text, problem
+
+
+def _one_text(value: object) -> tuple[str | None, str | None]:
+    if isinstance(value, str):
+        return value, None
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None, None
+    if isinstance(value, bool | np.bool_):
+        return None, NOT_TEXT_BOOL
+    if isinstance(value, float | np.floating):
+        return (None, None) if np.isnan(value) else (repr(float(value)), None)
+    if isinstance(value, int | np.integer | decimal.Decimal):
+        return str(value), None
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8"), None
+        except UnicodeDecodeError:
+            return None, NOT_UTF8
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat(), None
+    if isinstance(value, dict | list | tuple | set | np.ndarray):
+        return None, NOT_TEXT
+    return str(value), None
