@@ -48,7 +48,8 @@ class LinkInput:
       the number of the ``sync_window_minutes`` slot since the epoch;
     - ``ip_info``: the IP intelligence table, or None;
     - ``prompt_features``: per account_id, from the prompt stage, or None;
-    - ``template_examples``: template id -> masked example.
+    - ``template_examples``: template id -> masked example;
+    - ``kind_roles``: input kind -> ``address`` | ``instrument``.
     """
 
     accounts: pd.DataFrame
@@ -57,6 +58,9 @@ class LinkInput:
     ip_info: pd.DataFrame | None = None
     prompt_features: pd.DataFrame | None = None
     template_examples: dict[str, str] = field(default_factory=dict)
+    #: what the linker made of each identifier kind of the input: ``address`` (linked
+    #: as IP addresses, recognised from the values) or ``instrument``; for run.json
+    kind_roles: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         require_columns(self.accounts, ACCOUNT_COLUMNS, "link input: accounts")

@@ -351,6 +351,7 @@ def link(
     inp = build_link_input(dataset, settings, timings, progress, reports)
     if out_dir is not None:
         write_rejected(dataset.rejected, out_dir)
+    kind_roles = inp.kind_roles
     if isinstance(store, InputGraphStore):
         with _timed(timings, "store_load", progress):
             store.load_input(inp.to_tables())
@@ -382,6 +383,8 @@ def link(
             "semantic_stage": settings.semantic_settings.to_dict() if settings.semantic else None,
         },
         "semantic": reports["semantic"],
+        # what the linker made of each identifier kind (addresses are told by their values)
+        "kind_roles": kind_roles,
         "counts": {name: vars(c) for name, c in dataset.counts.items()},
         "n_accounts": len(accounts),
         "n_edges": len(edges),

@@ -18,32 +18,40 @@ import numpy as np
 
 from linker.errors import LinkerError, SemanticError
 
-#: How strongly one shared identifier of a kind suggests common control, before the
-#: specificity discount. An identifier of an unlisted kind gets ``other``.
+#: The roles the linker itself gives identifiers; nothing else is keyed on a kind's name.
+#: ``ip``: any kind whose values are IP addresses (recognised from the values, whatever
+#: the kind is called: LinkageSettings.address_share); ``ip_prefix``: the /24 or /48 of
+#: an address, derived by the linker; ``prompt_template``: template families from the
+#: prompt stage. Every other kind (cards, devices, phones, wallets, ...) is an
+#: ``instrument``: weighed by how many accounts share each value in this data
+#: (specificity) and by whether its sharers have anything else in common
+#: (corroboration), never by its name.
+LINKER_KINDS: tuple[str, ...] = ("ip", "ip_prefix", "prompt_template")
+
+#: How strongly one shared identifier of a role suggests common control, before the
+#: specificity discount. A settings file may add a weight for a named kind of its own
+#: data (``[linkage.kind_weight] wallet = 0.7``); the defaults name none.
+def is_instrument(kinds: Any) -> np.ndarray:
+    """Whether each of ``kinds`` is an instrument (not one of :data:`LINKER_KINDS`)."""
+    return ~np.isin(np.asarray(kinds, dtype=object), LINKER_KINDS)
+
+
 DEFAULT_KIND_WEIGHT: dict[str, float] = {
-    "payment": 0.85,
-    "device": 0.75,
-    "email": 0.8,
-    "phone": 0.8,
+    "instrument": 0.8,
     "prompt_template": 0.8,
     "ip": 0.25,
     "ip_prefix": 0.08,
-    "other": 0.6,
 }
 
 #: How fast the evidence of an identifier falls with the number of accounts sharing it
-#: (the exponent of the specificity discount). Payment instruments are hardly ever
-#: shared by strangers, so a card shared by a large ring keeps most of its weight;
-#: addresses are shared by strangers all the time, so they fall fastest.
+#: (the exponent of the specificity discount). An instrument shared by a large ring keeps
+#: most of its weight; addresses are shared by strangers all the time, so they fall
+#: fastest.
 DEFAULT_SPECIFICITY_EXPONENT: dict[str, float] = {
-    "payment": 0.15,
-    "device": 0.2,
-    "email": 0.2,
-    "phone": 0.2,
+    "instrument": 0.2,
     "prompt_template": 0.15,
     "ip": 0.4,
     "ip_prefix": 0.4,
-    "other": 0.25,
 }
 
 #: Multiplier of ip / ip_prefix evidence by the category of the address (from ip_info).
@@ -74,8 +82,9 @@ class LinkageSettings:
     specificity_exponent: dict[str, float] = field(
         default_factory=lambda: dict(DEFAULT_SPECIFICITY_EXPONENT)
     )
-    #: kinds whose weight depends on corroboration (see linker.evidence.projection.corroboration)
-    corroborated_kinds: tuple[str, ...] = ("payment", "device", "email", "phone")
+    #: a kind at least this share of whose distinct values are IP addresses is linked
+    #: as addresses (prefixes, IP categories, simultaneity), whatever its name
+    address_share: float = 0.9
     #: specificity exponent of an instrument whose sharers have nothing else in common
     uncorroborated_exponent: float = 0.6
     #: a shared identifier whose evidence is below this makes no pair at all
@@ -105,11 +114,15 @@ class LinkageSettings:
     time_decay_kinds: tuple[str, ...] = ("ip", "ip_prefix", "prompt_template")
     #: evidence of an IP used by two accounts months apart halves every half-life
     gap_half_life_days: float = 30.0
+    #: ... and of a pair whose use has no time (signals without ts) is multiplied by this
+    untimed_factor: float = 0.5
     seed: int = 7
 
     def weight_of(self, kind: str) -> float:
-        """The base weight of an identifier kind."""
-        return self.kind_weight.get(kind, self.kind_weight["other"])
+        """The base weight of an identifier kind (its role's, unless the settings name
+        the kind)."""
+        return self.kind_weight.get(kind, self.kind_weight["instrument"])
+
 
     def supernode_degree(self, kind: str) -> int:
         """Above how many accounts an identifier of ``kind`` makes no pairs (for a kind
@@ -119,7 +132,7 @@ class LinkageSettings:
 
     def exponent_of(self, kind: str) -> float:
         """The specificity exponent of an identifier kind."""
-        return self.specificity_exponent.get(kind, self.specificity_exponent["other"])
+        return self.specificity_exponent.get(kind, self.specificity_exponent["instrument"])
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for run.json."""
@@ -155,9 +168,11 @@ def _default_weights() -> dict[str, float]:
     return {
         "bias": -3.2,
         "hosting_share": 1.8,
-        "device_reuse": 1.2,
-        "payment_reuse": 0.9,
-        "payment_and_device": 1.5,
+        # instruments by what they share, not by name: the kind with the most members on
+        # a shared value, the next kind, and the two together
+        "reuse_top": 1.2,
+        "reuse_second": 0.9,
+        "reuse_pair": 1.5,
         "burst_2h": 1.4,
         "size_log": 0.4,
         "template_share": 2.0,

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+# The Neo4j fixtures are registered once, here, for every test directory: a second
+# definition (a conftest importing them) would start a second instance in one session.
+pytest_plugins = ["tests.neo4j.fixtures"]
+
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

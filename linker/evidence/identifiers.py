@@ -11,7 +11,7 @@ from linker.ingest import normalise
 from linker.ingest.dataset import Dataset
 from linker.ingest.ipintel import lookup_ip_info
 from linker.model import LinkInput
-from linker.settings import LinkageSettings
+from linker.settings import LINKER_KINDS, LinkageSettings, is_instrument
 
 IP_KINDS = ("ip", "ip_prefix")
 
@@ -26,9 +26,20 @@ def link_input(
     prompt_features: pd.DataFrame | None = None,
     template_examples: dict[str, str] | None = None,
 ) -> LinkInput:
-    """The projection's input for a validated dataset plus prompt-stage results."""
+    """The projection's input for a validated dataset plus prompt-stage results. Kinds
+    whose values are IP addresses are linked as addresses whatever their name
+    (:func:`address_kinds`); ``LinkInput.kind_roles`` says which."""
     settings = settings or LinkageSettings()
-    memberships = dataset.signals.assign(strength=1.0)[list(MEMBERSHIP_COLUMNS)]
+    aliases = address_kinds(dataset.signals, settings.address_share)
+    shaped = shaped_kinds(dataset.signals, settings.address_share)
+    signals = _by_shape(_as_addresses(dataset.signals, aliases), shaped)
+    if aliases or shaped:
+        signals = (
+            signals.groupby(["account_id", "kind", "value"], sort=True, observed=True)
+            .agg(n_obs=("n_obs", "sum"), first_ts=("first_ts", "min"), last_ts=("last_ts", "max"))
+            .reset_index()
+        )
+    memberships = signals.assign(strength=1.0)[list(MEMBERSHIP_COLUMNS)]
     if extra_memberships is not None and not extra_memberships.empty:
         memberships = pd.concat(
             [memberships, extra_memberships[list(MEMBERSHIP_COLUMNS)]], ignore_index=True
@@ -36,11 +47,91 @@ def link_input(
     return LinkInput(
         accounts=dataset.accounts,
         memberships=memberships,
-        ip_windows=ip_windows(dataset.observations, settings.sync_window_minutes),
+        ip_windows=ip_windows(
+            _as_addresses(dataset.observations, aliases), settings.sync_window_minutes
+        ),
         ip_info=dataset.ip_info,
         prompt_features=prompt_features,
         template_examples=dict(template_examples or {}),
+        kind_roles={
+            **{k: "instrument" for k in dataset.signals["kind"].unique() if k not in LINKER_KINDS},
+            **{k: "address" for k in aliases},
+            **({"ip": "address"} if (dataset.signals["kind"] == "ip").any() else {}),
+        },
     )
+
+
+#: distinct values of a kind looked at to tell whether it holds addresses
+ADDRESS_SAMPLE = 2000
+
+
+def address_kinds(signals: pd.DataFrame, share: float) -> list[str]:
+    """Kinds other than ``ip`` at least ``share`` of whose distinct values (a seeded
+    sample of :data:`ADDRESS_SAMPLE`) are IP addresses: an export may call its
+    addresses anything."""
+    out = []
+    for kind, values in signals.groupby("kind", observed=True)["value"]:
+        if kind in LINKER_KINDS:
+            continue
+        distinct = pd.Series(values.unique())
+        if len(distinct) > ADDRESS_SAMPLE:
+            distinct = distinct.sample(ADDRESS_SAMPLE, random_state=0)
+        if normalise.canonical_ips(distinct).notna().mean() >= share:
+            out.append(str(kind))
+    return out
+
+
+#: value shapes whose spelling varies for one identifier: phone numbers ("+1 (555)
+#: 010-9999" is "+15550109999") and e-mail addresses (case-insensitive)
+_PHONE_SHAPE = r"^\s*\+?[\d\s().\-/]{7,}\s*$"
+_EMAIL_SHAPE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+def shaped_kinds(signals: pd.DataFrame, share: float) -> dict[str, str]:
+    """Instrument kinds at least ``share`` of whose distinct values (a seeded sample) are
+    phone numbers or e-mail addresses, whatever the kind is called: kind -> shape."""
+    out: dict[str, str] = {}
+    for kind, values in signals.groupby("kind", observed=True)["value"]:
+        if kind in LINKER_KINDS:
+            continue
+        distinct = pd.Series(values.unique()).astype(str)
+        if len(distinct) > ADDRESS_SAMPLE:
+            distinct = distinct.sample(ADDRESS_SAMPLE, random_state=0)
+        for shape, pattern in (("phone", _PHONE_SHAPE), ("email", _EMAIL_SHAPE)):
+            if distinct.str.match(pattern).mean() >= share:
+                out[str(kind)] = shape
+    return out
+
+
+def _by_shape(frame: pd.DataFrame, shaped: dict[str, str]) -> pd.DataFrame:
+    """Values of phone-shaped kinds reduced to digits and a leading +, of e-mail-shaped
+    kinds lower-cased (the rules ingest applies to kinds named phone and email)."""
+    if not shaped:
+        return frame
+    values = frame["value"].astype(object).copy()
+    kinds = frame["kind"].to_numpy()
+    for kind, shape in shaped.items():
+        rows = kinds == kind
+        if shape == "phone":
+            values[rows] = normalise.canonical_values(
+                pd.Series("phone", index=values.index[rows]), values[rows]
+            ).to_numpy()
+        else:
+            values[rows] = values[rows].astype(str).str.strip().str.lower().to_numpy()
+    out = frame.assign(value=values)
+    return out[out["value"].notna().to_numpy()].reset_index(drop=True)
+
+
+def _as_addresses(frame: pd.DataFrame, kinds: list[str]) -> pd.DataFrame:
+    """``frame`` with the rows of ``kinds`` relabelled ``ip`` and their values made
+    canonical addresses (a value that is not one is dropped)."""
+    if not kinds:
+        return frame
+    rows = frame["kind"].isin(kinds).to_numpy()
+    values = frame["value"].astype(object).copy()
+    values[rows] = normalise.canonical_ips(frame.loc[rows, "value"]).to_numpy()
+    out = frame.assign(kind=np.where(rows, "ip", frame["kind"].astype(object)), value=values)
+    return out[out["value"].notna().to_numpy()].reset_index(drop=True)
 
 
 def ip_windows(observations: pd.DataFrame, window_minutes: int) -> pd.DataFrame:
@@ -113,10 +204,15 @@ def identifier_table(
 
     Returns the table and, for each membership row, the index of its identifier.
     """
-    keys = memberships["kind"].astype(str) + "\x1f" + memberships["value"].astype(str)
+    # identifiers are numbered by (role, value, kind): the order, and with it the random
+    # expanders of large identifiers and every sum over pairs, does not depend on what
+    # the input calls its kinds (renaming kinds changes no cluster)
+    kind = memberships["kind"].astype(str)
+    role = pd.Series(np.where(is_instrument(kind), "instrument", kind), index=kind.index)
+    keys = role + "\x1f" + memberships["value"].astype(str) + "\x1f" + kind
     codes, uniques = pd.factorize(keys, sort=True)
-    split = pd.Series(uniques).str.split("\x1f", n=1, expand=True)
-    table = pd.DataFrame({"kind": split[0].to_numpy(), "value": split[1].to_numpy()})
+    split = pd.Series(uniques).str.split("\x1f", n=2, expand=True)
+    table = pd.DataFrame({"kind": split[2].to_numpy(), "value": split[1].to_numpy()})
     table["degree"] = np.bincount(codes, minlength=len(table)).astype(np.int64)
     table["category"] = None
     table["asn"] = pd.array([None] * len(table), dtype="Int64")
@@ -136,7 +232,7 @@ def identifier_table(
     # an identifier whose sharers have nothing else in common (a fingerprint collision,
     # a card passed around) falls fast with its degree; see corroborate()
     fast = np.where(
-        table["kind"].isin(settings.corroborated_kinds).to_numpy(),
+        is_instrument(table["kind"]),
         np.maximum(exponent, settings.uncorroborated_exponent),
         exponent,
     )

@@ -163,9 +163,12 @@ def pair_evidence(
         0, np.maximum(sa["first"], sb["first"]) - np.minimum(sa["last"], sb["last"])
     )
     gap_days = np.where(known, gap_ns / (86_400 * NS_PER_S), 0.0)
-    factor = np.where(
-        timed[need], factor * np.power(0.5, gap_days / settings.gap_half_life_days), factor
+    # without times (the optional ts absent) use months apart cannot be told from use
+    # together: the evidence takes the untimed factor instead of the decay
+    decay = np.where(
+        known, np.power(0.5, gap_days / settings.gap_half_life_days), settings.untimed_factor
     )
+    factor = np.where(timed[need], factor * decay, factor)
     sub_ip = is_ip[need]
     if not sync.empty and sub_ip.any():
         n_sync = (

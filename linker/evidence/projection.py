@@ -12,7 +12,7 @@ from linker.evidence.identifiers import account_memberships, identifier_table
 from linker.evidence.pairs import expand_pairs, pair_evidence, sync_counts
 from linker.graph import leiden_labels
 from linker.model import LinkInput
-from linker.settings import LinkageSettings
+from linker.settings import LinkageSettings, is_instrument
 
 
 @dataclass
@@ -36,9 +36,9 @@ class Projection:
 
 
 def _judged(identifiers: pd.DataFrame, settings: LinkageSettings) -> np.ndarray:
-    """Instruments whose weight depends on corroboration: corroborated kinds shared by
-    more accounts than ``specificity_free_degree``."""
-    return identifiers["kind"].isin(settings.corroborated_kinds).to_numpy() & (
+    """Instruments (every kind but the linker's own roles) whose weight depends on
+    corroboration: shared by more accounts than ``specificity_free_degree``."""
+    return is_instrument(identifiers["kind"]) & (
         identifiers["degree"].to_numpy() > settings.specificity_free_degree
     )
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from linker.clustering.attach import common_in_cluster
-from linker.settings import RiskSettings
+from linker.settings import RiskSettings, is_instrument
 
 HOUR_S = 3600
 
@@ -50,6 +50,43 @@ def _identifier_reuse(members: pd.DataFrame, memberships: pd.DataFrame, kind: st
     )
 
 
+def instrument_kinds(memberships: pd.DataFrame) -> list[str]:
+    """The instrument kinds present (every kind but the linker's own roles), sorted."""
+    kinds = pd.unique(memberships["kind"])
+    return sorted(str(k) for k in kinds[is_instrument(kinds)])
+
+
+def instrument_reuse(
+    members: pd.DataFrame, memberships: pd.DataFrame, size: pd.Series
+) -> pd.DataFrame:
+    """Per cluster and instrument kind: distinct values, members on a value shared inside
+    the cluster (``{kind}_shared_accounts``, ``{kind}_reuse`` as a share of ``size``) and
+    the most members on one value; then, whatever the kinds are called, the strongest
+    kind's reuse (``reuse_top``), the second kind's (``reuse_second``), both together
+    (``reuse_pair``: two independent kinds agree) and the two kinds' names."""
+    parts = [pd.DataFrame(index=size.index)]
+    kinds = instrument_kinds(memberships)
+    for kind in kinds:
+        reuse = _identifier_reuse(members, memberships, kind).reindex(size.index)
+        reuse[f"{kind}_reuse"] = reuse[f"{kind}_shared_accounts"].fillna(0) / size
+        parts.append(reuse)
+    out = pd.concat(parts, axis=1)
+    shares = np.column_stack(
+        [out[f"{k}_reuse"].to_numpy(float) for k in kinds] or [np.zeros((len(out), 0))]
+    )
+    if shares.shape[1] < 2:
+        shares = np.column_stack([shares, np.zeros((len(out), 2 - shares.shape[1]))])
+    order = np.argsort(-shares, axis=1, kind="stable")
+    ranked = np.take_along_axis(shares, order, axis=1)
+    names = np.array([*kinds, "", ""], dtype=object)
+    out["reuse_top"] = ranked[:, 0]
+    out["reuse_second"] = ranked[:, 1]
+    out["reuse_pair"] = ranked[:, 0] * ranked[:, 1]
+    out["reuse_top_kind"] = np.where(ranked[:, 0] > 0, names[order[:, 0]], "")
+    out["reuse_second_kind"] = np.where(ranked[:, 1] > 0, names[order[:, 1]], "")
+    return out
+
+
 def cluster_features(
     members: pd.DataFrame,
     accounts: pd.DataFrame,
@@ -80,10 +117,7 @@ def cluster_features(
     feats["strong_share"] = g["weight"].apply(lambda w: float((w >= rs.strong_edge_weight).mean()))
     for col in [c for c in edges.columns if c.startswith("ev_")]:
         feats[f"share_edges_{col[3:]}"] = (inner[col] > 0).groupby(inner["cluster"]).mean()
-    for kind in ("payment", "device"):
-        feats = feats.join(_identifier_reuse(members, memberships, kind))
-        shared = feats[f"{kind}_shared_accounts"].fillna(0)
-        feats[f"{kind}_reuse"] = shared / feats["size"]
+    feats = feats.join(instrument_reuse(members, memberships, feats["size"]))
     feats = feats.join(_ip_context(members, memberships, identifiers, rs))
     created = accounts["created_at"].to_numpy("datetime64[ns]").astype(np.int64) // 1_000_000_000
     secs = created[members["account"].to_numpy()]

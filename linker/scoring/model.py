@@ -6,7 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from linker.scoring.features import family_use, participation, uses_in_cluster
+from linker.scoring.features import (
+    family_use,
+    instrument_kinds,
+    participation,
+    uses_in_cluster,
+)
 from linker.scoring.reasons import cluster_reasons
 from linker.settings import RiskSettings
 
@@ -30,13 +35,11 @@ def score(features: pd.DataFrame, settings: RiskSettings) -> pd.Series:
             )
             if name == "template_intent":
                 values = values * features.get("intent_share", 0.0)
-        elif name == "payment_and_device":
-            values = (features["payment_reuse"] * features["device_reuse"]).to_numpy(float)
         elif name in features:
             values = features[name].to_numpy(float)
         else:
             continue
-        if name in ("burst_2h", "device_reuse", "payment_reuse", "payment_and_device"):
+        if name in ("burst_2h", "reuse_top", "reuse_second", "reuse_pair"):
             # a household of 2 "sharing" a card or signing up together says nothing
             values = values * np.clip(
                 (features["size"].to_numpy(float) - settings.small_group_size)
@@ -113,12 +116,22 @@ def account_risk_in_cluster(
     if memberships is not None:
         # the cluster's card and device reuse is evidence against the members that take
         # part in it; a member sharing neither with anyone inside does not carry it
-        inside = np.maximum(
-            _shares_inside(members, memberships, "payment"),
-            _shares_inside(members, memberships, "device"),
+        # ... of the kind that carries it: a stranger linked to a device farm by a
+        # recycled phone number shares a phone, not the farm's devices
+        shares = {k: _shares_inside(members, memberships, k) for k in instrument_kinds(memberships)}
+        none = np.zeros(len(members))
+        part = {}
+        for col in ("reuse_top", "reuse_second"):
+            kinds = frame[f"{col}_kind"].to_numpy() if f"{col}_kind" in frame else []
+            part[col] = (
+                np.array([shares.get(k, none)[i] for i, k in enumerate(kinds)], dtype=float)
+                if len(kinds)
+                else none
+            )
+            frame[col] = frame[col].to_numpy(float) * part[col]
+        frame["reuse_pair"] = frame["reuse_pair"].to_numpy(float) * np.minimum(
+            part["reuse_top"], part["reuse_second"]
         )
-        for kind in ("payment", "device"):
-            frame[f"{kind}_reuse"] = frame[f"{kind}_reuse"].to_numpy(float) * inside
     if prompt_features is not None and "template_share" in frame and memberships is not None:
         if use is None:
             use = family_use(members, memberships, prompt_features, settings)

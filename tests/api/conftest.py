@@ -18,7 +18,6 @@ from graph_store.base import GraphStore, RunTables
 from graph_store.embedded import EmbeddedStore
 from linker.pipeline import link
 from tests.helpers import ts, write_input
-from tests.neo4j.conftest import neo4j_driver, neo4j_server  # noqa: F401  (fixtures)
 
 #: store implementations the route tests run against; the Neo4j ones share one worker
 #: with the other tests that write to the real server
@@ -80,7 +79,7 @@ def empty_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Grap
     if request.param == "neo4j":
         from graph_store.neo4j.server import DEFAULT_PASSWORD, ENV_PASSWORD, USER
         from graph_store.neo4j.store import Neo4jConfig, Neo4jStore
-        from tests.neo4j.conftest import clear_database
+        from tests.neo4j.fixtures import clear_database
 
         status = request.getfixturevalue("neo4j_server")
         driver = request.getfixturevalue("neo4j_driver")

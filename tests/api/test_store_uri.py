@@ -17,7 +17,7 @@ from graph_store.base import RunTables
 from graph_store.embedded import EmbeddedStore
 from graph_store.neo4j.store import Neo4jStore
 from tests.api.conftest import auth
-from tests.neo4j.conftest import clear_database, instance_password
+from tests.neo4j.fixtures import clear_database, instance_password
 
 
 @pytest.mark.neo4j

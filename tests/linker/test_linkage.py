@@ -181,7 +181,9 @@ def test_projection_matches_brute_force_reference(tmp_path: Path, seed: int) -> 
             for v in rng.choice(vals, size=rng.integers(0, 3), replace=False):
                 signals.append((a, kind, str(v), None))
     # corroboration off: every identifier keeps its full weight, as in the reference
-    settings = LinkageSettings(min_edge_weight=0.0, min_contribution=0.0, corroborated_kinds=())
+    settings = LinkageSettings(
+        min_edge_weight=0.0, min_contribution=0.0, uncorroborated_exponent=0.0
+    )
     proj = _project(write_input(tmp_path, accounts, signals), settings)
     got = {
         (a, b): w for (a, b), w in zip(_edge_set_ordered(proj), proj.edges["weight"], strict=True)

@@ -13,8 +13,9 @@ BASE = {
     "size": 40,
     "mean_weight": 0.5,
     "hosting_share": 0.0,
-    "device_reuse": 0.0,
-    "payment_reuse": 0.0,
+    "reuse_top": 0.0,
+    "reuse_second": 0.0,
+    "reuse_pair": 0.0,
     "burst_2h": 0.0,
     "template_share": 0.0,
     "template_coverage": 0.0,
@@ -33,7 +34,8 @@ def _row(**changes: float) -> pd.DataFrame:
 def test_company_behind_one_nat_with_one_card_is_low_risk() -> None:
     company = _row(
         size=250,
-        payment_reuse=0.95,
+        reuse_top=0.95,
+        reuse_top_kind="payment",
         payment_shared_accounts=238,
         n_payment=1,
         org_share=0.92,
@@ -48,8 +50,9 @@ def test_sloppy_campaign_is_high_risk() -> None:
     ring = _row(
         size=600,
         hosting_share=0.97,
-        device_reuse=0.95,
-        payment_reuse=0.8,
+        reuse_top=0.95,
+        reuse_second=0.8,
+        reuse_pair=0.95 * 0.8,
         burst_2h=0.45,
         prompt_diversity=0.3,
     )
@@ -68,7 +71,7 @@ def test_template_with_intent_raises_risk_more_than_template_alone() -> None:
 
 def test_score_rises_with_each_operator_signal() -> None:
     settings = RiskSettings()
-    for feature in ("hosting_share", "device_reuse", "payment_reuse", "burst_2h", "intent_share"):
+    for feature in ("hosting_share", "reuse_top", "reuse_second", "burst_2h", "intent_share"):
         low, high = score(_row(**{feature: 0.0}), settings), score(_row(**{feature: 1.0}), settings)
         assert high.iloc[0] > low.iloc[0], feature
     for feature in ("org_share", "benign_infra_share"):
@@ -78,7 +81,10 @@ def test_score_rises_with_each_operator_signal() -> None:
 
 def test_flagged_follows_the_threshold() -> None:
     feats = pd.concat(
-        [_row(), _row(hosting_share=1.0, device_reuse=1.0, payment_reuse=1.0, burst_2h=1.0)],
+        [
+            _row(),
+            _row(hosting_share=1.0, reuse_top=1.0, reuse_second=1.0, reuse_pair=1.0, burst_2h=1.0),
+        ],
         ignore_index=True,
     )
     out = score_clusters(feats, RiskSettings(threshold=0.5))
@@ -166,11 +172,24 @@ def test_member_sharing_no_instrument_does_not_carry_the_clusters_reuse() -> Non
     # a device farm of 10 accounts, plus one stranger linked by a recycled SMS number
     members = pd.DataFrame({"account": range(11), "cluster": "A"})
     memberships = pd.DataFrame(
-        [(a, "device", 0) for a in range(10)] + [(10, "phone", 1), (0, "phone", 1)],
+        [(a, "device", 0) for a in range(10)]
+        + [(a, "payment", 2) for a in range(10)]
+        + [(10, "phone", 1), (0, "phone", 1)],
         columns=["account", "kind", "ident"],
     )
     scored = pd.DataFrame(
-        [{**BASE, "size": 11, "device_reuse": 0.9, "payment_reuse": 0.9, "hosting_share": 0.9}],
+        [
+            {
+                **BASE,
+                "size": 11,
+                "reuse_top": 0.9,
+                "reuse_top_kind": "device",
+                "reuse_second": 0.9,
+                "reuse_second_kind": "payment",
+                "reuse_pair": 0.81,
+                "hosting_share": 0.9,
+            }
+        ],
         index=["A"],
     )
     hosting = np.array([0.9] * 10 + [0.0])

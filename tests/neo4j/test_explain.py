@@ -15,7 +15,7 @@ from graph_store.embedded import EmbeddedStore
 from linker.cli import app
 from linker.report.explain import explain
 from tests.linker.test_report import PNG, _cli, _flagged_cluster
-from tests.neo4j.conftest import clear_database, instance_password
+from tests.neo4j.fixtures import clear_database, instance_password
 
 
 @pytest.mark.neo4j

@@ -30,7 +30,7 @@ from graph_store.neo4j.store import Neo4jConfig, Neo4jStore
 from linker.pipeline import link
 from tests.helpers import T0, write_input
 from tests.neo4j import instance
-from tests.neo4j.conftest import clear_database, instance_password
+from tests.neo4j.fixtures import clear_database, instance_password
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.xdist_group("neo4j")]
 

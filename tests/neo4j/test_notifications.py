@@ -19,7 +19,7 @@ import pytest
 
 from graph_store.neo4j import server as srv
 from graph_store.neo4j.store import Neo4jConfig, Neo4jStore
-from tests.neo4j.conftest import instance_password
+from tests.neo4j.fixtures import instance_password
 
 pytestmark = pytest.mark.neo4j
 

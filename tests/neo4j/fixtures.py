@@ -1,4 +1,5 @@
-"""Shared fixtures for tests that need a real Neo4j server.
+"""Shared fixtures for tests that need a real Neo4j server (a pytest plugin, registered
+once in tests/conftest.py; import helpers from here, never the fixtures).
 
 ``neo4j_server`` (session): the test run's OWN Neo4j instance (see
 ``tests/neo4j/instance.py``): its own home under ``~/.cache/sybil-linker/neo4j-test``
