@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -155,28 +156,58 @@ def open_store(spec: str, out: Path) -> GraphStore:
         raise LinkerError(f"--store: {err}") from err
 
 
+#: files of a run in OUT besides the tables and run.json; a new run replaces or removes them
+RUN_OUTPUTS = ("rejected.csv", "risk.png")
+#: the analyst labels the API appends to in OUT (read by the next run)
+LABELS_FILE = "labels.jsonl"
+
+
+def _link_staged(data: Path, out: Path, settings: LinkSettings, store_spec: str) -> RunResult:
+    """Link ``data`` into ``store_spec`` and OUT, with OUT's files appearing together:
+    the tables, run.json (with the evaluation when the input has labels) and
+    rejected.csv are written into a staging directory inside OUT and moved into place
+    at the end, run.json last (``EmbeddedStore.staged``). A run that fails or is killed
+    before that leaves OUT as it was. Raises LinkerError, GraphStoreError."""
+    from graph_store.embedded import EmbeddedStore
+    from linker.pipeline import link
+    from linker.scoring.evaluate import evaluate
+
+    files = EmbeddedStore(out)
+    with files.staged(owned=RUN_OUTPUTS) as stage:
+        store = open_store(store_spec, out)
+        if isinstance(store, EmbeddedStore) and store.root.resolve() == out.resolve():
+            store = files  # writes into the stage, reads the previous run from OUT
+        if (out / LABELS_FILE).is_file():  # the pipeline reads labels beside rejected.csv
+            shutil.copyfile(out / LABELS_FILE, stage / LABELS_FILE)
+        try:
+            with stage_progress() as progress:
+                task = progress.add_task("linking", total=None)
+                result = link(
+                    data,
+                    store,
+                    settings,
+                    out_dir=stage,
+                    progress=lambda m: progress.update(task, description=m),
+                )
+        finally:
+            store.close()
+        (stage / LABELS_FILE).unlink(missing_ok=True)  # OUT's own file stays the API's
+        if store is not files:
+            files.write_run(result.run)  # the same files as an embedded run
+        if result.dataset.labels is not None:
+            result.evaluation = evaluate(result.run.accounts, result.dataset.labels)
+            meta = dict(result.run.meta, evaluation=result.evaluation)
+            (stage / "run.json").write_text(json.dumps(meta, indent=2, default=str))
+    return result
+
+
 def _run_link(
     data: Path, out: Path, settings: LinkSettings, top: int, store_spec: str = "embedded"
 ) -> RunResult:
-    from graph_store.embedded import EmbeddedStore
-    from linker.pipeline import link
     from linker.report.outputs import remove_stale_outputs
-    from linker.scoring.evaluate import evaluate
 
     try:
-        store = open_store(store_spec, out)
-        with stage_progress() as progress:
-            task = progress.add_task("linking", total=None)
-            result = link(
-                data,
-                store,
-                settings,
-                out_dir=out,
-                progress=lambda m: progress.update(task, description=m),
-            )
-        if not isinstance(store, EmbeddedStore):
-            EmbeddedStore(out).write_run(result.run)  # the same files as an embedded run
-        store.close()
+        result = _link_staged(data, out, settings, store_spec)
         remove_stale_outputs(out, result.run.run_id)  # pictures of an earlier run
     except (LinkerError, GraphStoreError) as err:
         raise fail(err) from err
@@ -186,11 +217,8 @@ def _run_link(
         raise
     console.print(counts_table(result.dataset.counts))
     console.print(top_clusters_table(result.run.clusters, top))
-    if result.dataset.labels is not None:
-        result.evaluation = evaluate(result.run.accounts, result.dataset.labels)
+    if result.evaluation is not None:
         console.print(evaluation_table(result.evaluation))
-        meta = dict(result.run.meta, evaluation=result.evaluation)
-        (out / "run.json").write_text(json.dumps(meta, indent=2, default=str))
     timing = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
     console.print(
         f"run {result.run.run_id}: {len(result.run.clusters):,} clusters, "
