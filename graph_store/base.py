@@ -22,6 +22,8 @@ ACCOUNT_COLUMNS = ["account_id", "cluster_id", "risk", "flagged", "own_risk", "a
 CLUSTER_COLUMNS = ["cluster_id", "size", "risk", "flagged", "reasons"]
 EDGE_COLUMNS = ["a", "b", "weight", "n_shared", "evidence"]
 MEMBERSHIP_COLUMNS = ("account_id", "kind", "value", "n_obs", "first_ts", "last_ts", "strength")
+#: columns of analyst verdicts (the API's labels, a VerdictStore's verdicts)
+VERDICT_COLUMNS = ("target_type", "target_id", "label", "author", "reason", "created_at")
 
 
 @dataclass
@@ -89,3 +91,14 @@ class InputGraphStore(GraphStore, Protocol):
 
     def read_input(self) -> InputTables:
         """Read back everything the projection needs, in the pipeline's input form."""
+
+
+@runtime_checkable
+class VerdictStore(Protocol):
+    """A store in which analysts record verdicts themselves (Neo4j, from the Browser's
+    guide); the pipeline reads them like the API's labels. Optional: the embedded store
+    has none."""
+
+    def read_verdicts(self) -> pd.DataFrame:
+        """Every recorded verdict, oldest first, with ``VERDICT_COLUMNS``
+        (``created_at`` a UTC timestamp)."""

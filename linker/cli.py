@@ -224,6 +224,14 @@ def _run_link(
         f"run {result.run.run_id}: {len(result.run.clusters):,} clusters, "
         f"{int(result.run.accounts['flagged'].sum()):,} accounts flagged; {timing}"
     )
+    verdicts = result.run.meta.get("analyst_verdicts") or {}
+    if verdicts.get("read"):  # labels.jsonl (the API) and the graph (the Browser)
+        used = verdicts.get("used", {})
+        sources = ", ".join(f"{source} {n}" for source, n in sorted(used.items()))
+        console.print(
+            f"analyst verdicts used: {sum(used.values())} of {sum(verdicts['read'].values())}"
+            + (f" ({sources})" if sources else "")
+        )
     console.print(f"results in {out}")
     return result
 

@@ -13,17 +13,68 @@ def label_of(kind: str) -> tuple[str, str]:
     return KIND_LABELS.get(kind, GENERIC)
 
 
+# --- captions ------------------------------------------------------------------------
+# Nodes carry a short ``caption`` that the Browser's style shows: an account id's tail,
+# an identifier's kind and masked value (the API's rule, api/masking.py: an e-mail's
+# domain, an address's first half, a phone's last 2 and anything else's last 4
+# characters), a template family's example. Computed from the row in WITH clauses
+# before the MERGE.
+
+#: ids up to this length are shown whole, longer ones as '…' and their last ID_TAIL
+SHORT_ID = 8
+ID_TAIL = 6
+#: a template family's caption shows this much of its (masked) example
+EXAMPLE_CHARS = 24
+
+ACCOUNT_CAPTION = f"""WITH row, CASE WHEN size(row.account_id) <= {SHORT_ID} THEN row.account_id
+  ELSE '…' + right(row.account_id, {ID_TAIL}) END AS caption"""
+
+_IP_CAPTION = """WITH row, split(row.value, '/') AS cidr
+WITH row, cidr, split(toLower(cidr[0]), ':') AS v6, split(cidr[0], '.') AS v4
+WITH row, row.kind + ' ' + CASE
+  WHEN size(v6) > 1 THEN right('0000' + v6[0], 4) + ':' + right('0000' + v6[1], 4)
+    + ':x:x:x:x:x:x'
+  ELSE v4[0] + '.' + v4[1] + '.x.x' END
+  + CASE WHEN size(cidr) > 1 THEN '/' + cidr[1] ELSE '' END AS caption"""
+
+_TEMPLATE_CAPTION = f"""WITH row, 'template ' + CASE
+  WHEN row.example IS NULL THEN row.value
+  WHEN size(row.example) <= {EXAMPLE_CHARS} THEN row.example
+  ELSE left(row.example, {EXAMPLE_CHARS}) + '…' END AS caption"""
+
+_OTHER_CAPTION = """WITH row, last(split(row.value, '@')) AS domain
+WITH row, domain, CASE WHEN row.value CONTAINS '@'
+  THEN left(row.value, size(row.value) - size(domain) - 1) ELSE '' END AS local
+WITH row, row.kind + ' ' + CASE
+  WHEN row.kind = 'email' AND row.value CONTAINS '@'
+    THEN left(local, 1) + '***@' + domain
+  WHEN row.kind = 'phone' AND size(row.value) > 4 THEN '***' + right(row.value, 2)
+  WHEN row.kind <> 'phone' AND size(row.value) > 8 THEN '***' + right(row.value, 4)
+  ELSE '***' END AS caption"""
+
+
+def identifier_caption(kind: str) -> str:
+    """WITH clauses that add ``caption`` for an identifier of ``kind`` from ``row.kind``,
+    ``row.value`` (and ``row.example`` for template families)."""
+    if kind == "ip":
+        return _IP_CAPTION
+    if kind == "prompt_template":
+        return _TEMPLATE_CAPTION
+    return _OTHER_CAPTION
+
+
 # --- the input graph -----------------------------------------------------------------
 # Nodes are MERGEd on their key and return their element id, so the membership batches
 # that follow find both ends by id instead of two index seeks per row. ``first_load``
 # records the load that created a node: a node created by this very load has no
 # relationships yet, so its memberships can be CREATEd (see ``membership_query``).
 
-MERGE_ACCOUNTS = """
+MERGE_ACCOUNTS = f"""
 UNWIND $rows AS row
-MERGE (a:Account {account_id: row.account_id})
+{ACCOUNT_CAPTION}
+MERGE (a:Account {{account_id: row.account_id}})
 ON CREATE SET a.first_load = $load
-SET a.created_at = row.created_at, a.email_domain = row.email_domain,
+SET a.caption = caption, a.created_at = row.created_at, a.email_domain = row.email_domain,
     a.country = row.country, a.org_id = row.org_id, a.attributes = row.attributes,
     a.prompt_n = row.prompt_n, a.prompt_templates = row.prompt_templates,
     a.prompt_intent = row.prompt_intent, a.prompt_top_share = row.prompt_top_share,
@@ -47,13 +98,14 @@ def merge_identifiers(kind: str) -> str:
     label, _ = label_of(kind)
     if label == GENERIC[0]:
         merge = "MERGE (n:Identifier {kind: row.kind, value: row.value})"
-        sets = ""
+        sets = "SET n.caption = caption"
     else:
         merge = f"MERGE (n:{label} {{value: row.value}})"
         extra = ", n.prefix = row.prefix" if kind == "ip" else ", n.example = row.example"
-        sets = f"SET n.kind = row.kind{extra}"
+        sets = f"SET n.kind = row.kind{extra}, n.caption = caption"
     return f"""
 UNWIND $rows AS row
+{identifier_caption(kind)}
 {merge}
 ON CREATE SET n.first_load = $load
 {sets}
@@ -135,7 +187,15 @@ RETURN r.status AS status, p.run_id AS latest
 """
 
 CREATE_RUN = """
-CREATE (r:Run {run_id: $run_id, status: 'writing', started_at: datetime(), meta: $meta})
+CREATE (r:Run {run_id: $run_id, status: 'writing', started_at: datetime(), meta: $meta,
+               lease_until: datetime() + duration({seconds: $lease})})
+"""
+
+# the writer renews its lease while it writes; a 'writing' run whose lease ran out was
+# left by a dead writer (or one cut off from the server) and is deleted as stale
+RENEW_LEASE = """
+MATCH (r:Run {run_id: $run_id, status: 'writing'})
+SET r.lease_until = datetime() + duration({seconds: $lease})
 """
 
 MARK_RUN_FAILED = "MATCH (r:Run {run_id: $run_id, status: 'writing'}) SET r.status = 'failed'"
@@ -149,15 +209,17 @@ CREATE (c)-[:IN_RUN]->(r)
 """
 
 # accounts are MERGEd so that a run can be written into a store that holds no input
-CREATE_SCORES = """
-MATCH (r:Run {run_id: $run_id})
+CREATE_SCORES = f"""
 UNWIND $rows AS row
-MERGE (a:Account {account_id: row.account_id})
-CREATE (a)-[:SCORED {risk: row.risk, own_risk: row.own_risk, flagged: row.flagged,
-                     cluster_id: row.cluster_id, attached: row.attached}]->(r)
+{ACCOUNT_CAPTION}
+MATCH (r:Run {{run_id: $run_id}})
+MERGE (a:Account {{account_id: row.account_id}})
+ON CREATE SET a.caption = caption
+CREATE (a)-[:SCORED {{risk: row.risk, own_risk: row.own_risk, flagged: row.flagged,
+                     cluster_id: row.cluster_id, attached: row.attached}}]->(r)
 WITH a, row
 WHERE row.cluster_id IS NOT NULL
-MATCH (c:Cluster {run_id: $run_id, cluster_id: row.cluster_id})
+MATCH (c:Cluster {{run_id: $run_id, cluster_id: row.cluster_id}})
 CREATE (a)-[:MEMBER_OF]->(c)
 """
 
@@ -167,6 +229,15 @@ MATCH (a:Account {account_id: row.a})
 MATCH (b:Account {account_id: row.b})
 CREATE (a)-[:LINKED {run_id: $run_id, weight: row.weight, evidence: row.evidence,
                      n_shared: row.n_shared}]->(b)
+"""
+
+# what a run holds before it is published: it must be exactly what was written
+COUNT_RUN_PARTS = """
+MATCH (r:Run {run_id: $run_id})
+CALL (r) { MATCH (c:Cluster {run_id: r.run_id}) RETURN count(c) AS clusters }
+CALL (r) { MATCH ()-[s:SCORED]->(r) RETURN count(s) AS scores }
+CALL (r) { MATCH ()-[l:LINKED {run_id: r.run_id}]->() RETURN count(l) AS links }
+RETURN clusters, scores, links
 """
 
 # the switch: one transaction makes the new run the one readers see (the pointer) and
@@ -187,13 +258,25 @@ LATEST_RUN_ID = (
 )
 
 # runs other than the latest and the one before it are deleted in batches; a run still
-# being written is left alone unless it was started over an hour ago (a dead writer)
+# being written is left alone while its writer's lease runs (runs written before leases:
+# an hour from their start)
 STALE_RUNS = """
-MATCH (p:RunPointer {name: 'latest'})
+OPTIONAL MATCH (p:RunPointer {name: 'latest'})
 MATCH (r:Run)
-WHERE NOT r.run_id IN [p.run_id, coalesce(p.previous, p.run_id)]
-  AND (r.status <> 'writing' OR r.started_at < datetime() - duration('PT1H'))
+WHERE NOT r.run_id IN [coalesce(p.run_id, ''), coalesce(p.previous, p.run_id, '')]
+  AND (r.status <> 'writing'
+       OR coalesce(r.lease_until, r.started_at + duration('PT1H')) < datetime())
 RETURN r.run_id AS run_id
+"""
+
+# before its parts go, a run is marked: a reader that read parts of it sees the mark and
+# reads again; the published run is never marked
+MARK_RUN_DELETING = """
+MATCH (r:Run {run_id: $run_id})
+OPTIONAL MATCH (p:RunPointer {name: 'latest'})
+WITH r, p WHERE p IS NULL OR p.run_id <> r.run_id
+SET r.status = 'deleting'
+RETURN count(r) AS marked
 """
 
 DELETE_CLUSTERS_BATCH = """
@@ -240,3 +323,53 @@ RETURN a.account_id AS a, b.account_id AS b, l.weight AS weight, l.n_shared AS n
 
 COUNT_NODES = "MATCH (n) RETURN labels(n)[0] AS label, count(*) AS n"
 COUNT_RELS = "MATCH ()-[r]->() RETURN type(r) AS type, count(*) AS n"
+
+# --- analyst verdicts ---------------------------------------------------------------
+# A verdict is recorded in the Browser (the guide's last step runs these queries with
+# ``:param`` values): a Verdict node (who, when, why) ABOUT the cluster of the latest run
+# or the account. Verdict nodes are never deleted with a run; the next link reads them
+# all (``Neo4jStore.read_verdicts``) like the API's labels.jsonl, the latest per target
+# winning. The query always answers one row: 'recorded', or what was wrong.
+
+VERDICT_LABELS = ("sybil", "benign")
+
+
+def record_verdict(target_type: str) -> str:
+    """The query recording ``$verdict`` ({label, author, reason}) on the cluster
+    ``$cluster_id`` of the latest run (``target_type`` 'cluster') or on the account
+    ``$account_id`` ('account')."""
+    if target_type == "cluster":
+        target = "(t:Cluster {run_id: p.run_id, cluster_id: $cluster_id})"
+        key, wanted = "t.cluster_id", "'no cluster ' + $cluster_id + ' in the latest run'"
+    elif target_type == "account":
+        target = "(t:Account {account_id: $account_id})"
+        key, wanted = "t.account_id", "'no account ' + $account_id"
+    else:
+        raise ValueError(f"a verdict is on an account or a cluster, not {target_type!r}")
+    return f"""MATCH (p:RunPointer {{name: 'latest'}})
+OPTIONAL MATCH {target}
+WITH p, t, CASE
+  WHEN t IS NULL THEN {wanted}
+  WHEN NOT $verdict.label IN {list(VERDICT_LABELS)} THEN 'label must be sybil or benign'
+  WHEN trim(coalesce($verdict.author, '')) = '' THEN 'author is empty: who decides?'
+END AS problem
+FOREACH (_ IN CASE WHEN problem IS NULL THEN [1] ELSE [] END |
+  CREATE (v:Verdict {{target_type: '{target_type}', target_id: {key}, label: $verdict.label,
+                     author: trim($verdict.author), reason: coalesce($verdict.reason, ''),
+                     created_at: datetime(), run_id: p.run_id,
+                     caption: $verdict.label + ' by ' + trim($verdict.author)}})
+  CREATE (v)-[:ABOUT]->(t))
+RETURN coalesce(problem, 'recorded') AS result, {key} AS target, $verdict.label AS label,
+       $verdict.author AS author
+"""
+
+
+RECORD_CLUSTER_VERDICT = record_verdict("cluster")
+RECORD_ACCOUNT_VERDICT = record_verdict("account")
+
+READ_VERDICTS = """
+MATCH (v:Verdict)
+RETURN v.target_type AS target_type, v.target_id AS target_id, v.label AS label,
+       v.author AS author, v.reason AS reason, toString(v.created_at) AS created_at
+ORDER BY v.created_at, elementId(v)
+"""

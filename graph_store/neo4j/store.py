@@ -32,7 +32,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from graph_store.base import ACCOUNT_COLUMNS, MEMBERSHIP_COLUMNS, InputTables, RunTables
+from graph_store.base import (
+    ACCOUNT_COLUMNS,
+    MEMBERSHIP_COLUMNS,
+    VERDICT_COLUMNS,
+    InputTables,
+    RunTables,
+)
 from graph_store.neo4j import queries as q
 from graph_store.neo4j import schema
 from graph_store.neo4j.rows import (
@@ -366,3 +372,10 @@ class Neo4jStore:
             return None
         rows = pd.DataFrame(self._read(q.READ_RUN_ACCOUNTS, run_id=run_id), columns=ACCOUNT_COLUMNS)
         return rows.loc[~rows["attached"].astype(bool), ["account_id", "cluster_id"]]
+
+    def read_verdicts(self) -> pd.DataFrame:
+        """The analysts' verdicts recorded in the graph (Verdict nodes, written by the
+        Browser guide's queries), oldest first, with ``VERDICT_COLUMNS``."""
+        verdicts = pd.DataFrame(self._read(q.READ_VERDICTS), columns=list(VERDICT_COLUMNS))
+        verdicts["created_at"] = pd.to_datetime(verdicts["created_at"], utc=True, format="ISO8601")
+        return verdicts

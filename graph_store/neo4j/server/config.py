@@ -23,6 +23,7 @@ from graph_store.neo4j.server.common import (
     conf_file,
 )
 from graph_store.neo4j.server.probes import check_auth
+from graph_store.neo4j.server.web import GUIDE, STYLE, asset_url, tmp_dir
 
 #: JVM flags of the official distribution's default neo4j.conf (server.jvm.additional),
 #: minus -XX:+AlwaysPreTouch (it makes start slower and commits the whole heap at once).
@@ -51,6 +52,45 @@ JVM_FLAGS: tuple[str, ...] = (
 )
 
 _SIZE_RE = re.compile(r"^[1-9][0-9]*[kKmMgG]?$")
+
+#: Hosts the Browser may fetch guides, styles and configs from (it compares hostnames,
+#: any port): the server's own. Neo4j's default also has guides.neo4j.com.
+BROWSER_CONTENT_HOSTS = (HOST, "localhost")
+#: Browser settings set on connect (``:config``): "connect result nodes" off (with it
+#: on, a query returning a cluster's members also draws every LINKED relationship among
+#: them, of every run kept), no usage statistics, no crash reports.
+BROWSER_CONFIG = "autoComplete: false, allowUserStats: false, allowCrashReports: false"
+#: Content-Security-Policy of the Browser's pages: everything from the server itself,
+#: Bolt and HTTP to loopback only. Neo4j's default also allows Segment's script,
+#: Canny, Google Fonts, guides.neo4j.com images and any http(s)/ws(s) address, so the
+#: Browser asks for them; under this policy Chromium does not even try.
+BROWSER_CSP = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "img-src 'self' data:",
+        "style-src 'self' 'unsafe-inline'",
+        "font-src 'self' data:",
+        "base-uri 'none'",
+        "object-src 'none'",
+        "frame-ancestors 'none'",
+        "connect-src 'self' ws://127.0.0.1:* ws://localhost:* http://127.0.0.1:* "
+        "http://localhost:*",
+    )
+)
+
+
+def post_connect_cmd(http_port: int) -> str:
+    """The Browser commands run on connect: the settings above, the project's style
+    and the investigation guide (both served by the server, ``web.py``)."""
+    http_url = f"http://{HOST}:{http_port}"
+    return "; ".join(
+        (
+            f"config {BROWSER_CONFIG}",
+            f"style {asset_url(http_url, STYLE)}",
+            f"guide {asset_url(http_url, GUIDE)}",
+        )
+    )
 
 
 def validate(password: str, bolt_port: int, http_port: int, heap: str, pagecache: str) -> None:
@@ -106,12 +146,18 @@ def render_conf(
         "db.tx_log.rotation.retention_policy=1G size",
         "",
         "# No outbound network calls: no usage-data reporting, no Browser telemetry,",
-        "# Browser guides only from localhost.",
+        "# Browser guides and styles only from this server, a Browser page that loads",
+        "# nothing from elsewhere (Content-Security-Policy).",
         "dbms.usage_report.enabled=false",
         "internal.dbms.usage_report.udc_network_enabled=false",
         "client.allow_telemetry=false",
-        "browser.remote_content_hostname_whitelist=localhost",
+        f"browser.remote_content_hostname_whitelist={','.join(BROWSER_CONTENT_HOSTS)}",
+        f"dbms.security.http_static_content_security_policy_header={BROWSER_CSP}",
         "server.bolt.telemetry.enabled=false",
+        "",
+        "# The Browser on connect: the project's settings, style and investigation guide",
+        "# (served from <home>/web/neo4j-browser.zip, see graph_store/neo4j/server/web.py).",
+        f"browser.post_connect_cmd={post_connect_cmd(http_port)}",
         "",
         "# Stop in ~2 s instead of ~12 s (Bolt waits 5 s twice for idle connections).",
         "internal.server.bolt.connection_shutdown_wait_time=1s",
@@ -149,6 +195,9 @@ def java_cmd(java: str, home: Path, heap: str) -> list[str]:
         f"-Xms{heap}",
         f"-Xmx{heap}",
         *JVM_FLAGS,
+        # the Browser archive is unpacked here (not /tmp, where a killed server's copy
+        # would stay): web.prepare_web empties it before each start
+        f"-Djava.io.tmpdir={tmp_dir(home)}",
         "-cp",
         str(home / "lib" / "*"),
         ENTRY_POINT,

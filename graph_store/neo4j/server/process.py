@@ -38,6 +38,7 @@ from graph_store.neo4j.server.config import (
 )
 from graph_store.neo4j.server.install import install
 from graph_store.neo4j.server.probes import bolt_handshake, http_discovery, port_open
+from graph_store.neo4j.server.web import prepare_web
 
 try:  # POSIX only; without it start/stop are not serialised between processes.
     import fcntl
@@ -260,6 +261,7 @@ def start(
         conf.write_text(render_conf(bolt_port, http_port, heap, pagecache, extra_config))
         for sub in ("data", "logs", "run", "plugins", "import"):
             (home / sub).mkdir(parents=True, exist_ok=True)
+        prepare_web(home)  # the Browser with the project's guide and style
         first_start = not (home / "data" / "databases" / "system").exists()
         if first_start:
             set_initial_password(java, home, password)
