@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.cache import RunCache
 from api.deps import AppState
+from api.docs import install_docs
 from api.errors import ApiConfigError, install_error_handlers
 from api.keyring import KeyRing
 from api.label_sink import JsonlLabelSink, LabelSink
@@ -113,6 +114,8 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=_lifespan(state),
+        docs_url=None,  # served offline by install_docs
+        redoc_url=None,
         openapi_tags=[
             {"name": "accounts", "description": "Risk of accounts."},
             {"name": "clusters", "description": "Clusters, their evidence and members."},
@@ -121,6 +124,7 @@ def create_app(
         ],
     )
     app.state.sybil = state
+    install_docs(app)
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     for module in (accounts, clusters, labels, health):
