@@ -264,6 +264,13 @@ class PromptSettings:
     full_variety: float = 0.3
     seed: int = 11
     example_chars: int = 80
+    #: the distillation-intent model shipped in linker/prompts/intent_model.npz (trained
+    #: by scripts/train_intent.py on the real corpora): its digest, checked when the
+    #: stage starts, so run.json names the model that ran
+    intent_model: str = "intent-88ff65ff2cd0"
+    #: a prompt has intent when the model's probability reaches this; chosen in training
+    #: (best F1 on grouped cross-validation leaving 95% of everyday texts unflagged)
+    intent_threshold: float = 0.6747
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for run.json."""

@@ -34,9 +34,11 @@ def assign_cluster_ids(
     frame = pd.DataFrame({"account_id": np.asarray(account_ids), "label": labels})
     frame = frame[frame["label"] >= 0]
     ids: dict[int, str] = {}
-    if previous is not None and not previous.empty:
-        prev = previous.dropna(subset=["cluster_id"])
-        joined = frame.merge(prev, on="account_id", how="inner")
+    prev = previous.dropna(subset=["cluster_id"]) if previous is not None else None
+    joined = frame.merge(prev, on="account_id", how="inner") if prev is not None else None
+    # a previous run that shares no account (another export in the same folder) passes
+    # no id on
+    if prev is not None and joined is not None and not joined.empty:
         shared = joined.groupby(["label", "cluster_id"]).size().rename("shared").reset_index()
         shared["new_size"] = shared["label"].map(frame["label"].value_counts())
         shared["old_size"] = shared["cluster_id"].map(prev["cluster_id"].value_counts())

@@ -114,24 +114,23 @@ def account_risk_in_cluster(
             if col in frame:
                 frame.loc[alone, col] = 0.0
     if memberships is not None:
-        # the cluster's card and device reuse is evidence against the members that take
-        # part in it; a member sharing neither with anyone inside does not carry it
-        # ... of the kind that carries it: a stranger linked to a device farm by a
-        # recycled phone number shares a phone, not the farm's devices
-        shares = {k: _shares_inside(members, memberships, k) for k in instrument_kinds(memberships)}
-        none = np.zeros(len(members))
-        part = {}
-        for col in ("reuse_top", "reuse_second"):
-            kinds = frame[f"{col}_kind"].to_numpy() if f"{col}_kind" in frame else []
-            part[col] = (
-                np.array([shares.get(k, none)[i] for i, k in enumerate(kinds)], dtype=float)
-                if len(kinds)
-                else none
-            )
-            frame[col] = frame[col].to_numpy(float) * part[col]
-        frame["reuse_pair"] = frame["reuse_pair"].to_numpy(float) * np.minimum(
-            part["reuse_top"], part["reuse_second"]
+        # the cluster's instrument reuse is evidence against the members that take part
+        # in it: those sharing, inside the cluster, a value of one of the kinds that carry
+        # it (its two most reused kinds); a stranger linked to a device farm by a recycled
+        # phone number shares a phone, not the farm's devices or cards
+        kinds = instrument_kinds(memberships)
+        # column k: whether each member shares a value of kinds[k] inside; last: none
+        shares = np.column_stack(
+            [*(_shares_inside(members, memberships, k) for k in kinds), np.zeros(len(members))]
         )
+        column = {k: i for i, k in enumerate(kinds)}
+        inside = np.zeros(len(members))
+        for col in ("reuse_top_kind", "reuse_second_kind"):
+            if col in frame:
+                pick = frame[col].map(column).fillna(len(kinds)).to_numpy(int)
+                inside = np.maximum(inside, shares[np.arange(len(members)), pick])
+        for col in ("reuse_top", "reuse_second", "reuse_pair"):
+            frame[col] = frame[col].to_numpy(float) * inside
     if prompt_features is not None and "template_share" in frame and memberships is not None:
         if use is None:
             use = family_use(members, memberships, prompt_features, settings)
@@ -152,17 +151,56 @@ def _shares_inside(members: pd.DataFrame, memberships: pd.DataFrame, kind: str) 
     return members["account"].isin(sharing).to_numpy(float)
 
 
+def instrument_excess(
+    n_accounts: int, memberships: pd.DataFrame, settings: RiskSettings
+) -> tuple[np.ndarray, list[str]]:
+    """Per account, how far its count of distinct values of one instrument kind lies
+    above that kind's ``own_instrument_quantile`` among the accounts holding the kind,
+    in [0, 1] (1 at ``own_instrument_ratio`` times the quantile; the largest over
+    kinds), and a plain-language line for each account above it ("" otherwise). The bar
+    comes from this data: what is many cards here is measured against these accounts."""
+    excess = np.zeros(n_accounts)
+    why = np.full(n_accounts, "", dtype=object)
+    for kind in instrument_kinds(memberships):
+        acc = memberships.loc[memberships["kind"].to_numpy() == kind, "account"].to_numpy()
+        counts = np.bincount(acc, minlength=n_accounts)
+        holders = counts[counts > 0]
+        if len(holders) < 20:
+            continue
+        bar = max(float(np.quantile(holders, settings.own_instrument_quantile)), 1.0)
+        ratio = counts / bar
+        part = np.clip(np.log(np.maximum(ratio, 1.0)) / np.log(settings.own_instrument_ratio), 0, 1)
+        better = part > excess
+        excess = np.where(better, part, excess)
+        why = np.where(
+            better & (part > 0),
+            np.char.add(
+                np.char.add(counts.astype(str), f" distinct {kind} values; "),
+                f"{100 * settings.own_instrument_quantile:g}% of accounts with {kind} "
+                f"have at most {bar:g}",
+            ).astype(object),
+            why,
+        )
+    return excess, why.tolist()
+
+
 def own_risk(
     hosting_share: np.ndarray,
     prompt_features: pd.DataFrame | None,
     settings: RiskSettings,
+    excess: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Risk of each account from its own signals (``hosting_share`` from
-    :func:`account_hosting_share`, prompt intent), capped at ``own_risk_cap``."""
+    """Risk of each account from its own signals: hosting share
+    (:func:`account_hosting_share`) and prompt intent, capped at ``own_risk_cap``; and,
+    uncapped, its instrument excess (:func:`instrument_excess`)."""
     n_accounts = len(hosting_share)
     w = settings.weights
     z = w["bias"] + w["hosting_share"] * hosting_share
     if prompt_features is not None and not prompt_features.empty:
         intent = prompt_features["intent"].reindex(range(n_accounts)).fillna(0).to_numpy()
         z = z + w["intent_share"] * intent
-    return np.minimum(1 / (1 + np.exp(-z)), settings.own_risk_cap)
+    capped = np.minimum(1 / (1 + np.exp(-z)), settings.own_risk_cap)
+    if excess is None or "instrument_excess" not in w:
+        return capped
+    alone = 1 / (1 + np.exp(-(w["bias"] + w["instrument_excess"] * excess)))
+    return np.where(excess > 0, np.maximum(capped, alone), capped)

@@ -203,3 +203,14 @@ def test_an_account_in_a_community_is_never_moved() -> None:
     out, attached = attach_by_family(labels, uses, held_share=0.5, population=100)
     assert out[7] == 1 and not attached[7]
     assert out[50] == 0 and attached[50]
+
+
+def test_a_previous_run_sharing_no_account_passes_no_id() -> None:
+    """Another export linked into the same folder: nothing in common, fresh ids."""
+    labels = np.array([0, 0, 1, 1, -1])
+    accounts = pd.Index(["a", "b", "c", "d", "e"])
+    previous = pd.DataFrame({"account_id": ["x", "y"], "cluster_id": ["c_old", "c_old"]})
+    got = assign_cluster_ids(accounts, labels, previous)
+    fresh = assign_cluster_ids(accounts, labels, None)
+    assert got.tolist() == fresh.tolist()
+    assert "c_old" not in set(got.dropna())

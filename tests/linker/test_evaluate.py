@@ -108,7 +108,7 @@ def test_evaluate_command_with_baselines(tmp_path: Path) -> None:
         app, ["evaluate", str(out), "--labels", str(labels), "--baselines"], env={"COLUMNS": "200"}
     )
     assert res.exit_code == 0, res.output
-    assert "connected_components" in res.output and "average precision" in res.output
+    assert "evaluation.json" in res.output
     report = json.loads((out / "evaluation.json").read_text())
     assert set(report["methods"]) == {"sybil-linker", "connected_components", "louvain_unweighted"}
     for figures in report["methods"].values():

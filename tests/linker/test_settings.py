@@ -35,7 +35,7 @@ def test_a_partial_file_changes_only_what_it_names(tmp_path: Path) -> None:
     assert settings.risk.weights["bias"] == -2.5
     assert settings.risk.weights["hosting_share"] == default.risk.weights["hosting_share"]
     assert settings.linkage.kind_weight["wallet"] == 0.7
-    assert settings.linkage.kind_weight["payment"] == default.linkage.kind_weight["payment"]
+    assert settings.linkage.kind_weight["instrument"] == default.linkage.kind_weight["instrument"]
     assert settings.community.method == "louvain" and not settings.use_prompts
     assert settings.prompt == default.prompt
 
