@@ -18,6 +18,7 @@ import rensa
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from linker.prompts.intent import IntentModel, IntentModelError, load_model
 from linker.settings import PromptSettings
 
 # order matters: code and URLs before numbers, so their digits do not become <num>.
@@ -39,29 +40,6 @@ _PLACEHOLDERS = {
     "xemailx": "<email>",
     "xqx": "<q>",
     "xnumx": "<num>",
-}
-
-#: Shapes of prompts that harvest a model for training, as published distillation
-#: reports describe them: reasoning traces, grading (the model as a reward model),
-#: censorship-safe rewrites, training-data generation and agentic tool use.
-INTENT_PATTERNS: dict[str, str] = {
-    "reasoning": r"step[- ]by[- ]step|chain[- ]of[- ]thought"
-    r"|(?:line|chain|trace) of (?:reasoning|thought|logic)"
-    r"|reasoning (?:steps|trace|process|behind|you)|thinking (?:trace|process)"
-    r"|internal (?:reasoning|logic|monologue)|show (?:your|all) (?:work|reasoning|thinking|steps)"
-    r"|worked solution|explain (?:each|every) (?:step|reasoning)|each step follows"
-    r"|think (?:out loud|aloud)",
-    "grading": r"\brubric\b|reward model|grade (?:the|this|these|each)"
-    r"|(?:score|rate|rank|evaluate|judge) (?:the|this|these|two|each) (?:\w+ )?"
-    r"(?:response|answer|reply|completion|output)s?|candidate (?:answer|response)s"
-    r"|(?:on|using) a \d+ ?(?:-|to) ?\d+ scale|scale of \d+ ?(?:-|to) ?\d+",
-    "rewrite": r"politically sensitive|censor|content review|safe for publication"
-    r"|(?:avoid|remove|strip|soften)\w* .{0,40}(?:sensitive|controversial)"
-    r"|rewrite (?:the|this) (?:answer|response)",
-    "data": r"training (?:examples|data|pairs)|question[- ]answer pairs|synthetic (?:data|examples)"
-    r"|generate \d+ (?:\w+ )?(?:questions|examples|problems)",
-    "agentic": r"\bagent\b|tool[_ ]?(?:use|calls?)|function[_ ]call|call the tools?"
-    r"|available tools|tools available",
 }
 
 
@@ -169,18 +147,29 @@ def lsh_families(sig: np.ndarray, settings: PromptSettings) -> np.ndarray:
     return labels.astype(np.int64)
 
 
-def intent_flags(texts: pd.Series) -> pd.DataFrame:
-    """One boolean column per distillation-intent pattern, and ``any``."""
-    low = pc.utf8_lower(pa.array(texts.astype(str).to_numpy(), type=pa.string()))
-    flags = pd.DataFrame(
-        {
-            k: pc.match_substring_regex(low, p).to_numpy(zero_copy_only=False)
-            for k, p in INTENT_PATTERNS.items()
-        },
-        index=texts.index,
-    )
-    flags["any"] = flags.any(axis=1)
-    return flags
+def intent_flags(
+    texts: pd.Series, threshold: float | None = None, model: IntentModel | None = None
+) -> pd.DataFrame:
+    """Distillation intent of each text, by the learned model (``linker.prompts.intent``;
+    the shipped one when ``model`` is None): ``score`` (probability) and ``any`` (the
+    score reaches ``threshold``, the model's own when None), indexed like ``texts``.
+    Raises :class:`~linker.prompts.intent.IntentModelError` when no model can be read."""
+    model = model or load_model()
+    scores = model.scores(pa.array(texts.astype(str).to_numpy(), type=pa.string()))
+    cut = model.threshold if threshold is None else threshold
+    return pd.DataFrame({"score": scores, "any": scores >= cut}, index=texts.index)
+
+
+def intent_model_for(settings: PromptSettings) -> IntentModel:
+    """The shipped intent model, checked against the one ``settings`` name (so run.json
+    records the model that ran). Raises :class:`IntentModelError` when they differ."""
+    model = load_model()
+    if model.digest != settings.intent_model:
+        raise IntentModelError(
+            f"the settings name intent model {settings.intent_model}, the shipped one is "
+            f"{model.digest} (retrain with scripts/train_intent.py and update PromptSettings)"
+        )
+    return model
 
 
 def _hash_texts(texts: pa.Array) -> np.ndarray:
@@ -246,6 +235,9 @@ class PromptAccumulator:
         self._examples: list[pa.Array] = []
         self._account_of_id: dict[str, int] = {}
         self._pairs: list[pd.DataFrame] = []
+        self._intent_model = intent_model_for(self.settings)
+        #: intent flag of each distinct masked text (by its first raw text), in norm order
+        self._intent_of_norm = np.zeros(0, dtype=bool)
         self._pending = 0
         self._compacted = 0
         self.n_prompts = 0
@@ -263,7 +255,6 @@ class PromptAccumulator:
         raw_codes, raw_unique = pd.factorize(batch["text"].astype(str))
         raw = pa.array(np.asarray(raw_unique, dtype=object), type=pa.string())
         masked = _mask(raw)
-        intent_of_raw = intent_flags(pd.Series(np.asarray(raw_unique, dtype=object)))["any"]
         hashes = _hash_texts(masked)
         index = self._norm_of_hash
         start = len(index)
@@ -274,6 +265,11 @@ class PromptAccumulator:
         if len(fresh_norm):
             fresh_raw = np.flatnonzero(norm_of_raw >= start)[first_raw]
             texts = masked.take(pa.array(fresh_raw))
+            # intent once per distinct masked text, scored on its first raw text
+            fresh_intent = self._intent_model.flags(
+                raw.take(pa.array(fresh_raw)), self.settings.intent_threshold
+            )
+            self._intent_of_norm = np.concatenate([self._intent_of_norm, fresh_intent])
             self._hashes.append(hashes[fresh_raw])
             # in slices: rensa hands signatures back as Python lists, which would cost
             # ~2 kB per text at once
@@ -296,7 +292,7 @@ class PromptAccumulator:
                 "account": acc_of_code[acc_codes],
                 "norm": norm_of_raw[raw_codes],
                 "n": 1,
-                "intent": intent_of_raw.to_numpy(np.int64)[raw_codes],
+                "intent": self._intent_of_norm[norm_of_raw[raw_codes]].astype(np.int64),
                 "first_ts": batch["ts"].to_numpy(),
                 "last_ts": batch["ts"].to_numpy(),
             }

@@ -73,20 +73,28 @@ def test_threshold_decides_what_joins(threshold: float) -> None:
     assert fam[0] != fam[2]
 
 
-def test_intent_flags() -> None:
-    flags = intent_flags(
-        pd.Series(
-            [
-                "Show your full chain of thought before answering",
-                "Grade the following response on a 1-10 rubric",
-                "Rewrite the answer so it avoids politically sensitive content",
-                "You are an agent with tools. Call the tools to list files",
-                "Recipe for banana bread",
-            ]
-        )
+def test_intent_is_counted_once_per_masked_text() -> None:
+    # the learned model (tests/linker/test_intent.py) scores each distinct masked text
+    # once, on its first raw text; every prompt of that text counts its flag
+    texts = [
+        f"Summarise report {k} of the northern region in {k % 5 + 2} bullets" for k in range(9)
+    ]
+    prompts = pd.DataFrame(
+        {
+            "account_id": [f"a{k % 3}" for k in range(9)],
+            "ts": [ts(k) for k in range(9)],
+            "text": texts,
+        }
     )
-    assert flags["any"].tolist() == [True, True, True, True, False]
-    assert flags["grading"][1] and flags["reasoning"][0] and flags["rewrite"][2]
+    flag = bool(
+        intent_flags(pd.Series(texts[:1]), PromptSettings().intent_threshold)["any"].iloc[0]
+    )
+    both = [PromptSettings(intent_threshold=t) for t in (0.0, 1.01)]
+    assert [analyse(prompts, s).account_features["intent"].tolist() for s in both] == [
+        [1.0, 1.0, 1.0],
+        [0.0, 0.0, 0.0],
+    ]
+    assert analyse(prompts).account_features["intent"].tolist() == [float(flag)] * 3
 
 
 def _prompt_world(tmp_path: Path) -> Path:

@@ -1,0 +1,220 @@
+"""Distillation intent: a linear model over hashed character n-grams.
+
+A prompt has *distillation intent* when it is written to harvest training data from a
+model: instruction-generation prompts, templated task prompts with many fillers,
+chain-of-thought, grading or rewrite requests sent by tooling. The model is learned
+from public corpora of such prompts and of everyday prompts (``scripts/train_intent.py``;
+figures in ``benchmarks/results/intent.json`` and docs/prompts.md) and shipped as
+package data (``intent_model.npz``): no phrase list, no vocabulary, no network.
+
+Texts are lower-cased, digits folded to ``0`` and whitespace collapsed (pyarrow, RE2),
+cut to their first ``head_chars`` and last ``tail_chars`` characters, and hashed into
+character n-grams within word boundaries (scikit-learn's ``HashingVectorizer``, any
+script); the score is a logistic regression on those counts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from scipy.sparse import csr_matrix
+
+from linker.errors import LinkerError
+
+#: the shipped model, in this package
+MODEL_FILE = "intent_model.npz"
+#: texts scored at a time (bounds the transient memory: ~100 bytes per character)
+SCORE_SLICE = 4096
+_PRIME = np.uint64(0x100000001B3)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+class IntentModelError(LinkerError):
+    """The intent model file is missing, malformed or not the one the settings name."""
+
+
+@dataclass(frozen=True)
+class IntentFeatures:
+    """How a text becomes a feature vector; stored with the weights, so training and
+    scoring hash alike."""
+
+    ngram_min: int = 2
+    ngram_max: int = 5
+    n_features: int = 2**18
+    #: a long text is scored on its beginning and its end (where instructions sit),
+    #: which bounds the cost per text
+    head_chars: int = 1500
+    tail_chars: int = 500
+
+    def __post_init__(self) -> None:
+        n = self.n_features
+        if n < 2 or n & (n - 1) or not 1 <= self.ngram_min <= self.ngram_max:
+            raise IntentModelError(
+                f"n_features must be a power of two and 1 <= ngram_min <= ngram_max: {self}"
+            )
+
+    def prepare(self, texts: pa.Array) -> list[str]:
+        """Lower-case, fold digits and whitespace, and cut each text; returns strings."""
+        out = pc.utf8_lower(texts.fill_null(""))
+        out = pc.replace_substring_regex(out, r"\d+", "0")
+        out = pc.replace_substring_regex(out, r"\s+", " ")
+        keep = self.head_chars + self.tail_chars
+        lengths = pc.utf8_length(out)
+        long = pc.greater(lengths, keep)
+        if pc.any(long).as_py():
+            head = pc.utf8_slice_codeunits(out, 0, self.head_chars)
+            tail = pc.utf8_slice_codeunits(out, -self.tail_chars)
+            cut = pc.binary_join_element_wise(head, tail, " ")
+            out = pc.if_else(long, cut, out)
+        return out.to_pylist()
+
+    def _joined(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        """The prepared texts, each padded with a space at both ends (so word starts
+        and ends are n-grams too), as one array of code points, and their lengths."""
+        prepared = [f" {t} " for t in self.prepare(texts)]
+        lengths = np.fromiter(map(len, prepared), np.int64, len(prepared))
+        return np.frombuffer("".join(prepared).encode("utf-32-le"), dtype=np.uint32), lengths
+
+    def _buckets(
+        self, chars: np.ndarray, lengths: np.ndarray
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """For each n-gram size: (text index, bucket, inside) at every position of
+        ``chars``; ``inside`` is False where the n-gram would run past its text's end."""
+        text_of = np.repeat(np.arange(len(lengths), dtype=np.int32), lengths)
+        # characters from each position to the end of its text, itself included
+        room = np.cumsum(lengths)[text_of] - np.arange(len(chars))
+        rolling = np.zeros(len(chars), np.uint64)
+        mask = np.uint64(self.n_features - 1)
+        with np.errstate(over="ignore"):
+            for n in range(1, self.ngram_max + 1):
+                # rolling[p] = hash of chars[p : p + n], from the hash of chars[p : p + n - 1]
+                m = max(len(chars) - n + 1, 0)
+                rolling = rolling[:m] * _PRIME + chars[n - 1 : n - 1 + m]
+                if n >= self.ngram_min:
+                    bucket = (((rolling ^ np.uint64(n)) * _MIX) >> np.uint64(29)) & mask
+                    yield text_of[:m], bucket.astype(np.intp), room[:m] >= n
+
+    def _counts(self, lengths: np.ndarray) -> np.ndarray:
+        sizes = np.arange(self.ngram_min, self.ngram_max + 1)
+        return np.maximum(lengths[:, None] - sizes[None, :] + 1, 0).sum(axis=1)
+
+    def ngrams(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every character n-gram of every prepared text, hashed into ``n_features``
+        buckets with numpy: returns (text index, bucket) of each n-gram, and the number
+        of n-grams of each text."""
+        chars, lengths = self._joined(texts)
+        doc, bucket = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        for t, b, inside in self._buckets(chars, lengths):
+            doc.append(t[inside].astype(np.int64))
+            bucket.append(b[inside].astype(np.int64))
+        return np.concatenate(doc), np.concatenate(bucket), self._counts(lengths)
+
+    def dot(self, texts: pa.Array, weights: np.ndarray) -> np.ndarray:
+        """Each text's feature vector times ``weights``, without building the matrix."""
+        chars, lengths = self._joined(texts)
+        total = np.zeros(len(lengths))
+        for text_of, bucket, inside in self._buckets(chars, lengths):
+            w = np.where(inside, weights[bucket], 0.0)
+            total += np.bincount(text_of, weights=w, minlength=len(lengths))
+        return total / np.sqrt(np.maximum(self._counts(lengths), 1))
+
+    def transform(self, texts: pa.Array) -> csr_matrix:
+        """The feature matrix, one row per text: each bucket's n-gram count over the
+        square root of the text's n-gram count (an empty text has its padding's)."""
+        doc, bucket, counts = self.ngrams(texts)
+        values = 1.0 / np.sqrt(np.maximum(counts[doc], 1))
+        shape = (len(counts), self.n_features)
+        return csr_matrix((values, (doc, bucket)), shape=shape)
+
+
+@dataclass(frozen=True)
+class IntentModel:
+    """Weights, bias and default threshold of the intent model, and its features."""
+
+    weights: np.ndarray
+    bias: float
+    #: probability at or above which a text is flagged, chosen when training
+    threshold: float
+    features: IntentFeatures
+
+    @property
+    def digest(self) -> str:
+        """``intent-`` and the first 12 hex digits of the SHA-256 of the weights, bias
+        and feature parameters: names the model in settings and run.json."""
+        h = hashlib.sha256(np.ascontiguousarray(self.weights, dtype=np.float32).tobytes())
+        h.update(repr((float(self.bias), self.features)).encode())
+        return "intent-" + h.hexdigest()[:12]
+
+    def scores(self, texts: pa.Array) -> np.ndarray:
+        """Probability of distillation intent of each text (float64 array)."""
+        out = np.zeros(len(texts))
+        for start in range(0, len(texts), SCORE_SLICE):
+            part = texts.slice(start, SCORE_SLICE)
+            z = self.features.dot(part, self.weights) + self.bias
+            out[start : start + len(part)] = 1.0 / (1.0 + np.exp(-z))
+        return out
+
+    def flags(self, texts: pa.Array, threshold: float | None = None) -> np.ndarray:
+        """Boolean array: the texts whose score reaches ``threshold`` (the model's own
+        when None)."""
+        cut = self.threshold if threshold is None else threshold
+        return self.scores(texts) >= cut
+
+    def save(self, path: Path) -> None:
+        """Write the model as a compressed .npz (weights as float32)."""
+        f = self.features
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer,
+            weights=self.weights.astype(np.float32),
+            bias=np.float64(self.bias),
+            threshold=np.float64(self.threshold),
+            features=np.array(
+                [f.ngram_min, f.ngram_max, f.n_features, f.head_chars, f.tail_chars], np.int64
+            ),
+        )
+        path.write_bytes(buffer.getvalue())
+
+
+def _from_bytes(data: bytes, where: str) -> IntentModel:
+    try:
+        with np.load(io.BytesIO(data)) as npz:
+            lo, hi, n, head, tail = (int(v) for v in npz["features"])
+            features = IntentFeatures(lo, hi, n, head, tail)
+            weights = npz["weights"].astype(np.float32)
+            bias, threshold = float(npz["bias"]), float(npz["threshold"])
+    except (OSError, KeyError, ValueError) as err:
+        raise IntentModelError(f"{where}: not an intent model ({err})") from err
+    if weights.shape != (features.n_features,):
+        raise IntentModelError(f"{where}: {weights.shape[0]} weights for {n} features")
+    return IntentModel(weights, bias, threshold, features)
+
+
+def load_model(path: Path | None = None) -> IntentModel:
+    """The intent model in ``path``, or the one shipped in this package when None
+    (read once). Raises :class:`IntentModelError` when it cannot be read."""
+    if path is not None:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as err:
+            raise IntentModelError(f"cannot read the intent model {path}: {err}") from err
+        return _from_bytes(data, str(path))
+    return _shipped()
+
+
+@lru_cache(maxsize=1)
+def _shipped() -> IntentModel:
+    try:
+        data = resources.files("linker.prompts").joinpath(MODEL_FILE).read_bytes()
+    except OSError as err:
+        raise IntentModelError(f"the shipped intent model {MODEL_FILE} is missing: {err}") from err
+    return _from_bytes(data, MODEL_FILE)
