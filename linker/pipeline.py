@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from graph_store.base import GraphStore, InputGraphStore, RunTables
+from graph_store.base import GraphStore, InputGraphStore, RunTables, VerdictStore
 from linker import __version__, graph
 from linker.clustering import attach, ids
 from linker.errors import LinkerError
@@ -269,8 +269,9 @@ def score_input(
 def read_analyst_labels(path: Path) -> pd.DataFrame:
     """The current analyst verdict per target from an append-only labels.jsonl (the
     latest line for a target wins). Returns (target_type, target_id, label, author,
-    reason); empty when the file does not exist. Unreadable lines are skipped."""
-    cols = ["target_type", "target_id", "label", "author", "reason"]
+    reason, created_at); empty when the file does not exist. Unreadable lines are
+    skipped."""
+    cols = ["target_type", "target_id", "label", "author", "reason", "created_at"]
     if not path.is_file():
         return pd.DataFrame(columns=cols)
     records = []
@@ -284,6 +285,44 @@ def read_analyst_labels(path: Path) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     frame = frame.reindex(columns=cols)
     return frame.drop_duplicates(["target_type", "target_id"], keep="last").reset_index(drop=True)
+
+
+def gather_verdicts(out_dir: Path | None, store: GraphStore) -> pd.DataFrame:
+    """The current analyst verdict per target from the API's ``out_dir/labels.jsonl``
+    and, when the store records verdicts (:class:`VerdictStore`: Neo4j, from the
+    Browser), from the store: the latest ``created_at`` per target wins (a label
+    without one loses). Returns :func:`read_analyst_labels`' columns and ``source``
+    ('labels.jsonl' or 'graph')."""
+    frames = []
+    if out_dir is not None:
+        frames.append(read_analyst_labels(out_dir / "labels.jsonl").assign(source="labels.jsonl"))
+    if isinstance(store, VerdictStore):
+        frames.append(store.read_verdicts().assign(source="graph"))
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=["target_type", "target_id", "label", "source"])
+    verdicts = pd.concat(frames, ignore_index=True)
+    when = pd.to_datetime(verdicts["created_at"], utc=True, format="ISO8601", errors="coerce")
+    order = when.sort_values(kind="stable", na_position="first").index
+    latest = verdicts.loc[order].drop_duplicates(["target_type", "target_id"], keep="last")
+    return latest.reset_index(drop=True)
+
+
+def verdict_counts(
+    verdicts: pd.DataFrame, accounts: pd.DataFrame, clusters: pd.DataFrame
+) -> dict[str, dict[str, int]]:
+    """How many current verdicts each source gave (``read``) and how many of them name
+    an account or a cluster of this run (``used``)."""
+    on_cluster = verdicts["target_type"] == "cluster"
+    found = np.where(
+        on_cluster,
+        verdicts["target_id"].isin(clusters["cluster_id"]),
+        verdicts["target_id"].isin(accounts["account_id"]),
+    )
+    return {
+        "read": {str(k): int(v) for k, v in verdicts["source"].value_counts().items()},
+        "used": {str(k): int(v) for k, v in verdicts.loc[found, "source"].value_counts().items()},
+    }
 
 
 def apply_analyst_labels(
@@ -375,10 +414,9 @@ def link(
     # the reasons' numbers go to run.json; clusters.parquet keeps the texts alone
     detail = clusters.pop("reason_features")
     reason_features = dict(zip(clusters["cluster_id"], detail, strict=True))
-    verdicts = read_analyst_labels(out_dir / "labels.jsonl") if out_dir else None
-    n_verdicts = 0
-    if verdicts is not None and not verdicts.empty:
-        n_verdicts = apply_analyst_labels(accounts, clusters, verdicts)
+    # the API's labels and the verdicts recorded in the store, the latest per target
+    verdicts = gather_verdicts(out_dir, store)
+    n_verdicts = apply_analyst_labels(accounts, clusters, verdicts) if len(verdicts) else 0
     with _timed(timings, "shared_values", progress):
         values = shared_values(projection, accounts["cluster_id"])
     run_id = _run_id(dataset, settings)
@@ -406,6 +444,7 @@ def link(
         "n_flagged_clusters": int(clusters["flagged"].sum()),
         "n_flagged_accounts": int(accounts["flagged"].sum()),
         "analyst_verdicts_applied": n_verdicts,
+        "analyst_verdicts": verdict_counts(verdicts, accounts, clusters),
         "timings_s": timings,
         # the values that hold each cluster together (masked by the API for readers
         # without identifiers:read)

@@ -173,6 +173,8 @@ def _default_weights() -> dict[str, float]:
         "reuse_top": 1.2,
         "reuse_second": 0.9,
         "reuse_pair": 1.5,
+        # an account's own: values of one instrument kind far above the population's
+        "instrument_excess": 6.0,
         "burst_2h": 1.4,
         "size_log": 0.4,
         "template_share": 2.0,
@@ -192,8 +194,17 @@ class RiskSettings:
 
     weights: dict[str, float] = field(default_factory=_default_weights)
     threshold: float = 0.5
-    #: an account outside every cluster scores at most this from its own signals
+    #: an account outside every cluster scores at most this from its hosting share and
+    #: prompt intent alone (a developer on cloud CI sending agent prompts is not flagged
+    #: for that) ...
     own_risk_cap: float = 0.45
+    #: ... but it can be flagged on its own for holding far more values of one
+    #: instrument kind than accounts at large in this data (card testing, device farms
+    #: behind one login): excess counts from this quantile of the kind's values per
+    #: account ...
+    own_instrument_quantile: float = 0.99
+    #: ... and is full at this many times that quantile
+    own_instrument_ratio: float = 4.0
     #: an edge at least this heavy counts as strong (feature strong_share)
     strong_edge_weight: float = 0.6
     #: reuse and burst features count nothing in a group of this size (a household of 2
