@@ -10,9 +10,20 @@ yet and is CREATEd; every other one is MERGEd, so re-loading the same data chang
 nothing.
 
 A run is written under its own run id and published by one transaction that moves
-the ``latest`` pointer, so readers see either the old run or the new one. A run that
-fails half-way is marked ``failed`` and deleted; the published run is untouched.
-Only the latest run and the one before it are kept.
+the ``latest`` pointer, once the store holds exactly the run's clusters, scores and
+links, so readers see either the old run or the new one. A run that fails half-way is
+marked ``failed`` and deleted; the published run is untouched. Only the latest run and
+the one before it are kept; a run is marked ``deleting`` before its parts go, and a
+reader that finds its run so marked (or gone) after reading it reads the new one.
+
+Faults: ``load_input`` and ``write_run`` survive the server going away. The driver
+retries a transaction that did not commit for ``retry_seconds``; when the connection is
+still lost after that (or was lost during a commit, which the driver cannot retry
+safely), the whole load or write waits up to ``reconnect_seconds`` for the server and
+starts over (``attempts`` in all): a load MERGEs onto what an earlier attempt left, a
+write deletes its half-written run first. A writer renews a lease on its run while it
+writes; a ``writing`` run whose lease ran out (its writer died or gave up) is deleted by
+the next write.
 
 Loads of the same accounts must not run concurrently (the pipeline runs one job at a
 time): two overlapping loads could both CREATE the same membership.
@@ -21,13 +32,14 @@ time): two overlapping loads could both CREATE the same membership.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -39,8 +51,8 @@ from graph_store.base import (
     InputTables,
     RunTables,
 )
+from graph_store.neo4j import faults, schema
 from graph_store.neo4j import queries as q
-from graph_store.neo4j import schema
 from graph_store.neo4j.rows import (
     ACCOUNT_FIELDS,
     PROMPT_PROPS,
@@ -60,6 +72,8 @@ from graph_store.neo4j.rows import (
 )
 
 DEFAULT_URI = "neo4j://127.0.0.1:7687"
+log = logging.getLogger("sybil_linker.neo4j")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -73,6 +87,19 @@ class Neo4jConfig:
     batch_size: int = 5000
     #: concurrent transactions for membership batches (the bulk of a load)
     writers: int = 2
+    #: how long the driver retries a transaction that did not commit (lost connection,
+    #: deadlock, a database still starting)
+    retry_seconds: float = 30.0
+    #: how long ``latest_run_id`` retries (the API's poll: it fails fast, the next poll
+    #: tries again)
+    poll_retry_seconds: float = 1.0
+    #: after the server was lost, how long a load or a run write waits for it before it
+    #: starts over, and how many times in all it runs
+    reconnect_seconds: float = 120.0
+    attempts: int = 3
+    #: a run being written whose writer has not renewed its lease for this long is
+    #: deleted by the next write (renewed every quarter of it)
+    lease_seconds: float = 60.0
 
 
 @dataclass
@@ -133,31 +160,61 @@ class Neo4jStore:
                 driver.close()
 
     @contextmanager
-    def _session(self) -> Iterator[Any]:
+    def _session(self, retry_seconds: float | None = None) -> Iterator[Any]:
         driver = self.driver
+        retry = self.config.retry_seconds if retry_seconds is None else retry_seconds
         with self._lock:
             self._in_flight += 1
         try:
-            with driver.session(database=self.config.database) as session:
+            with driver.session(
+                database=self.config.database, max_transaction_retry_time=retry
+            ) as session:
                 yield session
         finally:
             with self._lock:
                 self._in_flight -= 1
                 self._lock.notify_all()
 
-    def _write(self, query: str, **params: Any) -> list[dict[str, Any]]:
+    def _write(
+        self, query: str, retry_seconds: float | None = None, **params: Any
+    ) -> list[dict[str, Any]]:
         def work(tx: Any) -> list[dict[str, Any]]:
             return [dict(r) for r in tx.run(query, **params)]
 
-        with self._session() as session:
+        with self._session(retry_seconds) as session:
             return session.execute_write(work)
 
-    def _read(self, query: str, **params: Any) -> list[dict[str, Any]]:
+    def _read(
+        self, query: str, retry_seconds: float | None = None, **params: Any
+    ) -> list[dict[str, Any]]:
         def work(tx: Any) -> list[dict[str, Any]]:
             return [dict(r) for r in tx.run(query, **params)]
 
-        with self._session() as session:
+        with self._session(retry_seconds) as session:
             return session.execute_read(work)
+
+    # --- faults (graph_store/neo4j/faults.py) -------------------------------------------
+    def _resilient(self, what: str, job: Callable[[int], T]) -> T:
+        """``job(attempt)``, run again from the start when the server is lost during it
+        (:func:`faults.resilient`). Raises Neo4jStoreError when the server does not
+        come back."""
+        return faults.resilient(
+            what,
+            job,
+            self.config.uri,
+            self.config.attempts,
+            self.config.reconnect_seconds,
+            ping=lambda: self._read("RETURN 1 AS ok", retry_seconds=0),
+        )
+
+    def _lease(self, run_id: str) -> AbstractContextManager[None]:
+        """Renews the lease of run ``run_id`` while the block runs."""
+        seconds = self.config.lease_seconds
+
+        def renew() -> None:
+            self._write(q.RENEW_LEASE, retry_seconds=0, run_id=run_id, lease=seconds)
+
+        return faults.lease(renew, seconds / 4)
 
     def _write_rows(self, query: str, rows: list[Any], **params: Any) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -196,7 +253,16 @@ class Neo4jStore:
     def load_input(self, inp: InputTables) -> None:
         """Load accounts, identifiers, memberships, IP windows and IP ranges of ``inp``
         (idempotent: a re-load MERGEs onto what is there). Memberships of accounts that
-        are not in ``inp.accounts`` are skipped. Timings go to ``self.load_stats``."""
+        are not in ``inp.accounts`` are skipped. Timings go to ``self.load_stats``.
+
+        Raises Neo4jStoreError when the server is lost and does not come back (see the
+        module's docstring); what was loaded stays, and a re-load completes it.
+        """
+        self._resilient("loading the input graph", lambda _attempt: self._load_once(inp))
+
+    def _load_once(self, inp: InputTables) -> None:
+        # a new tag on every attempt: nodes an earlier attempt created are not "fresh",
+        # so their memberships are MERGEd, never CREATEd twice
         stats = self.load_stats = LoadStats()
         load = time.time_ns()  # tags the nodes this load creates
         self.ensure_schema()
@@ -289,67 +355,113 @@ class Neo4jStore:
     def write_run(self, run: RunTables) -> None:
         """Write ``run`` under its id, publish it in one transaction, drop stale runs.
 
-        A failed, superseded or half-written run of the same id is replaced. Raises
-        Neo4jStoreError if the run id is the published run's or an account refers to a
-        cluster that is not in the run; if writing fails, the run is deleted and the
-        published run stays as it was.
+        A failed, superseded or half-written run of the same id is replaced, and so is
+        a run whose writer's lease ran out. Raises Neo4jStoreError if the run id is the
+        published run's, an account refers to a cluster that is not in the run, or the
+        server is lost and does not come back; if writing fails, the run is deleted (or
+        left to the next write, when the server is gone) and the published run stays as
+        it was.
         """
         check_run(run)
+        self._resilient(
+            f"writing run {run.run_id}", lambda attempt: self._write_run_once(run, attempt)
+        )
+
+    def _write_run_once(self, run: RunTables, attempt: int) -> None:
         self.ensure_schema()
         rows = self._read(q.RUN_STATUS, run_id=run.run_id)
         status, latest = (rows[0]["status"], rows[0]["latest"]) if rows else (None, None)
         if latest == run.run_id:
+            if attempt > 1:  # published just before the connection was lost
+                self._drop_stale_runs()
+                return
             raise Neo4jStoreError(f"run {run.run_id} is the published run; use a new run id")
         if status is not None:
             self.delete_run(run.run_id)
-        try:
-            self._write_run_parts(run)
-        except BaseException:
-            self._abandon(run.run_id)
-            raise
+        with self._lease(run.run_id):
+            try:
+                self._write_run_parts(run)
+            except BaseException:
+                self._abandon(run.run_id)
+                raise
+        self._drop_stale_runs()
+
+    def _drop_stale_runs(self) -> None:
         for row in self._read(q.STALE_RUNS):
             self.delete_run(row["run_id"])
 
     def _write_run_parts(self, run: RunTables) -> None:
-        self._write(q.CREATE_RUN, run_id=run.run_id, meta=json.dumps(run.meta, default=str))
+        self._write(
+            q.CREATE_RUN,
+            run_id=run.run_id,
+            meta=json.dumps(run.meta, default=str),
+            lease=self.config.lease_seconds,
+        )
         self._write_rows(q.CREATE_CLUSTERS, cluster_rows(run.clusters), run_id=run.run_id)
         accounts = run.accounts.reindex(columns=ACCOUNT_COLUMNS)
         accounts["attached"] = accounts["attached"].fillna(False).astype(bool)
         self._write_rows(q.CREATE_SCORES, records(accounts), run_id=run.run_id)
         links = run.edges[["a", "b", "weight", "n_shared", "evidence"]]
         self._write_rows(q.CREATE_LINKS, records(links), run_id=run.run_id)
+        held = self._read(q.COUNT_RUN_PARTS, run_id=run.run_id)
+        wanted = {"clusters": len(run.clusters), "scores": len(accounts), "links": len(links)}
+        if not held or held[0] != wanted:
+            raise Neo4jStoreError(
+                f"run {run.run_id} is not whole in the store ({held[0] if held else 'gone'}, "
+                f"written {wanted}); not published"
+            )
         published = self._write(q.PUBLISH_RUN, run_id=run.run_id)
         if not published:
             raise Neo4jStoreError(f"run {run.run_id} vanished before it was published")
 
     def _abandon(self, run_id: str) -> None:
-        """Mark a half-written run failed and try to delete it (best effort: a failed
-        run left behind is deleted with the stale runs of the next write)."""
+        """Mark a half-written run failed and try to delete it (best effort, without
+        waiting for a lost server: a run left behind is deleted by the next write, once
+        its lease runs out). A run that was published after all is kept."""
         try:
-            self._write(q.MARK_RUN_FAILED, run_id=run_id)
-            self.delete_run(run_id)
-        except Exception:  # the original error is the one to report
-            pass
+            self._write(q.MARK_RUN_FAILED, retry_seconds=0, run_id=run_id)
+            if self.latest_run_id() != run_id:
+                self.delete_run(run_id)
+        except Exception as err:  # the original error is the one to report
+            log.debug("run %s not cleaned up: %s", run_id, err)
 
     def delete_run(self, run_id: str) -> None:
-        """Delete one run's clusters, scores and links in batches, then the run."""
+        """Delete one run's clusters, scores and links in batches, then the run; first
+        marks it ``deleting`` so that a reader of it reads again. Raises
+        Neo4jStoreError for the published run."""
+        marked = self._write(q.MARK_RUN_DELETING, run_id=run_id)[0]["marked"]
+        if not marked and self.latest_run_id() == run_id:
+            raise Neo4jStoreError(f"run {run_id} is the published run; it is not deleted")
         for query in (q.DELETE_CLUSTERS_BATCH, q.DELETE_SCORES_BATCH, q.DELETE_LINKS_BATCH):
             while self._write(query, run_id=run_id, batch=self.config.batch_size)[0]["deleted"]:
                 pass
         self._write(q.DELETE_RUN_NODE, run_id=run_id)
 
     def latest_run_id(self) -> str | None:
-        """The id of the published run, or None."""
-        rows = self._read(q.LATEST_RUN_ID)
+        """The id of the published run, or None. Retries only ``poll_retry_seconds``:
+        the API polls it, and the next poll tries again."""
+        rows = self._read(q.LATEST_RUN_ID, retry_seconds=self.config.poll_retry_seconds)
         return rows[0]["run_id"] if rows else None
 
     def latest_run(self) -> RunTables | None:
-        """The published run, read under its run id (a run's parts never change once
-        it is published, so the tables always belong to one run)."""
-        run_id = self.latest_run_id()
-        if run_id is None:
+        """The published run, read under its run id. A published run's parts never
+        change; if it is superseded and marked for deletion while it is read, the new
+        one is read instead. Raises Neo4jStoreError if that keeps happening."""
+        for _ in range(5):
+            rows = self._read(q.LATEST_RUN_ID)
+            if not rows:
+                return None
+            run = self._read_run(rows[0]["run_id"])
+            if run is not None:
+                return run
+        raise Neo4jStoreError(f"the published run of {self.config.uri} kept changing while read")
+
+    def _read_run(self, run_id: str) -> RunTables | None:
+        """Run ``run_id`` if it is complete before and after its parts are read."""
+        found = self._read(q.READ_RUN, run_id=run_id)
+        if not found or found[0]["status"] != "complete":
             return None
-        meta = json.loads(self._read(q.READ_RUN, run_id=run_id)[0]["meta"])
+        meta = json.loads(found[0]["meta"])
         accounts = pd.DataFrame(
             self._read(q.READ_RUN_ACCOUNTS, run_id=run_id),
             columns=ACCOUNT_COLUMNS,
@@ -360,6 +472,9 @@ class Neo4jStore:
             self._read(q.READ_RUN_LINKS, run_id=run_id),
             columns=["a", "b", "weight", "n_shared", "evidence"],
         )
+        after = self._read(q.RUN_STATUS, run_id=run_id)
+        if not after or after[0]["status"] != "complete":
+            return None
         return RunTables(
             run_id=run_id, accounts=accounts, clusters=clusters, edges=edges, meta=meta
         )
