@@ -19,8 +19,10 @@ from api.docs import install_docs
 from api.errors import ApiConfigError, install_error_handlers
 from api.keyring import KeyRing
 from api.label_sink import JsonlLabelSink, LabelSink
+from api.limits import BodyLimit
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.routes import accounts, clusters, health, labels
+from api.schemas import MAX_BODY_BYTES
 from api.settings import ApiSettings
 from graph_store.base import GraphStore
 from linker import __version__
@@ -127,6 +129,7 @@ def create_app(
     install_docs(app)
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)  # outside the metrics
     for module in (accounts, clusters, labels, health):
         app.include_router(module.router)
     return app

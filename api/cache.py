@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from api.snapshot import Snapshot, build_snapshot
 from graph_store.base import GraphStore
@@ -40,8 +41,11 @@ class RunCache:
         self._next_check = 0.0
         self._background: threading.Thread | None = None
         self._closed = False
-        #: why the last store check failed, or None when it succeeded
+        #: why the last store check failed, or None when it succeeded (for the log: it
+        #: may name the server; answers say only since when the store is unreachable)
         self.last_error: str | None = None
+        #: when the store checks started failing (UTC), None while they succeed
+        self.failing_since: datetime | None = None
         #: monotonic time of the last completed store check
         self.last_check: float | None = None
 
@@ -92,11 +96,26 @@ class RunCache:
         with self._refresh_lock:
             try:
                 self._load_if_new()
-                self.last_error = None
+                self.last_error = self.failing_since = None
             except Exception as err:  # the store is unreachable: keep serving the old run
                 self.last_error = f"{type(err).__name__}: {err}"
+                self.failing_since = self.failing_since or datetime.now(UTC)
                 log.warning("run refresh failed: %s", self.last_error)
             self.last_check = self._clock()
+
+    def unavailable(self) -> str | None:
+        """Why requests may not get the latest run, in words safe to answer to anyone
+        (never the store's error text), or None when the last store check succeeded."""
+        if self.failing_since is None:
+            return None
+        since = self.failing_since.strftime("%Y-%m-%dT%H:%M:%SZ")
+        snapshot = self._snapshot
+        if snapshot is None:
+            return f"store unreachable since {since}; no run to serve yet"
+        return (
+            f"store unreachable since {since}; serving the last good run {snapshot.run_id} "
+            f"(loaded at {snapshot.loaded_at})"
+        )
 
     def _load_if_new(self) -> None:
         current = self._snapshot

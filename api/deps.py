@@ -49,7 +49,7 @@ async def current_snapshot(state: AppState) -> Snapshot:
     if snapshot is None:
         snapshot = await run_in_threadpool(cache.refresh)
     if snapshot is None:
-        reason = cache.last_error or "the store holds no completed run yet"
+        reason = cache.unavailable() or "the store holds no completed run yet"
         raise ApiError(503, "not_ready", f"no run to serve: {reason}")
     return snapshot
 

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.schemas import MAX_BODY_BYTES
 from linker.errors import LinkerError
 
 log = logging.getLogger("sybil_linker.api")
@@ -71,6 +72,12 @@ def _field_of(loc: Sequence[Any]) -> str:
     return ".".join(str(part) for part in loc)
 
 
+def too_large_response(max_bytes: int) -> JSONResponse:
+    """The 413 answer to a request body over ``max_bytes``."""
+    message = f"request body too large: at most {max_bytes:,} bytes"
+    return _response(413, "too_large", message, "body")
+
+
 async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     return _response(exc.status, exc.code, exc.message, exc.field)
@@ -90,6 +97,8 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     message = str(exc.detail)
     if exc.status_code == 400:  # FastAPI's "error parsing the body": malformed input too
         return _response(422, "validation_error", f"unreadable body: {message}", "body")
+    if exc.status_code == 413:  # the body streamed past the limit
+        return too_large_response(MAX_BODY_BYTES)
     if exc.status_code == 404 and "route" not in request.scope:
         message = f"no route {request.method} {request.url.path}"
     elif exc.status_code == 405:

@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 #: most account ids in one batch request
 MAX_BATCH = 1000
 MAX_ID_LENGTH = 200
+#: largest request body: a full batch of the longest ids, even \u-escaped (1,000 x 200 x 6
+#: bytes), fits; anything bigger is refused with 413 before it is parsed
+MAX_BODY_BYTES = 2 * 1024 * 1024
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
 RUN_ID_EXAMPLE = "20260301T120000Z-1a2b3c4d"

@@ -39,7 +39,7 @@ async def account_risk(
     response_model=BatchRiskResponse,
     summary="Risk of up to 1,000 accounts",
     description="Unknown ids are listed in `not_found`, not an error. Scope `risk:read`.",
-    responses=error_responses(401, 403, 422, 503),
+    responses=error_responses(401, 403, 413, 422, 503),
 )
 async def batch_risk(
     body: BatchRiskRequest,

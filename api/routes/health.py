@@ -31,11 +31,13 @@ async def healthz() -> dict[str, str]:
     responses=error_responses(503),
 )
 async def readyz(request: Request) -> dict[str, Any]:
-    """Ready with the run served; 503 when the last store check failed or found no run."""
+    """Ready with the run served; 503 when the last store check failed (the message
+    says since when, and which run the API still serves) or found no run."""
     cache = app_state(request).cache
     snapshot = await run_in_threadpool(cache.refresh)
-    if cache.last_error is not None:
-        raise ApiError(503, "not_ready", f"store unreachable: {cache.last_error}")
+    unavailable = cache.unavailable()
+    if unavailable is not None:
+        raise ApiError(503, "not_ready", unavailable)
     if snapshot is None:
         raise ApiError(503, "not_ready", "the store holds no completed run yet")
     return {

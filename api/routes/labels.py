@@ -26,7 +26,7 @@ router = APIRouter(prefix="/v1/labels", tags=["labels"])
     description="Appends the label to `labels.jsonl` in the results directory (fsynced "
     "before the answer); the next linkage run reads it. The target must exist in the "
     "current run. Scope `labels:write`.",
-    responses=error_responses(401, 403, 404, 422, 503),
+    responses=error_responses(401, 403, 404, 413, 422, 503),
 )
 def create_label(
     body: LabelIn,
