@@ -38,7 +38,8 @@ from graph_store.embedded import (
 )
 from tests.api.synthetic import constant_run
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("world")]
+# one worker for the module (its worlds and first run are built once), not the "world" one
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("atomic-output")]
 
 CLI = Path(sys.executable).with_name("sybil-linker")
 WORLD_ACCOUNTS = 600
