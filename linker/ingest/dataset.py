@@ -23,8 +23,9 @@ from linker.ingest.contract import (
     TABLES,
     TableSpec,
 )
-from linker.ingest.readers import READ_ERRORS, find_table, iter_raw, no_rejects, read_raw
+from linker.ingest.readers import READ_ERRORS, find_table, iter_raw, read_raw
 from linker.ingest.records import original_records
+from linker.ingest.rejected import no_rejects
 from linker.ingest.validation import reasons_where, reject, validate_table
 
 __all__ = [

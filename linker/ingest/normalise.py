@@ -117,7 +117,7 @@ def canonical_values(kinds: pd.Series, values: pd.Series) -> pd.Series:
         phones = phones.astype(object)
         phones[phones.str.len() < 5] = None
         out[is_phone] = phones.to_numpy()
-    return out
+    return out.where(out.notna(), None)
 
 
 def parse_timestamps(values: pd.Series) -> pd.Series:
@@ -170,10 +170,10 @@ def _in_range(parsed: pd.Series) -> pd.Series:
 
 def is_blank(values: pd.Series) -> pd.Series:
     """True where a value is missing, NaN or only whitespace."""
-    blank = values.isna()
-    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
-        blank = blank | (values.astype(str).str.strip() == "")
-    return blank.astype(bool)
+    if not (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
+        return values.isna().astype(bool)
+    text, problem = as_text(values)
+    return (stripped(text).isna() & problem.isna()).astype(bool)
 
 
 def stripped(text: pd.Series) -> pd.Series:
@@ -181,7 +181,7 @@ def stripped(text: pd.Series) -> pd.Series:
     None where nothing is left."""
     out = text.astype(object)
     if not out.notna().any():
-        return pd.Series(None, index=text.index, dtype=object)
+        return pd.Series([None] * len(out), index=text.index, dtype=object)
     out = out.str.strip()
     return out.where(out.notna() & (out != ""), None).astype(object)
 
@@ -203,7 +203,7 @@ def as_text(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     kind = pd.api.types.infer_dtype(values, skipna=True)
     if kind in ("string", "empty"):
         text = values.astype(object).where(values.notna(), None)
-        return text, pd.Series(None, index=values.index, dtype=object)
+        return text, pd.Series([None] * len(values), index=values.index, dtype=object)
     pairs = [_one_text(v) for v in values.to_numpy(dtype=object)]
     text = pd.Series([p[0] for p in pairs], index=values.index, dtype=object)
     problem = pd.Series([p[1] for p in pairs], index=values.index, dtype=object)

@@ -29,6 +29,8 @@ from typing import IO, Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from linker.errors import InputError
+
 QUOTE, COMMA, LF, CR = 0x22, 0x2C, 0x0A, 0x0D
 _FIELD_END = re.compile(rb"[,\r\n]")
 _LINE_END = re.compile(rb"[\r\n]")
@@ -40,6 +42,7 @@ _BULK_MIN_BYTES = 1 << 16
 _NEED_MORE = -1
 _OPEN = -2
 UTF8_BOM = b"\xef\xbb\xbf"
+_UTF16_32_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 
 
 @dataclass
@@ -183,6 +186,18 @@ def open_binary(path: Path) -> IO[bytes]:
     if path.name.endswith(".gz"):
         return gzip.open(path, "rb")  # type: ignore[return-value]
     return path.open("rb")
+
+
+def check_start(first: bytes, path: Path) -> bytes:
+    """The first bytes of a text file without a UTF-8 byte order mark; raises InputError
+    for a UTF-16 or UTF-32 one (inputs are UTF-8)."""
+    if first.startswith(_UTF16_32_BOMS):
+        raise InputError(
+            "file is UTF-16 or UTF-32 encoded (it starts with that byte order mark); "
+            "save it as UTF-8",
+            file=str(path),
+        )
+    return first[len(UTF8_BOM) :] if first.startswith(UTF8_BOM) else first
 
 
 def header_end(stream: IO[bytes], limit: int) -> tuple[bytes, int]:

@@ -11,7 +11,7 @@ import pandas as pd
 from linker.errors import InputError
 from linker.ingest import normalise
 from linker.ingest.contract import Column, TableSpec
-from linker.ingest.readers import no_rejects, shown
+from linker.ingest.rejected import no_rejects, shown
 
 MISSING = "missing value"
 BAD_TIMESTAMP = "missing or invalid ISO-8601 timestamp"

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import csv
+import gzip
+import io
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from linker.errors import InputError
 from linker.ingest.dataset import load_dataset, write_rejected
+from linker.ingest.readers import read_raw
+from linker.ingest.records import csv_records, scan_csv
 from tests.helpers import write_text
 
 ACCOUNTS = (
@@ -190,3 +197,120 @@ def test_table_given_twice_is_ambiguous(tmp_path: Path) -> None:
     write_text(tmp_path, "accounts.jsonl", "{}\n")
     with pytest.raises(InputError, match="given twice"):
         load_dataset(tmp_path)
+
+
+# --- properties of the parser ---------------------------------------------------------
+# Hypothesis, derandomized (the same examples every run) and bounded.
+
+PROPERTY = settings(
+    derandomize=True,
+    max_examples=250,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+#: what makes CSV hard: delimiters, quotes, line ends of three kinds, blanks, bytes that
+#: are not UTF-8, NUL
+CSV_PIECES = [
+    b"a",
+    b"b1",
+    b",",
+    b'"',
+    b'""',
+    b"\n",
+    b"\r",
+    b"\r\n",
+    b" ",
+    b"\xc3\xa9",
+    b"\xff",
+    b"\x00",
+    b"2026-01-01",
+]
+
+
+@PROPERTY
+@given(st.lists(st.sampled_from(CSV_PIECES), max_size=80))
+def test_csv_rows_match_an_independent_split(tmp_path: Path, pieces: list[bytes]) -> None:
+    """Oracle: pyarrow's rows (kept or rejected) are exactly the records the scanner
+    finds, numbered alike, and a kept row's fields are those of its record as written."""
+    body = b"".join(pieces)
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"a,b,c\n" + body)
+    frame, bad = read_raw(path)
+    scan = scan_csv(io.BytesIO(body))
+    assert sorted([*frame.index, *bad["row"]]) == list(range(1, scan.rows + 1))
+    records = csv_records(path, frame.index.tolist())
+    for row in frame.index:
+        assert next(csv.reader([records[row]])) == frame.loc[row].tolist()
+
+
+@PROPERTY
+@given(st.binary(max_size=300), st.sampled_from(["csv", "csv.gz", "jsonl", "jsonl.gz", "parquet"]))
+def test_random_bytes_raise_nothing_but_input_error(tmp_path: Path, data: bytes, fmt: str) -> None:
+    root = tmp_path / fmt
+    write_text(root, "signals.csv", "account_id,kind,value\na1,device,d1\n")
+    path = root / f"accounts.{fmt}"
+    path.write_bytes(gzip.compress(data) if fmt.endswith(".gz") else data)
+    try:
+        data_set = load_dataset(root)
+    except InputError as err:
+        assert "\n" not in str(err) and str(path) in str(err)
+        return
+    counts = data_set.counts["accounts"]
+    assert counts.kept + counts.rejected == counts.read
+    assert counts.kept == len(data_set.accounts)
+
+
+ROW_TEXT = st.lists(
+    st.sampled_from(
+        [
+            "a1",
+            "a2",
+            " a3 ",
+            "",
+            '"',
+            ",",
+            "2026-01-01",
+            "2026-13-01",
+            "\t",
+            "é",
+            '"x,y"',
+            "3000-01-01",
+            "now",
+            "\\",
+            "{",
+            "}",
+        ]
+    ),
+    max_size=6,
+)
+
+
+@PROPERTY
+@given(st.lists(ROW_TEXT, min_size=1, max_size=25), st.booleans())
+def test_kept_plus_rejected_is_read(tmp_path: Path, rows: list[list[str]], jsonl: bool) -> None:
+    """CSV-ish or JSON-ish lines: every row read is kept or rejected, and the rejected
+    ones carry their line as written."""
+    root = tmp_path / ("j" if jsonl else "c")
+    lines = ["".join(r) if jsonl else ",".join(r) for r in rows]
+    if jsonl:
+        lines = [
+            f'{{"account_id": "{line}", "created_at": "2026-01-01"}}' if i % 2 else line
+            for i, line in enumerate(lines)
+        ]
+        write_text(root, "accounts.jsonl", "\n".join(lines) + "\n")
+    else:
+        write_text(root, "accounts.csv", "account_id,created_at\n" + "\n".join(lines) + "\n")
+    write_text(root, "signals.csv", "account_id,kind,value\n")
+    try:
+        data = load_dataset(root)
+    except InputError:
+        return
+    counts = data.counts["accounts"]
+    assert counts.kept + counts.rejected == counts.read
+    assert counts.kept == len(data.accounts)
+    assert data.rejected["record"].notna().all()
+    if jsonl:
+        written = [line for line in lines if line.strip()]
+        assert counts.read == len(written)
+        for row in data.rejected.itertuples():
+            assert row.record == written[int(row.row) - 1]

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
+
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from linker.ingest import normalise
 
@@ -61,3 +66,142 @@ def test_timestamps_without_offset_are_utc() -> None:
     assert parsed[0] == parsed[1] == pd.Timestamp("2026-01-01T10:00:00Z")
     assert parsed[2] == pd.Timestamp("2026-01-01T00:00:00Z")
     assert parsed[3:].isna().all()
+
+
+# --- properties ------------------------------------------------------------------------
+# Hypothesis, derandomized (the same examples every run) and bounded.
+
+ADDRESS_TEXT = st.text(alphabet="0123456789abcdefABCDEF:.%[]/ x\t-", max_size=45)
+ANY_TEXT = st.one_of(st.text(max_size=40), ADDRESS_TEXT)
+PROPERTY = settings(derandomize=True, max_examples=300, deadline=None)
+
+
+@PROPERTY
+@given(ANY_TEXT)
+def test_canonical_ip_never_raises_and_is_idempotent(text: str) -> None:
+    canonical = normalise.canonical_ip(text)
+    if canonical is not None:
+        assert normalise.canonical_ip(canonical) == canonical
+        assert canonical == canonical.strip().lower()
+
+
+@PROPERTY
+@given(st.ip_addresses(), st.sampled_from(["plain", "upper", "exploded", "bracket", "spaced"]))
+def test_canonical_ip_round_trips_every_spelling(
+    addr: ipaddress.IPv4Address | ipaddress.IPv6Address, spelling: str
+) -> None:
+    text = {
+        "plain": str(addr),
+        "upper": str(addr).upper(),
+        "exploded": addr.exploded,
+        "bracket": f"[{addr}]",
+        "spaced": f"  {addr}\t",
+    }[spelling]
+    mapped = getattr(addr, "ipv4_mapped", None)
+    assert normalise.canonical_ip(text) == str(mapped if mapped is not None else addr)
+
+
+@PROPERTY
+@given(ANY_TEXT)
+def test_canonical_network_never_raises_and_is_idempotent(text: str) -> None:
+    canonical = normalise.canonical_network(text)
+    if canonical is not None:
+        assert normalise.canonical_network(canonical) == canonical
+        ipaddress.ip_network(canonical)  # strict: host bits are clear
+
+
+@PROPERTY
+@given(st.ip_addresses(v=4), st.integers(0, 32))
+def test_canonical_network_holds_its_address(addr: ipaddress.IPv4Address, bits: int) -> None:
+    net = normalise.canonical_network(f"{addr}/{bits}")
+    assert net is not None and addr in ipaddress.ip_network(net)
+    assert net.endswith(f"/{bits}")
+
+
+@PROPERTY
+@given(st.ip_addresses())
+def test_prefix_holds_the_address(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
+    ip = normalise.canonical_ip(str(addr))
+    assert ip is not None
+    prefix = normalise.ip_prefix(ip)
+    net = ipaddress.ip_network(prefix)
+    assert ipaddress.ip_address(ip) in net
+    assert net.prefixlen == (48 if net.version == 6 else 24)
+    assert normalise.ip_prefix(str(net.network_address)) == prefix
+
+
+VALUES = st.one_of(
+    st.none(), st.text(max_size=30), ADDRESS_TEXT, st.integers(), st.floats(), st.booleans()
+)
+KINDS = st.sampled_from(["ip", "email", "phone", "device", "payment", "imei", " IP ", "Phone"])
+
+
+@PROPERTY
+@given(st.lists(st.tuples(KINDS, VALUES), max_size=30))
+def test_canonical_values_never_raise_and_are_idempotent(pairs: list[tuple[str, object]]) -> None:
+    kinds = normalise.canonical_kind(pd.Series([k for k, _ in pairs], dtype=object))
+    assert normalise.canonical_kind(kinds).tolist() == kinds.tolist()
+    once = normalise.canonical_values(kinds, pd.Series([v for _, v in pairs], dtype=object))
+    twice = normalise.canonical_values(kinds, once)
+    assert once.tolist() == twice.tolist()
+    for value in once:
+        assert value is None or (isinstance(value, str) and value == value.strip() and value)
+
+
+OFFSETS = st.integers(-23 * 60 - 59, 23 * 60 + 59).map(
+    lambda m: dt.timezone(dt.timedelta(minutes=m))
+)
+TIMES = st.datetimes(
+    min_value=dt.datetime(1700, 1, 1), max_value=dt.datetime(2250, 1, 1), timezones=OFFSETS
+)
+
+
+@PROPERTY
+@given(st.lists(TIMES, max_size=20), st.sampled_from(["T", " "]))
+def test_timestamps_round_trip_to_the_same_instant(times: list[dt.datetime], sep: str) -> None:
+    parsed = normalise.parse_timestamps(
+        pd.Series([t.isoformat(sep=sep) for t in times], dtype=object)
+    )
+    assert str(parsed.dtype) == "datetime64[ns, UTC]"
+    assert [p.to_pydatetime() for p in parsed] == [t.astimezone(dt.UTC) for t in times]
+    again = normalise.parse_timestamps(pd.Series([p.isoformat() for p in parsed], dtype=object))
+    assert again.tolist() == parsed.tolist()
+
+
+@PROPERTY
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.text(max_size=30),
+            st.integers(),
+            st.floats(),
+            st.from_regex(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.+Z-]{0,20}\Z"),
+        ),
+        max_size=20,
+    )
+)
+def test_timestamps_never_raise(values: list[object]) -> None:
+    parsed = normalise.parse_timestamps(pd.Series(values, dtype=object))
+    assert str(parsed.dtype) == "datetime64[ns, UTC]" and len(parsed) == len(values)
+    blank = normalise.is_blank(pd.Series(values, dtype=object))
+    assert not (parsed.notna() & blank).any()  # a blank value is never a time
+
+
+@PROPERTY
+@given(
+    st.lists(
+        st.one_of(
+            VALUES,
+            st.binary(max_size=8),
+            st.lists(st.integers(), max_size=2),
+            st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+        ),
+        max_size=20,
+    )
+)
+def test_as_text_never_raises(values: list[object]) -> None:
+    text, problem = normalise.as_text(pd.Series(values, dtype=object))
+    for t, p in zip(text, problem, strict=True):
+        assert t is None or isinstance(t, str)
+        assert p is None or t is None

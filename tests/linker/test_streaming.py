@@ -57,7 +57,7 @@ def test_batches_keep_rows_and_row_numbers(
     tmp_path: Path, fmt: str, batch_rows: int, block_bytes: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # small CSV blocks: rows (and a quoted newline) fall on block boundaries
-    monkeypatch.setattr("linker.ingest.readers.CSV_BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr("linker.ingest.csvreader.CSV_BLOCK_BYTES", block_bytes)
     path = _as_format(tmp_path, fmt)
     whole, whole_bad = read_raw(path)
     parts = list(iter_raw(path, batch_rows))
@@ -150,3 +150,24 @@ def test_state_grows_with_distinct_texts_not_prompts(world_prompts: pd.DataFrame
     counts = result.account_features["n_prompts"]
     assert counts.sum() == 6 * len(world_prompts)
     assert np.all(result.memberships["n_obs"] % 6 == 0)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "csv.gz"])
+def test_rows_longer_than_the_block_are_read_whole(
+    tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a row spanning three blocks makes pyarrow give up ("straddling object"); the
+    # reader starts again with a larger block and hands out no row twice
+    monkeypatch.setattr("linker.ingest.csvreader.CSV_BLOCK_BYTES", 64)
+    long = "x" * 1000
+    text = "account_id,ts,text\n" + "".join(
+        f"a{i % 2 + 1},2026-01-01T00:00:0{i}Z,{long if i == 3 else 'short'}\n" for i in range(6)
+    )
+    path = write_text(tmp_path, f"prompts.{fmt}", text + "a1,bad\n")
+    for batch_rows in (1, 1000):
+        parts = list(iter_raw(path, batch_rows))
+        frame = pd.concat([f for f, _ in parts])
+        bad = pd.concat([b for _, b in parts if not b.empty])
+        assert frame.index.tolist() == [1, 2, 3, 4, 5, 6]
+        assert frame.loc[4, "text"] == long
+        assert bad["row"].tolist() == [7]
