@@ -45,7 +45,15 @@ def _input_counts(store: Neo4jStore) -> dict[str, int]:
 
 
 def _sorted(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    return frame.sort_values(by, ignore_index=True)[sorted(frame.columns)]
+    """Rows in ``by`` order, columns by name, text columns with missing as None (ingest
+    and the store may hold a missing text as None or NaN: both mean missing)."""
+    out = frame.sort_values(by, ignore_index=True)[sorted(frame.columns)]
+    for col in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[col]) and not pd.api.types.is_datetime64_any_dtype(
+            out[col]
+        ):
+            out[col] = out[col].astype(object).where(out[col].notna(), None)
+    return out
 
 
 @pytest.fixture(scope="module")
