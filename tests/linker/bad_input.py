@@ -819,6 +819,15 @@ def control_characters_in_header(d: Draft) -> None:
     acc.add("", ["y"] * 30)
 
 
+@mutator("accounts", CSV)
+def markup_in_column_names(d: Draft) -> None:
+    """Column names that look like terminal markup (``[/x]``, ``[bold]``) instead of
+    account_id: a required column is missing, and the message lists them."""
+    d.tables["accounts"].columns[0] = "[/x]"
+    d.tables["accounts"].columns[2] = "[bold]y"
+    d.fail("accounts", "account_id")
+
+
 # duplicates
 
 

@@ -28,8 +28,13 @@ CASES = cases()
 LINK_CASES = list({c.kind: c for c in reversed(CASES)}.values())
 MIN_KINDS = 50
 RUNNER = CliRunner()
-#: link runs that fail for a reason outside ingest (see the xfail reason)
+#: CLI runs that fail for a reason outside ingest (see the xfail reasons)
+CLI_XFAIL = {
+    "markup_in_column_names": "the error line is printed as rich markup (linker/cli.py "
+    "fail()): a column named '[/x]' in the message raises MarkupError, a traceback",
+}
 LINK_XFAIL = {
+    **CLI_XFAIL,
     "optional_columns_absent": "labels without campaign_id: evaluate() passes NaN to "
     "adjusted_rand_score (linker/scoring/evaluate.py campaign_ari), a traceback",
     "optional_labels_campaign_id_absent": "labels without campaign_id: evaluate() passes "
@@ -155,7 +160,16 @@ def _invoke(args: list[str], capfd: pytest.CaptureFixture[str]) -> tuple[int, st
     return result.exit_code, result.output
 
 
-@pytest.mark.parametrize("case", CASES, ids=_ids)
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(c, marks=pytest.mark.xfail(reason=CLI_XFAIL[c.kind], strict=True))
+        if c.kind in CLI_XFAIL
+        else c
+        for c in CASES
+    ],
+    ids=_ids,
+)
 def test_validate_command(case: Case, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     root = case.write(tmp_path / "in")
     out = tmp_path / "validation"
