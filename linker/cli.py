@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from graph_store.base import GraphStoreError
 from linker import __version__
@@ -41,7 +42,8 @@ app = typer.Typer(
 def fail(err: Exception) -> typer.Exit:
     """Print a project error in one clear line and return the exit to raise."""
     # one line, never wrapped: a path cut in two cannot be pasted back
-    console.print(f"[bold red]error:[/] {err}", soft_wrap=True, highlight=False)
+    # the message is text, never markup: a column named "[/x]" must print as itself
+    console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True, highlight=False)
     return typer.Exit(code=2)
 
 

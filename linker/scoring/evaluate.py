@@ -77,10 +77,16 @@ def campaign_ari(joined: pd.DataFrame, truth: np.ndarray) -> float | None:
     if "campaign_id" not in joined or not truth.any():
         return None
     sy = joined[truth]
-    found = (
-        sy["cluster_id"].astype(object).where(sy["cluster_id"].notna(), "solo:" + sy["account_id"])
+    if sy["campaign_id"].isna().all():  # the optional column absent or empty
+        return None
+    alone = "solo:" + sy["account_id"].astype(str)
+    found = sy["cluster_id"].astype(object).where(sy["cluster_id"].notna(), alone)
+    # a sybil account without a campaign is a campaign of its own
+    truth_ids = sy["campaign_id"].astype(object).where(sy["campaign_id"].notna(), alone)
+    return round(
+        float(adjusted_rand_score(truth_ids.astype(str).to_numpy(), found.astype(str).to_numpy())),
+        4,
     )
-    return round(float(adjusted_rand_score(sy["campaign_id"].astype(str), found.astype(str))), 4)
 
 
 def evaluate(accounts: pd.DataFrame, labels: pd.DataFrame) -> dict[str, Any]:
