@@ -108,17 +108,24 @@ def validate(
     path = write_rejected(dataset.rejected, out or data / "_validation")
     n_bad = len(dataset.rejected)
     if n_bad:
-        console.print(f"[yellow]{n_bad:,} problems; rejected rows written to {path}[/]")
+        console.print(
+            f"[yellow]{n_bad:,} problems; rejected rows written to {escape(str(path))}[/]"
+        )
         for row in dataset.rejected.head(SHOWN_PROBLEMS).itertuples():
             console.print(
-                f"  {row.file} row {row.row}, column {row.column!r}: {row.reason}",
+                escape(f"  {row.file} row {row.row}, column {row.column!r}: {row.reason}"),
                 soft_wrap=True,
                 highlight=False,
             )
         if n_bad > SHOWN_PROBLEMS:
-            console.print(f"  ... and {n_bad - SHOWN_PROBLEMS:,} more in {path}", soft_wrap=True)
+            console.print(
+                escape(f"  ... and {n_bad - SHOWN_PROBLEMS:,} more in {path}"), soft_wrap=True
+            )
     else:
-        console.print(f"[green]all rows valid[/] (empty {path.name} written to {path.parent})")
+        console.print(
+            f"[green]all rows valid[/] (empty {escape(path.name)} written to "
+            f"{escape(str(path.parent))})"
+        )
 
 
 def _link_settings(config: Path | None, **options: Any) -> LinkSettings:

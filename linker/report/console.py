@@ -43,7 +43,8 @@ def counts_table(counts: dict[str, TableCounts]) -> Table:
         table.add_column(col, justify="right" if col in ("read", "kept", "rejected") else "left")
     for name, c in counts.items():
         style = "red" if c.rejected else ""
-        table.add_row(name, c.file, f"{c.read:,}", f"{c.kept:,}", f"{c.rejected:,}", style=style)
+        row = (name, c.file, f"{c.read:,}", f"{c.kept:,}", f"{c.rejected:,}")
+        table.add_row(*(escape(cell) for cell in row), style=style)
     return table
 
 
