@@ -214,6 +214,9 @@ def test_browser_shows_top_clusters(
     tmp_path: Path,
 ) -> None:
     connect(page, neo4j_server)
+    # the commands run on connect (:config, :style) add frames of their own: let them
+    # land first, so the query's frame is the newest one
+    page.locator("pre", has_text="node.Cluster").first.wait_for()
     frame = run(page, cookbook()["top-clusters"])
     first = top_clusters[0]["cluster_id"]
     frame.get_by_text(f'"{first}"').wait_for()
