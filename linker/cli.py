@@ -346,29 +346,12 @@ def evaluate_cmd(
     """Score a run against labels: precision/recall/F1, average precision, ROC AUC, recall
     at precision 0.95/0.99, adjusted Rand index, per tier and group; with --baselines the
     tutorial recipes side by side. Writes evaluation.json and two pictures."""
-    from linker.report.evaluation import (
-        comparison_table,
-        evaluate_run,
-        read_labels,
-        write_evaluation,
-    )
+    import graph_store
+    from linker.report.evaluation import comparison_table, evaluate_stored, write_evaluation
 
     try:
-        source = open_store(store, run)
-        try:
-            stored = source.latest_run()
-        finally:
-            source.close()
-        if stored is None:
-            raise LinkerError(f"no run in {run if store == 'embedded' else store}")
-        table = read_labels(labels)
-        data_dir = data or (Path(stored.meta["input"]) if stored.meta.get("input") else None)
-        if baselines and (data_dir is None or not data_dir.is_dir()):
-            raise LinkerError(
-                f"--baselines needs the run's input: {data_dir} is not a directory (use --data)"
-            )
-        evaluation = evaluate_run(stored, table, str(labels), data_dir if baselines else None)
-    except (LinkerError, GraphStoreError) as err:
+        evaluation = evaluate_stored(graph_store.open_store(store, run), labels, baselines, data)
+    except (LinkerError, GraphStoreError, graph_store.StoreSpecError) as err:
         raise fail(err) from err
     console.print(comparison_table(evaluation))
     for path in write_evaluation(evaluation, out or run):

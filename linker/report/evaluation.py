@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from graph_store.base import RunTables
-from linker.errors import InputError
+from graph_store.base import GraphStore, RunTables
+from linker.errors import InputError, LinkerError
 from linker.ingest.contract import LABELS_TABLE
 from linker.ingest.dataset import load_dataset, validate_table
 from linker.ingest.readers import read_raw
@@ -75,6 +75,27 @@ def evaluate_run(
         for name, frame in scores.items()
     }
     return Evaluation(run.run_id, labels_file, methods, labelled)
+
+
+def evaluate_stored(
+    source: GraphStore, labels: Path, baselines: bool, data: Path | None
+) -> Evaluation:
+    """The latest run of ``source`` (closed afterwards) against the labels file; with
+    ``baselines``, the recipes on the run's input (``data``, else the one in run.json).
+    Raises :class:`LinkerError` for no run or no input to run the baselines on."""
+    try:
+        stored = source.latest_run()
+    finally:
+        source.close()
+    if stored is None:
+        raise LinkerError("no run in the store")
+    table = read_labels(labels)
+    data_dir = data or (Path(stored.meta["input"]) if stored.meta.get("input") else None)
+    if baselines and (data_dir is None or not data_dir.is_dir()):
+        raise LinkerError(
+            f"--baselines needs the run's input: {data_dir} is not a directory (use --data)"
+        )
+    return evaluate_run(stored, table, str(labels), data_dir if baselines else None)
 
 
 def write_evaluation(evaluation: Evaluation, out_dir: Path) -> list[Path]:
