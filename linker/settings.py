@@ -273,6 +273,32 @@ class PromptSettings:
     #: families whose distinct texts per prompt reach this count in full; one text
     #: repeated verbatim (variety ~0) links by its repetition only weakly
     full_variety: float = 0.3
+    #: fingerprint a text by its template skeleton (linker/prompts/skeleton.py: the
+    #: shingles at its start and end that many distinct texts share) when it has one,
+    #: so fills of one template with long varied inputs join one family. Off by
+    #: default: it also joins everyday requests around pasted text ("rewrite this
+    #: paragraph to be more concise ...") into families of hundreds of unrelated
+    #: accounts, which the risk model does not yet discount (docs/prompts.md)
+    skeleton: bool = False
+    #: shingles looked at from each end of a text (an instruction sits at the start or
+    #: the end; also bounds what is kept per distinct text: 8 bytes a shingle)
+    skeleton_window: int = 32
+    #: a shingle is fixed wording when at least this many distinct texts hold it ...
+    skeleton_min_df: int = 10
+    #: ... and it lies in a run of at least this many consecutive such shingles (seven
+    #: words): shorter phrases ("answer the question below", "can you please help me")
+    #: cannot be told from everyday phrasing, and a templated filler's stock phrases
+    #: ("after months of debate") are shorter than an instruction
+    skeleton_min_run: int = 6
+    #: ... whose shingles recur at least this share as often as the text's most
+    #: frequent run (a filler pasted into several templates is not their skeleton)
+    skeleton_relative_df: float = 0.25
+    #: estimated Jaccard at which a text fingerprinted by its skeleton joins another;
+    #: above one half, so that one text cannot join two disjoint skeletons (a
+    #: template's and a filler's that recurs as often) and chain their families. A text
+    #: whose skeleton covers this share of its shingles keeps its whole-text
+    #: fingerprint: it joins its template's other fills at this bar either way
+    skeleton_threshold: float = 0.7
     seed: int = 11
     example_chars: int = 80
     #: the distillation-intent model shipped in linker/prompts/intent_model.npz (trained

@@ -14,11 +14,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import rensa
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from linker.prompts.intent import IntentModel, IntentModelError, load_model
+from linker.prompts.skeleton import (
+    ShingleWindows,
+    minhash_rows,
+    shingle_hashes,
+    skeleton_signatures,
+)
 from linker.settings import PromptSettings
 
 # order matters: code and URLs before numbers, so their digits do not become <num>.
@@ -86,42 +91,27 @@ def normalise_prompts(texts: pd.Series) -> pd.Series:
 
 
 def signatures(texts: list[str] | pa.Array, settings: PromptSettings) -> np.ndarray:
-    """MinHash signatures (rensa) of masked texts, as an (n, num_perm) array.
+    """MinHash signatures (rensa) of masked texts over their whole text, as an
+    (n, num_perm) array.
 
     Tokens are word bigrams (``shingle`` = 2; a text of one word is that word), hashed
-    without building Python strings: word hashes from pandas, bigram hashes combined
-    in numpy, handed to rensa as one flat buffer with row offsets.
+    without building Python strings (:func:`linker.prompts.skeleton.shingle_hashes`) and
+    handed to rensa as one flat buffer with row offsets.
     """
     arr = texts if isinstance(texts, pa.Array) else pa.array(texts, type=pa.string())
-    words = pc.utf8_split_whitespace(arr)
-    lengths = pc.list_value_length(words).fill_null(0).to_numpy(zero_copy_only=False)
-    flat = words.flatten().to_numpy(zero_copy_only=False)
-    hw = pd.util.hash_array(flat.astype(object)).astype(np.uint64)
-    starts = np.r_[0, np.cumsum(lengths)[:-1]].astype(np.int64)
-    k = settings.shingle
-    n_tokens = np.maximum(lengths - (k - 1), 1)
-    doc = np.repeat(np.arange(len(lengths)), n_tokens)
-    pos = np.arange(n_tokens.sum()) - np.repeat(np.cumsum(n_tokens) - n_tokens, n_tokens)
-    idx = starts[doc] + pos
-    short = lengths[doc] < k
-    tokens = np.zeros(len(idx), dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for j in range(k):
-            take = np.where(short, np.minimum(idx, len(hw) - 1), idx + j)
-            part = hw[np.clip(take, 0, max(len(hw) - 1, 0))] if len(hw) else tokens
-            valid = ~short | (j < lengths[doc])
-            tokens = tokens * np.uint64(0x9E3779B97F4A7C15) + np.where(valid, part, 0)
-    offsets = np.r_[0, np.cumsum(n_tokens)].astype(np.uint64)
-    matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
-        tokens, offsets, num_perm=settings.num_perm, seed=settings.seed
-    )
-    return np.asarray(matrix.to_rows(), dtype=np.int64).reshape(len(lengths), settings.num_perm)
+    return minhash_rows(*shingle_hashes(arr, settings.shingle), settings)
 
 
-def lsh_families(sig: np.ndarray, settings: PromptSettings) -> np.ndarray:
+def lsh_families(
+    sig: np.ndarray, settings: PromptSettings, skeleton: np.ndarray | None = None
+) -> np.ndarray:
     """Family label of each signature row: LSH banding proposes pairs, pairs whose
     estimated Jaccard reaches ``threshold`` are joined, families are the connected
-    components. Vectorised per band."""
+    components. Vectorised per band.
+
+    Rows marked in ``skeleton`` (fingerprinted by their template skeleton) join only at
+    ``skeleton_threshold``: above one half, one text cannot match two disjoint skeletons
+    (its template's and a recurring filler's), so families do not chain through it."""
     n = len(sig)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
@@ -138,7 +128,11 @@ def lsh_families(sig: np.ndarray, settings: PromptSettings) -> np.ndarray:
         if len(cand) == 0:
             continue
         sim = (sig[cand] == sig[head[cand]]).mean(axis=1)
-        ok = cand[sim >= settings.threshold]
+        bar = np.full(len(cand), settings.threshold)
+        if skeleton is not None:
+            strict = skeleton[cand] | skeleton[head[cand]]
+            bar[strict] = settings.skeleton_threshold
+        ok = cand[sim >= bar]
         src.append(ok)
         dst.append(head[ok])
     s, d = np.concatenate(src), np.concatenate(dst)
@@ -232,6 +226,12 @@ class PromptAccumulator:
         self._norm_of_hash: dict[int, int] = {}
         self._hashes: list[np.ndarray] = []
         self._sigs: list[np.ndarray] = []
+        #: the first and last shingles of each distinct text, for its template skeleton
+        self._windows = (
+            ShingleWindows(self.settings.skeleton_window) if self.settings.skeleton else None
+        )
+        #: distinct texts fingerprinted by their skeleton in the last :meth:`finish`
+        self.n_skeletons = 0
         self._examples: list[pa.Array] = []
         self._account_of_id: dict[str, int] = {}
         self._pairs: list[pd.DataFrame] = []
@@ -273,10 +273,13 @@ class PromptAccumulator:
             self._hashes.append(hashes[fresh_raw])
             # in slices: rensa hands signatures back as Python lists, which would cost
             # ~2 kB per text at once
-            self._sigs += [
-                signatures(texts.slice(i, SIGNATURE_SLICE), self.settings).astype(np.uint32)
-                for i in range(0, len(texts), SIGNATURE_SLICE)
-            ]
+            for i in range(0, len(texts), SIGNATURE_SLICE):
+                tokens, n_tokens = shingle_hashes(
+                    texts.slice(i, SIGNATURE_SLICE), self.settings.shingle
+                )
+                self._sigs.append(minhash_rows(tokens, n_tokens, self.settings).astype(np.uint32))
+                if self._windows is not None:
+                    self._windows.add(tokens, n_tokens)
             self._examples.append(pc.utf8_slice_codeunits(texts, 0, self.settings.example_chars))
             if self.merge is not None and self.merge.text_chars > 0:
                 self._representatives.append(
@@ -315,7 +318,11 @@ class PromptAccumulator:
             if self._sigs
             else np.zeros((0, settings.num_perm), np.uint32)
         )
-        family_of_norm = lsh_families(sig, settings)
+        skeleton = None
+        if self._windows is not None:
+            sig, skeleton = skeleton_signatures(sig, self._windows, settings, SIGNATURE_SLICE)
+            self.n_skeletons = int(skeleton.sum())
+        family_of_norm = lsh_families(sig, settings, skeleton)
         hashes = np.concatenate(self._hashes) if self._hashes else np.zeros(0, np.uint64)
         examples = pa.chunked_array(self._examples, type=pa.string())
         account_ids = np.asarray(list(self._account_of_id), dtype=object)
