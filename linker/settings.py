@@ -28,14 +28,15 @@ from linker.errors import LinkerError, SemanticError
 #: (corroboration), never by its name.
 LINKER_KINDS: tuple[str, ...] = ("ip", "ip_prefix", "prompt_template")
 
-#: How strongly one shared identifier of a role suggests common control, before the
-#: specificity discount. A settings file may add a weight for a named kind of its own
-#: data (``[linkage.kind_weight] wallet = 0.7``); the defaults name none.
+
 def is_instrument(kinds: Any) -> np.ndarray:
     """Whether each of ``kinds`` is an instrument (not one of :data:`LINKER_KINDS`)."""
     return ~np.isin(np.asarray(kinds, dtype=object), LINKER_KINDS)
 
 
+#: How strongly one shared identifier of a role suggests common control, before the
+#: specificity discount. A settings file may add a weight for a named kind of its own
+#: data (``[linkage.kind_weight] wallet = 0.7``); the defaults name none.
 DEFAULT_KIND_WEIGHT: dict[str, float] = {
     "instrument": 0.8,
     "prompt_template": 0.8,
@@ -122,7 +123,6 @@ class LinkageSettings:
         """The base weight of an identifier kind (its role's, unless the settings name
         the kind)."""
         return self.kind_weight.get(kind, self.kind_weight["instrument"])
-
 
     def supernode_degree(self, kind: str) -> int:
         """Above how many accounts an identifier of ``kind`` makes no pairs (for a kind
