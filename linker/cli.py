@@ -14,13 +14,7 @@ from rich.markup import escape
 from graph_store.base import GraphStoreError
 from linker import __version__
 from linker.errors import LinkerError
-from linker.report.console import (
-    console,
-    counts_table,
-    evaluation_table,
-    stage_progress,
-    top_clusters_table,
-)
+from linker.report.console import console, counts_table, link_summary, stage_progress
 
 if TYPE_CHECKING:
     from graph_store.base import GraphStore
@@ -143,6 +137,7 @@ def _link_settings(config: Path | None, **options: Any) -> LinkSettings:
         "min_edge_weight": "linkage",
         "max_degree": "linkage",
         "threshold": "risk",
+        "input_labels": "learn",
     }
     for name, section in sections.items():
         if options.get(name) is not None:
@@ -166,12 +161,14 @@ def open_store(spec: str, out: Path) -> GraphStore:
 
 
 #: files of a run in OUT besides the tables and run.json; a new run replaces or removes them
-RUN_OUTPUTS = ("rejected.csv", "risk.png")
+RUN_OUTPUTS = ("rejected.csv", "risk.png", "risk_model.joblib")
 #: the analyst labels the API appends to in OUT (read by the next run)
 LABELS_FILE = "labels.jsonl"
 
 
-def _link_staged(data: Path, out: Path, settings: LinkSettings, store_spec: str) -> RunResult:
+def _link_staged(
+    data: Path, out: Path, settings: LinkSettings, store_spec: str, labels: Path | None = None
+) -> RunResult:
     """Link ``data`` into ``store_spec`` and OUT, with OUT's files appearing together:
     the tables, run.json (with the evaluation when the input has labels) and
     rejected.csv are written into a staging directory inside OUT and moved into place
@@ -197,6 +194,7 @@ def _link_staged(data: Path, out: Path, settings: LinkSettings, store_spec: str)
                     settings,
                     out_dir=stage,
                     progress=lambda m: progress.update(task, description=m),
+                    labels_file=labels,
                 )
         finally:
             store.close()
@@ -211,12 +209,17 @@ def _link_staged(data: Path, out: Path, settings: LinkSettings, store_spec: str)
 
 
 def _run_link(
-    data: Path, out: Path, settings: LinkSettings, top: int, store_spec: str = "embedded"
+    data: Path,
+    out: Path,
+    settings: LinkSettings,
+    top: int,
+    store_spec: str = "embedded",
+    labels: Path | None = None,
 ) -> RunResult:
     from linker.report.outputs import remove_stale_outputs
 
     try:
-        result = _link_staged(data, out, settings, store_spec)
+        result = _link_staged(data, out, settings, store_spec, labels)
         remove_stale_outputs(out, result.run.run_id)  # pictures of an earlier run
     except (LinkerError, GraphStoreError) as err:
         raise fail(err) from err
@@ -224,23 +227,11 @@ def _run_link(
         if type(err).__module__.startswith("neo4j"):
             raise fail(LinkerError(f"Neo4j store {store_spec}: {err}")) from err
         raise
-    console.print(counts_table(result.dataset.counts))
-    console.print(top_clusters_table(result.run.clusters, top))
-    if result.evaluation is not None:
-        console.print(evaluation_table(result.evaluation))
-    timing = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
-    console.print(
-        f"run {result.run.run_id}: {len(result.run.clusters):,} clusters, "
-        f"{int(result.run.accounts['flagged'].sum()):,} accounts flagged; {timing}"
+    summary = link_summary(
+        result.run, result.dataset.counts, result.evaluation, result.timings, top
     )
-    verdicts = result.run.meta.get("analyst_verdicts") or {}
-    if verdicts.get("read"):  # labels.jsonl (the API) and the graph (the Browser)
-        used = verdicts.get("used", {})
-        sources = ", ".join(f"{source} {n}" for source, n in sorted(used.items()))
-        console.print(
-            f"analyst verdicts used: {sum(used.values())} of {sum(verdicts['read'].values())}"
-            + (f" ({sources})" if sources else "")
-        )
+    for part in summary:
+        console.print(part)
     console.print(f"results in {out}")
     return result
 
@@ -297,8 +288,20 @@ def link_cmd(
     store: Annotated[
         str, typer.Option(help="'embedded' or a Neo4j URI such as neo4j://127.0.0.1:7687.")
     ] = "embedded",
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            help="Labels to learn from (account_id, label sybil|benign; optional created_at, "
+            "author, reason), merged with the API's and the Browser's verdicts."
+        ),
+    ] = None,
+    learn_from_input_labels: Annotated[
+        bool | None,
+        typer.Option(help="Learn from the input's labels table too [default: off]."),
+    ] = None,
 ) -> None:
-    """Link accounts into clusters and score them; writes accounts/clusters/edges parquet."""
+    """Link accounts into clusters and score them; writes accounts/clusters/edges parquet.
+    With labels (--labels, the API's, the Browser's), learns a calibrated risk."""
     from linker.pipeline import check_settings
 
     try:
@@ -312,11 +315,12 @@ def link_cmd(
             use_prompts=prompts,
             semantic=semantic,
             attach_share=attach_share,
+            input_labels=learn_from_input_labels,
         )
         check_settings(settings)  # a missing extra fails here, before any work
     except LinkerError as err:
         raise fail(err) from err
-    _run_link(data, out, settings, top, store)
+    _run_link(data, out, settings, top, store, labels)
 
 
 @app.command("evaluate")

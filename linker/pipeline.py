@@ -13,16 +13,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import joblib
 import numpy as np
 import pandas as pd
 
-from graph_store.base import GraphStore, InputGraphStore, RunTables, VerdictStore
+from graph_store.base import GraphStore, InputGraphStore, RunTables
 from linker import __version__, graph
 from linker.clustering import attach, ids
 from linker.errors import LinkerError
 from linker.evidence.identifiers import link_input
 from linker.evidence.projection import Projection, build_projection, shared_values
 from linker.ingest.dataset import Dataset, absorb_prompt_stream, load_dataset, write_rejected
+from linker.learn import Learned, learn
+from linker.learn.labels import file_time, gather_labels, label_summary, verdict_counts
 from linker.model import LinkInput
 from linker.prompts import families
 from linker.prompts.encoder import require_extra
@@ -61,6 +64,8 @@ class RunResult:
     projection: Projection
     timings: dict[str, float]
     evaluation: dict[str, Any] | None = None
+    #: what learning from labels did (an empty report when there was no label)
+    learned: Learned | None = None
 
 
 @contextmanager
@@ -266,103 +271,31 @@ def score_input(
     return (projection, *tables)
 
 
-def read_analyst_labels(path: Path) -> pd.DataFrame:
-    """The current analyst verdict per target from an append-only labels.jsonl (the
-    latest line for a target wins). Returns (target_type, target_id, label, author,
-    reason, created_at); empty when the file does not exist. Unreadable lines are
-    skipped."""
-    cols = ["target_type", "target_id", "label", "author", "reason", "created_at"]
-    if not path.is_file():
-        return pd.DataFrame(columns=cols)
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    frame = pd.DataFrame(records)
-    if frame.empty or not set(cols[:3]) <= set(frame.columns):
-        return pd.DataFrame(columns=cols)
-    frame = frame.reindex(columns=cols)
-    return frame.drop_duplicates(["target_type", "target_id"], keep="last").reset_index(drop=True)
+#: the fitted risk model of a run with labels, beside run.json (joblib)
+MODEL_FILE = "risk_model.joblib"
 
 
-def gather_verdicts(out_dir: Path | None, store: GraphStore) -> pd.DataFrame:
-    """The current analyst verdict per target from the API's ``out_dir/labels.jsonl``
-    and, when the store records verdicts (:class:`VerdictStore`: Neo4j, from the
-    Browser), from the store: the latest ``created_at`` per target wins (a label
-    without one loses). Returns :func:`read_analyst_labels`' columns and ``source``
-    ('labels.jsonl' or 'graph')."""
-    frames = []
-    if out_dir is not None:
-        frames.append(read_analyst_labels(out_dir / "labels.jsonl").assign(source="labels.jsonl"))
-    if isinstance(store, VerdictStore):
-        frames.append(store.read_verdicts().assign(source="graph"))
-    frames = [f for f in frames if not f.empty]
-    if not frames:
-        return pd.DataFrame(columns=["target_type", "target_id", "label", "source"])
-    verdicts = pd.concat(frames, ignore_index=True)
-    when = pd.to_datetime(verdicts["created_at"], utc=True, format="ISO8601", errors="coerce")
-    order = when.sort_values(kind="stable", na_position="first").index
-    latest = verdicts.loc[order].drop_duplicates(["target_type", "target_id"], keep="last")
-    return latest.reset_index(drop=True)
+def _gather(
+    data_dir: Path | str,
+    dataset: Dataset,
+    out_dir: Path | None,
+    store: GraphStore,
+    labels_file: Path | None,
+    settings: LinkSettings,
+) -> pd.DataFrame:
+    """Every label of the run, the latest per target (:func:`gather_labels`)."""
+    table, when = None, None
+    if settings.learn.input_labels and dataset.labels is not None:
+        table = dataset.labels
+        files = sorted(Path(data_dir).glob("labels.*"))
+        when = file_time(files[0]) if files else None
+    return gather_labels(out_dir, store, labels_file, table, when)
 
 
-def verdict_counts(
-    verdicts: pd.DataFrame, accounts: pd.DataFrame, clusters: pd.DataFrame
-) -> dict[str, dict[str, int]]:
-    """How many current verdicts each source gave (``read``) and how many of them name
-    an account or a cluster of this run (``used``)."""
-    on_cluster = verdicts["target_type"] == "cluster"
-    found = np.where(
-        on_cluster,
-        verdicts["target_id"].isin(clusters["cluster_id"]),
-        verdicts["target_id"].isin(accounts["account_id"]),
-    )
-    return {
-        "read": {str(k): int(v) for k, v in verdicts["source"].value_counts().items()},
-        "used": {str(k): int(v) for k, v in verdicts.loc[found, "source"].value_counts().items()},
-    }
-
-
-def apply_analyst_labels(
-    accounts: pd.DataFrame, clusters: pd.DataFrame, labels: pd.DataFrame
-) -> int:
-    """Analysts' verdicts override ``flagged`` in place: a cluster verdict for all its
-    members and the cluster (matched by stable cluster id), an account verdict for that
-    account (it wins over its cluster's). Adds ``analyst_label`` columns and a reason.
-    Returns how many verdicts matched something in this run."""
-    account_label = pd.Series(None, index=accounts.index, dtype=object)
-    cluster_label = pd.Series(None, index=clusters.index, dtype=object)
-    reasons: list[list[str]] = [list(r) for r in clusters["reasons"]]
-    position = {cid: i for i, cid in enumerate(clusters["cluster_id"])}
-    matched = 0
-    for verdict in labels.to_dict("records"):
-        target, label = str(verdict["target_id"]), str(verdict["label"])
-        if verdict["target_type"] == "cluster" and target in position:
-            matched += 1
-            i = position[target]
-            cluster_label.iloc[i] = label
-            reasons[i] = [
-                f"analyst verdict: {label} ({verdict['author']}: {verdict['reason']})",
-                *reasons[i],
-            ]
-            members = (accounts["cluster_id"] == target).to_numpy()
-            account_label[members & account_label.isna().to_numpy()] = label
-    for verdict in labels[labels["target_type"] == "account"].to_dict("records"):
-        hit = (accounts["account_id"] == verdict["target_id"]).to_numpy()
-        matched += int(hit.any())
-        account_label[hit] = str(verdict["label"])
-    accounts["analyst_label"] = account_label
-    accounts["flagged"] = np.where(
-        account_label.notna(), account_label == "sybil", accounts["flagged"]
-    ).astype(bool)
-    clusters["analyst_label"] = cluster_label
-    clusters["flagged"] = np.where(
-        cluster_label.notna(), cluster_label == "sybil", clusters["flagged"]
-    ).astype(bool)
-    clusters["reasons"] = reasons
-    return matched
+def _previous_baselines(store: GraphStore) -> dict[str, dict[str, Any]]:
+    """The latest stored run's verdict baselines (none before the first run)."""
+    last = store.latest_run()
+    return dict(last.meta.get("verdict_baselines") or {}) if last is not None else {}
 
 
 def _shared_examples(
@@ -385,12 +318,16 @@ def link(
     settings: LinkSettings | None = None,
     out_dir: Path | None = None,
     progress: Progress | None = None,
+    labels_file: Path | None = None,
 ) -> RunResult:
     """Run the linkage job on ``data_dir`` and write the run into ``store``.
 
     Rejected input rows go to ``out_dir/rejected.csv`` when ``out_dir`` is given. A store
     that holds the input graph (Neo4j) is loaded first and the projection's input is
-    read back from it, so the store is the system of record.
+    read back from it, so the store is the system of record. Labels (the API's
+    ``out_dir/labels.jsonl``, the store's verdicts, ``labels_file`` and, with
+    ``settings.learn.input_labels``, the input's labels table) are learned from
+    (:mod:`linker.learn`).
     Returns a :class:`RunResult`; raises InputError for unusable input and
     :class:`linker.prompts.semantic.SemanticError` (before reading anything) when
     ``settings.semantic`` is set without the extra installed.
@@ -414,9 +351,10 @@ def link(
     # the reasons' numbers go to run.json; clusters.parquet keeps the texts alone
     detail = clusters.pop("reason_features")
     reason_features = dict(zip(clusters["cluster_id"], detail, strict=True))
-    # the API's labels and the verdicts recorded in the store, the latest per target
-    verdicts = gather_verdicts(out_dir, store)
-    n_verdicts = apply_analyst_labels(accounts, clusters, verdicts) if len(verdicts) else 0
+    with _timed(timings, "learn", progress):
+        verdicts = _gather(data_dir, dataset, out_dir, store, labels_file, settings)
+        previous = _previous_baselines(store) if len(verdicts) else {}
+        learned = learn(projection, accounts, clusters, verdicts, previous, settings.learn)
     with _timed(timings, "shared_values", progress):
         values = shared_values(projection, accounts["cluster_id"])
     run_id = _run_id(dataset, settings)
@@ -433,6 +371,7 @@ def link(
             "use_prompts": settings.use_prompts,
             "semantic": settings.semantic,
             "semantic_stage": settings.semantic_settings.to_dict() if settings.semantic else None,
+            "learn": settings.learn.to_dict(),
         },
         "semantic": reports["semantic"],
         # what the linker made of each identifier kind (addresses are told by their values)
@@ -443,8 +382,13 @@ def link(
         "n_clusters": len(clusters),
         "n_flagged_clusters": int(clusters["flagged"].sum()),
         "n_flagged_accounts": int(accounts["flagged"].sum()),
-        "analyst_verdicts_applied": n_verdicts,
+        "analyst_verdicts_applied": learned.n_applied,
         "analyst_verdicts": verdict_counts(verdicts, accounts, clusters),
+        # every label read, from where and as of when; what learning did with them
+        "labels": label_summary(verdicts),
+        "learning": learned.report,
+        # the members of each cluster verdict when first applied (see linker/learn/sticky)
+        "verdict_baselines": learned.baselines,
         "timings_s": timings,
         # the values that hold each cluster together (masked by the API for readers
         # without identifiers:read)
@@ -457,4 +401,8 @@ def link(
     run = RunTables(run_id=run_id, accounts=accounts, clusters=clusters, edges=edges, meta=meta)
     with _timed(timings, "write", progress):
         store.write_run(run)
-    return RunResult(run=run, dataset=dataset, projection=projection, timings=timings)
+    if out_dir is not None and learned.model is not None:
+        joblib.dump(learned.model, out_dir / MODEL_FILE)
+    return RunResult(
+        run=run, dataset=dataset, projection=projection, timings=timings, learned=learned
+    )

@@ -17,6 +17,7 @@ from rich.text import Text
 from linker.ingest.dataset import TableCounts
 
 if TYPE_CHECKING:
+    from graph_store.base import RunTables
     from linker.report.investigate import AccountEvidence, ClusterEvidence
 
 #: no emoji codes: a masked IPv6 address (2a02:d2c3:x:x:...) holds ":x:"
@@ -311,4 +312,65 @@ def account_renderables(account: AccountEvidence, links_shown: int = 10) -> list
                 f"{int(row['other_accounts']):,}",
             )
         out.append(idents)
+    return out
+
+
+def learning_lines(meta: dict[str, Any]) -> list[str]:
+    """What the run learned from labels, for the terminal: the labels per source, the
+    model's cross-validated figures (or why there is none) and the proximity."""
+    labels = meta.get("labels") or {}
+    learning = meta.get("learning") or {}
+    if not labels.get("n"):
+        return []
+    sources = ", ".join(
+        f"{name} {part['n']:,} (as of {str(part.get('as_of') or '?')[:10]})"
+        for name, part in sorted(labels.get("sources", {}).items())
+    )
+    lines = [f"labels: {labels['n']:,} current verdicts: {sources}"]
+    if "n_sybil_labels" in learning:
+        lines.append(
+            f"labelled accounts: {learning['n_sybil_labels']:,} sybil, "
+            f"{learning['n_benign_labels']:,} benign; {learning['n_near_sybil']:,} accounts "
+            "close to confirmed sybil accounts (proximity >= 0.5)"
+        )
+    model = learning.get("model")
+    if model:
+        v = model["validation"]
+        lines.append(
+            f"calibrated model ({v['calibration']}, C={v['c']:g}, {v['folds']}-fold): "
+            f"AP {v['average_precision']:.3f}, ROC AUC {v['roc_auc']:.3f}, Brier "
+            f"{v['brier']:.4f}, calibration error {v['calibration_error']:.3f} on "
+            f"{v['n_labels']:,} labels out of fold; features {', '.join(model['features'])}"
+        )
+    elif learning.get("fallback"):
+        lines.append(f"no supervised model: {learning['fallback']}")
+    return lines
+
+
+def link_summary(
+    run: RunTables,
+    counts: dict[str, TableCounts],
+    evaluation: dict[str, Any] | None,
+    timings: dict[str, float],
+    top: int,
+) -> list[RenderableType]:
+    """What ``link`` prints at the end: the input counts, the top clusters, the
+    evaluation (input with labels), timings, the verdicts used and what was learned."""
+    out: list[RenderableType] = [counts_table(counts), top_clusters_table(run.clusters, top)]
+    if evaluation is not None:
+        out.append(evaluation_table(evaluation))
+    timing = ", ".join(f"{k} {v:.1f}s" for k, v in timings.items())
+    out.append(
+        f"run {run.run_id}: {len(run.clusters):,} clusters, "
+        f"{int(run.accounts['flagged'].sum()):,} accounts flagged; {timing}"
+    )
+    verdicts = run.meta.get("analyst_verdicts") or {}
+    if verdicts.get("read"):  # every label source (the API, the graph, files)
+        used = verdicts.get("used", {})
+        sources = ", ".join(f"{source} {n}" for source, n in sorted(used.items()))
+        out.append(
+            f"analyst verdicts used: {sum(used.values())} of {sum(verdicts['read'].values())}"
+            + (f" ({sources})" if sources else "")
+        )
+    out.extend(Text(line) for line in learning_lines(run.meta))
     return out

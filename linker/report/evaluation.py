@@ -13,10 +13,9 @@ import numpy as np
 import pandas as pd
 
 from graph_store.base import GraphStore, RunTables
-from linker.errors import InputError, LinkerError
-from linker.ingest.contract import LABELS_TABLE
-from linker.ingest.dataset import load_dataset, validate_table
-from linker.ingest.readers import read_raw
+from linker.errors import LinkerError
+from linker.ingest.dataset import load_dataset
+from linker.learn.labels import read_labels
 from linker.scoring.baselines import BASELINES
 from linker.scoring.evaluate import evaluate
 
@@ -37,19 +36,6 @@ class Evaluation:
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for evaluation.json."""
         return {"run_id": self.run_id, "labels": self.labels_file, "methods": self.methods}
-
-
-def read_labels(path: Path) -> pd.DataFrame:
-    """The labels table at ``path`` (csv, jsonl or parquet, as the data contract says).
-    Invalid rows are dropped (and counted in the error when none is left). Raises
-    :class:`InputError` naming the file."""
-    raw, _ = read_raw(path)
-    valid, rejected = validate_table(raw, LABELS_TABLE, path)
-    if valid.empty:
-        raise InputError(
-            f"no valid label rows ({len(rejected)} rejected)", file=str(path), column="label"
-        )
-    return valid.drop_duplicates("account_id", keep="last").reset_index(drop=True)
 
 
 def evaluate_run(

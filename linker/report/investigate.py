@@ -19,8 +19,8 @@ import pandas as pd
 
 from graph_store.base import GraphStore, GraphStoreError, RunTables
 from linker.errors import LinkerError, StoreError
+from linker.masking import mask_identifier
 from linker.report.activity import InputActivity
-from linker.report.masking import mask_identifier
 from linker.scoring.reasons import Reason
 
 #: shown as a template family, not as an identifier

@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 from graph_store.base import RunTables
 from graph_store.embedded import EmbeddedStore
 from linker.cli import app
+from linker.masking import mask_identifier
 from linker.report.explain import explain, list_clusters
 from linker.report.investigate import ClusterFilter, cluster_evidence, edge_kinds
-from linker.report.masking import mask_identifier
 from linker.report.outputs import cluster_picture_path
 from synth import generate_world, write_world
 

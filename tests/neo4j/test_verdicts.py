@@ -15,7 +15,8 @@ from graph_store.base import VERDICT_COLUMNS, VerdictStore
 from graph_store.embedded import EmbeddedStore
 from graph_store.neo4j import queries as q
 from graph_store.neo4j.store import Neo4jStore
-from linker.pipeline import gather_verdicts, link
+from linker.learn.labels import gather_labels
+from linker.pipeline import link
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.xdist_group("neo4j")]
 
@@ -60,7 +61,7 @@ def test_the_latest_verdict_per_target_wins(tmp_path: Path) -> None:
             ("account", "a2", "sybil", "ana", "card", "2026-01-01T00:00:00Z"),
         ]
     )
-    got = gather_verdicts(tmp_path, graph)  # type: ignore[arg-type]
+    got = gather_labels(tmp_path, graph)  # type: ignore[arg-type]
     latest = {
         (r["target_type"], r["target_id"]): (r["label"], r["source"])
         for r in got.to_dict("records")
@@ -73,7 +74,7 @@ def test_the_latest_verdict_per_target_wins(tmp_path: Path) -> None:
 
 
 def test_no_verdicts_anywhere(tmp_path: Path) -> None:
-    got = gather_verdicts(tmp_path, EmbeddedStore(tmp_path))
+    got = gather_labels(tmp_path, EmbeddedStore(tmp_path))
     assert got.empty and {"target_type", "target_id", "label", "source"} <= set(got.columns)
 
 

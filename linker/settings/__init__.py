@@ -1,6 +1,6 @@
 """Every parameter that changes a run's results, as data.
 
-One frozen dataclass per stage (linkage, community, prompt, semantic, risk), gathered
+One frozen dataclass per stage (linkage, community, prompt, semantic, risk, learn), gathered
 in :class:`LinkSettings`. Each is recorded whole in run.json and can be loaded from a
 TOML file (:func:`load_settings`, ``link --config FILE``), where an unknown key is an
 error. Every number is documented in docs/linkage.md (and docs/architecture.md, "Settings") with the
@@ -17,6 +17,7 @@ from typing import Any, get_type_hints
 import numpy as np
 
 from linker.errors import LinkerError, SemanticError
+from linker.settings.learn import LearnSettings
 
 #: The roles the linker itself gives identifiers; nothing else is keyed on a kind's name.
 #: ``ip``: any kind whose values are IP addresses (recognised from the values, whatever
@@ -390,6 +391,8 @@ class LinkSettings:
     #: join MinHash families by meaning after LSH (linker/prompts/semantic.py; optional extra)
     semantic: bool = False
     semantic_settings: SemanticSettings = field(default_factory=SemanticSettings)
+    #: learning from labels (linker/learn; docs/learning.md)
+    learn: LearnSettings = field(default_factory=LearnSettings)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for run.json: every section, whole."""
@@ -401,6 +404,7 @@ class LinkSettings:
             "use_prompts": self.use_prompts,
             "semantic": self.semantic,
             "semantic_stage": self.semantic_settings.to_dict(),
+            "learn": self.learn.to_dict(),
         }
 
 
@@ -411,6 +415,7 @@ _SECTIONS = {
     "risk": "risk",
     "prompt": "prompt",
     "semantic_stage": "semantic_settings",
+    "learn": "learn",
 }
 
 
@@ -428,6 +433,12 @@ def _coerce(value: Any, default: Any, where: str) -> Any:
         if not isinstance(value, str):
             raise LinkerError(f"{where}: expected a string, not {value!r}")
         return value
+    if isinstance(default, tuple) and all(isinstance(v, int | float) for v in default):
+        if not isinstance(value, list | tuple) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value
+        ):
+            raise LinkerError(f"{where}: expected a list of numbers, not {value!r}")
+        return tuple(float(v) for v in value)
     if isinstance(default, tuple):
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             raise LinkerError(f"{where}: expected a list of strings, not {value!r}")
