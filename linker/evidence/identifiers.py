@@ -195,7 +195,8 @@ def specificity(
     then ``(free / degree) ** exponent``, a slow power law so a large ring keeps weight."""
     free = float(settings.specificity_free_degree)
     ratio = free / np.maximum(degree.astype(float), free)
-    return np.power(ratio, exponent)
+    discount: np.ndarray = np.power(ratio, exponent)
+    return discount
 
 
 def identifier_table(
