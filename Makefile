@@ -53,7 +53,7 @@ test: setup neo4j-install browser
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy linker graph_store api
+	$(BIN)/mypy linker graph_store api synth
 
 # detection quality on every world family, side by side with the CC recipe (docs/quality.md)
 quality: setup

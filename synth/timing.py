@@ -88,7 +88,8 @@ def cumcount(idx: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     starts = np.r_[0, np.flatnonzero(np.diff(idx)) + 1]
     lens = np.diff(np.r_[starts, n])
-    return np.arange(n, dtype=np.int64) - np.repeat(starts, lens)
+    pos: np.ndarray = np.arange(n, dtype=np.int64) - np.repeat(starts, lens)
+    return pos
 
 
 def diurnalize(
@@ -117,7 +118,14 @@ def diurnalize(
     return np.where((t2 >= lo) & (t2 <= hi), t2, t)
 
 
-def _human(rng, counts, lo, hi, tz, office):
+def _human(
+    rng: np.random.Generator,
+    counts: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    tz: np.ndarray,
+    office: np.ndarray,
+) -> np.ndarray:
     A = len(counts)
     sess_len = 1 + rng.poisson(2.2, A)
     nsess = np.where(counts > 0, np.maximum(1, -(-counts // sess_len)), 0).astype(np.int64)
@@ -144,7 +152,16 @@ def _human(rng, counts, lo, hi, tz, office):
     return ts
 
 
-def _runs(rng, counts, lo, hi, interval, runlen, semi, tz):
+def _runs(
+    rng: np.random.Generator,
+    counts: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    interval: np.ndarray,
+    runlen: np.ndarray,
+    semi: bool,
+    tz: np.ndarray,
+) -> np.ndarray:
     A = len(counts)
     P = int(counts.sum())
     p_acct = np.repeat(np.arange(A), counts)
@@ -170,7 +187,8 @@ def _runs(rng, counts, lo, hi, interval, runlen, semi, tz):
         off = (cs - base).astype(np.int64)
     else:
         off = (inrun * iv + rng.normal(0.0, 0.015, P) * iv).astype(np.int64)
-    return r_start[rid] + np.maximum(off, 0)
+    times: np.ndarray = r_start[rid] + np.maximum(off, 0)
+    return times
 
 
 def prompt_times(

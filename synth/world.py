@@ -300,7 +300,7 @@ def _assemble(pop: Population, prog: Callable[[str, float], None]) -> World:
     ids = _ids(rng, N)
     perm = rng.permutation(N)
 
-    def col(xs: list) -> np.ndarray:
+    def col(xs: list[Any]) -> np.ndarray:
         arr = np.empty(N, dtype=object)
         arr[:] = xs
         return arr[perm]

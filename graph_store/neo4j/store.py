@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -70,6 +70,9 @@ from graph_store.neo4j.rows import (
     prompt_frame,
     records,
 )
+
+if TYPE_CHECKING:
+    import neo4j
 
 DEFAULT_URI = "neo4j://127.0.0.1:7687"
 log = logging.getLogger("sybil_linker.neo4j")
@@ -160,7 +163,7 @@ class Neo4jStore:
                 driver.close()
 
     @contextmanager
-    def _session(self, retry_seconds: float | None = None) -> Iterator[Any]:
+    def _session(self, retry_seconds: float | None = None) -> Iterator[neo4j.Session]:
         driver = self.driver
         retry = self.config.retry_seconds if retry_seconds is None else retry_seconds
         with self._lock:

@@ -4,6 +4,7 @@ families), IP use windows, and how specific each identifier is in this data."""
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from graph_store.base import MEMBERSHIP_COLUMNS
@@ -194,7 +195,8 @@ def specificity(
     then ``(free / degree) ** exponent``, a slow power law so a large ring keeps weight."""
     free = float(settings.specificity_free_degree)
     ratio = free / np.maximum(degree.astype(float), free)
-    return np.power(ratio, exponent)
+    discount: np.ndarray = np.power(ratio, exponent)
+    return discount
 
 
 def identifier_table(
@@ -208,7 +210,8 @@ def identifier_table(
     # expanders of large identifiers and every sum over pairs, does not depend on what
     # the input calls its kinds (renaming kinds changes no cluster)
     kind = memberships["kind"].astype(str)
-    role = pd.Series(np.where(is_instrument(kind), "instrument", kind), index=kind.index)
+    roles: npt.NDArray[np.str_] = np.where(is_instrument(kind), "instrument", kind)
+    role = pd.Series(roles, index=kind.index)
     keys = role + "\x1f" + memberships["value"].astype(str) + "\x1f" + kind
     codes, uniques = pd.factorize(keys, sort=True)
     split = pd.Series(uniques).str.split("\x1f", n=2, expand=True)

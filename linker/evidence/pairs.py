@@ -146,7 +146,7 @@ def pair_evidence(
     the time factors (evidence of an address or a prompt family used months apart
     decays; simultaneous use of an address is boosted)."""
     ident = pairs["ident"].to_numpy()
-    p = identifiers["p"].to_numpy()[ident].copy()
+    p: np.ndarray = identifiers["p"].to_numpy()[ident].copy()
     kinds = identifiers["kind"].to_numpy()[ident]
     is_ip = np.isin(kinds, IP_KINDS)
     timed = np.isin(kinds, settings.time_decay_kinds)

@@ -156,11 +156,12 @@ def _edges(
 def _eligible(identifiers: pd.DataFrame, settings: LinkageSettings) -> np.ndarray:
     """Identifiers that make pairs: shared, not supernodes, able to reach
     ``min_contribution`` even with the simultaneity boost."""
-    return (
+    eligible: np.ndarray = (
         (identifiers["degree"].to_numpy() >= 2)
         & ~identifiers["supernode"].to_numpy()
         & (identifiers["p"].to_numpy() * (1 + settings.sync_boost) >= settings.min_contribution)
     )
+    return eligible
 
 
 def build_projection(inp: LinkInput, settings: LinkageSettings | None = None) -> Projection:

@@ -239,7 +239,7 @@ def _text_schema(names: list[str]) -> pa.Schema:
 
 def _frame(batch: pa.RecordBatch, numbers: np.ndarray) -> pd.DataFrame:
     """A batch of text columns as a frame indexed by its row numbers."""
-    frame = batch.to_pandas()
+    frame: pd.DataFrame = batch.to_pandas()
     frame.index = pd.Index(numbers, dtype=np.int64)
     return frame
 

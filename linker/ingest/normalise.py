@@ -156,7 +156,8 @@ def _one_timestamp(value: str | None) -> pd.Timestamp | None:
         out = pd.to_datetime(value, utc=True, format="ISO8601")
     except (ValueError, OverflowError):
         return None
-    return None if out is pd.NaT else out
+    # pandas-stubs type to_datetime(str) as Timestamp, but a text such as "NaT" gives NaT
+    return None if out is pd.NaT else out  # type: ignore[comparison-overlap]
 
 
 def _in_range(parsed: pd.Series) -> pd.Series:

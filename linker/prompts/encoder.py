@@ -96,14 +96,16 @@ def _gelu(x: np.ndarray) -> np.ndarray:
     np.copysign(erf, x, out=erf)
     erf += np.float32(1.0)
     erf *= np.float32(0.5)
-    return x * erf
+    out: np.ndarray = x * erf
+    return out
 
 
 def _layer_norm(x: np.ndarray, gain: np.ndarray, bias: np.ndarray) -> np.ndarray:
     mean = x.mean(axis=-1, keepdims=True)
     centred = x - mean
     var = np.square(centred).mean(axis=-1, keepdims=True)
-    return centred / np.sqrt(var + _LAYER_NORM_EPS) * gain + bias
+    out: np.ndarray = centred / np.sqrt(var + _LAYER_NORM_EPS) * gain + bias
+    return out
 
 
 @dataclass(frozen=True)
@@ -200,7 +202,8 @@ class _Encoder:
         weights = mask[:, :, None].astype(np.float32)
         pooled = (x * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), np.float32(1e-9))
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, np.float32(1e-12))).astype(np.float32)
+        unit: np.ndarray = (pooled / np.maximum(norms, np.float32(1e-12))).astype(np.float32)
+        return unit
 
 
 def _model_dir() -> Path:

@@ -137,6 +137,7 @@ def lsh_families(
         dst.append(head[ok])
     s, d = np.concatenate(src), np.concatenate(dst)
     graph = coo_matrix((np.ones(len(s), dtype=np.int8), (s, d)), shape=(n, n))
+    labels: np.ndarray
     _, labels = connected_components(graph, directed=False)
     return labels.astype(np.int64)
 

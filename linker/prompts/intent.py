@@ -75,7 +75,8 @@ class IntentFeatures:
             tail = pc.utf8_slice_codeunits(out, -self.tail_chars)
             cut = pc.binary_join_element_wise(head, tail, " ")
             out = pc.if_else(long, cut, out)
-        return out.to_pylist()
+        prepared: list[str] = out.to_pylist()
+        return prepared
 
     def _joined(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """The prepared texts, each padded with a space at both ends (so word starts
@@ -105,7 +106,8 @@ class IntentFeatures:
 
     def _counts(self, lengths: np.ndarray) -> np.ndarray:
         sizes = np.arange(self.ngram_min, self.ngram_max + 1)
-        return np.maximum(lengths[:, None] - sizes[None, :] + 1, 0).sum(axis=1)
+        counts: np.ndarray = np.maximum(lengths[:, None] - sizes[None, :] + 1, 0).sum(axis=1)
+        return counts
 
     def ngrams(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every character n-gram of every prepared text, hashed into ``n_features``
@@ -125,7 +127,8 @@ class IntentFeatures:
         for text_of, bucket, inside in self._buckets(chars, lengths):
             w = np.where(inside, weights[bucket], 0.0)
             total += np.bincount(text_of, weights=w, minlength=len(lengths))
-        return total / np.sqrt(np.maximum(self._counts(lengths), 1))
+        scores: np.ndarray = total / np.sqrt(np.maximum(self._counts(lengths), 1))
+        return scores
 
     def transform(self, texts: pa.Array) -> csr_matrix:
         """The feature matrix, one row per text: each bucket's n-gram count over the

@@ -82,6 +82,7 @@ def threshold_components(vectors: np.ndarray, threshold: float, block_size: int)
     s = np.concatenate(src) if src else np.zeros(0, dtype=np.int64)
     d = np.concatenate(dst) if dst else np.zeros(0, dtype=np.int64)
     graph = coo_matrix((np.ones(len(s), dtype=np.int8), (s, d)), shape=(n, n))
+    labels: np.ndarray
     _, labels = connected_components(graph, directed=False)
     return labels.astype(np.int64)
 
@@ -96,7 +97,8 @@ def _centroids(
     )
     sums = np.asarray(members @ vectors, dtype=np.float32)
     norms = np.linalg.norm(sums, axis=1, keepdims=True)
-    return sums / np.maximum(norms, np.float32(1e-12))
+    means: np.ndarray = sums / np.maximum(norms, np.float32(1e-12))
+    return means
 
 
 def merge_by_meaning(
@@ -214,4 +216,5 @@ class FamilyMerger:
             report.families_merged = int(len(compared) - len(np.unique(labels)))
         report.seconds = round(time.perf_counter() - start, 3)
         self.report = report
-        return merged[family_of_text]
+        family: np.ndarray = merged[family_of_text]
+        return family

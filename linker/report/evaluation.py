@@ -133,7 +133,8 @@ def _pictures(evaluation: Evaluation, out_dir: Path) -> list[Path]:
     bins = np.linspace(0, 1, 41)
     for label, colour in (("benign", "tab:blue"), ("sybil", "tab:red")):
         risk = frame.loc[frame["label"] == label, "risk"].to_numpy(float)
-        ax.hist(risk, bins=bins, alpha=0.6, color=colour, label=f"{label} ({len(risk):,})")
+        # matplotlib's stubs want bins as a Sequence; any array works (np.histogram takes it)
+        ax.hist(risk, bins=bins, alpha=0.6, color=colour, label=f"{label} ({len(risk):,})")  # type: ignore[arg-type]
     ax.set_yscale("log")
     ax.set(
         xlabel="account risk",

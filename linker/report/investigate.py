@@ -166,7 +166,7 @@ def edge_kinds(edges: pd.DataFrame) -> pd.DataFrame:
     if edges.empty or "evidence" not in edges:
         return pd.DataFrame(index=edges.index)
     parsed = [dict(_EVIDENCE.findall(str(text))) for text in edges["evidence"]]
-    counts = pd.DataFrame(parsed, index=edges.index).apply(pd.to_numeric)
+    counts: pd.DataFrame = pd.DataFrame(parsed, index=edges.index).apply(pd.to_numeric)
     return counts.fillna(0).astype(int)
 
 

@@ -48,7 +48,7 @@ def _result(accounts: pd.Index, labels: np.ndarray, min_size: int, method: str) 
     return pd.DataFrame(
         {
             "account_id": np.asarray(accounts),
-            "cluster_id": np.where(grouped, [f"{method}-{g}" for g in labels], None),
+            "cluster_id": np.where(grouped, [f"{method}-{g}" for g in labels], None),  # type: ignore[call-overload]
             "flagged": grouped,
             # rank by group size: 0 alone, towards 1 for the largest groups
             "risk": np.where(grouped, np.log1p(size) / np.log1p(max(sizes.max(), 1)), 0.0),

@@ -4,6 +4,9 @@ prompts, VPSs (sometimes next to a sloppy campaign's), agent and evaluation work
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from ..population import DEV, IP, Population, zipf_cum
 from ..text import AGENT_TOOLS, CRITERIA
 from ..timing import DAY, HOUR, MACHINE, MIN, SEC, T0, T1
@@ -27,7 +30,8 @@ def build(pop: Population, q: int) -> None:
             gid = None
         lo, hi = pop.window(created)
         npr = pop.nprom(1.4)
-        kw: dict = {}
+        # Any: mypy checks a **dict against every keyword of persona, extra_kw included
+        kw: dict[str, Any] = {}
         if pop.rnd() < 0.2:
             tools = ", ".join(pop.r.sample(AGENT_TOOLS, 2 + int(pop.rnd() * 4)))
             kw["agent_dev"] = (0.35, tools)
@@ -68,7 +72,7 @@ def build(pop: Population, q: int) -> None:
         for _ in range(1 + (pop.rnd() < 0.4) + (pop.rnd() < 0.15)):
             pop.schedule(a, min(t, T1 - MIN), sample)
             t += int(pop.U(5, 300) * SEC)
-        extra: list = []
+        extra: list[tuple[float, Callable[..., int | None]]] = []
         devs = pop.person_devices()
         if pop.rnd() < 0.7:
             devs.append(pop.pick_cum(pop.sdk_dev.codes, pop.sdk_dev.cum))

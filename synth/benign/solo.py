@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..population import Population
 from ..text import LABEL_TASKS
 
@@ -13,7 +15,7 @@ def build(pop: Population, q: int) -> None:
         created = pop.benign_created()
         lo, hi = pop.window(created)
         npr = pop.nprom()
-        kw = {}
+        kw: dict[str, tuple[float, Any]] = {}
         if pop.rnd() < 0.02:
             kw["teacher"] = (0.3, None)
         if pop.rnd() < 0.01:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from typing import Any
 
 from ..population import TIERS, Campaign, Population, cumulative
 from ..text import FAMILY_NAMES, TextGen
@@ -24,7 +25,7 @@ if tuple(TIER_CLASSES) != TIERS:  # the draw order of build_campaign depends on 
     raise RuntimeError(f"tier classes {tuple(TIER_CLASSES)} are not in TIERS order {TIERS}")
 
 
-def build_campaigns(pop: Population, plan: dict) -> None:
+def build_campaigns(pop: Population, plan: dict[str, Any]) -> None:
     """Build every campaign of the plan, in plan order."""
     for j, (tier, size) in enumerate(zip(plan["camp_tiers"], plan["camp_sizes"], strict=False)):
         build_campaign(pop, j, tier, size)

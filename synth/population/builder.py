@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..netspace import Provider
 from ..text import Persona
 from ..timing import DAY, HOUR, HUMAN, MIN, MONTHLY, SIGNUP, T0, T1
 from ..vocab import SURNAMES, SYLLABLES, TLDS
@@ -121,7 +122,15 @@ class Population(Infrastructure):
                 return code
         return h.leases[-1][0]
 
-    def obs_mobile(self, a: int, ci: int, lo: int, hi: int, k: int, carrier=None) -> int:
+    def obs_mobile(
+        self,
+        a: int,
+        ci: int,
+        lo: int,
+        hi: int,
+        k: int,
+        carrier: tuple[Provider, Pool] | None = None,
+    ) -> int:
         p, pool = carrier or self.carrier_of(ci)
         k6 = int(k * 0.25 + self.rnd())
         if k6:
@@ -235,7 +244,7 @@ class Population(Infrastructure):
             self.sig(a, PHONE, ph, 1 + (self.rnd() < 0.25), created, hi, SIGNUP)
 
     # ================================================================ plan
-    def plan(self) -> dict:
+    def plan(self) -> dict[str, Any]:
         r, n = self.r, self.n
         frac = self.U(0.08, 0.12)
         n_camp_acc = round(n * frac)

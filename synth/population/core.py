@@ -18,7 +18,8 @@ from __future__ import annotations
 import bisect
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -27,6 +28,8 @@ from ..text import TextGen
 from ..timing import HOUR, HUMAN, MIN, SEC, T1
 from ..vocab import COUNTRIES, FREE_MAIL, PHONE_CC
 from .common import Campaign, Home, cumulative
+
+T = TypeVar("T")
 
 
 class Core:
@@ -60,7 +63,7 @@ class Core:
         self.a_tmode: list[int] = []
         self.a_interval: list[int] = []
         self.a_runlen: list[int] = []
-        self.a_spec: list[tuple] = []
+        self.a_spec: list[tuple[Any, ...]] = []
         self.a_label: list[str] = []
         self.a_group: list[str] = []
         self.a_gid: list[str | None] = []
@@ -116,10 +119,10 @@ class Core:
                 return k
             k += 1
 
-    def pick(self, lst):
+    def pick(self, lst: Sequence[T]) -> T:
         return lst[int(self.rnd() * len(lst))]
 
-    def pick_cum(self, items, cum):
+    def pick_cum(self, items: Sequence[T], cum: Sequence[float]) -> T:
         return items[bisect.bisect_left(cum, self.rnd())]
 
     def hex_token(self, nbytes: int) -> str:
@@ -190,7 +193,7 @@ class Core:
         ci: int,
         email: str,
         nprom: int,
-        spec: tuple,
+        spec: tuple[Any, ...],
         group: str,
         gid: str | None,
         label: str = "benign",

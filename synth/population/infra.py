@@ -6,6 +6,7 @@ reseller relays that campaigns and proxy customers exit from."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from ..netspace import Provider
 from ..timing import DAY, T0, T1
@@ -86,7 +87,7 @@ class Infrastructure(Core):
             self.hotspots[ci] = pool
         return self.pick(self.hotspots[ci])
 
-    def infra(self, plan: dict) -> None:
+    def infra(self, plan: dict[str, Any]) -> None:
         _r, net = self.r, self.net
         n = self.n
         # hosting (datacenter) providers
@@ -187,7 +188,7 @@ class Infrastructure(Core):
         self.sdk_dev = Pool([self.device() for _ in range(8)], zipf_cum(8, 1.0))
         self.cloud_count = 0
 
-    def reserve(self, plan: dict) -> None:
+    def reserve(self, plan: dict[str, Any]) -> None:
         """Pick campaign infrastructure that benign builders must be able to collide with."""
         self.sloppy_block: dict[int, tuple[Provider, int]] = {}
         for j, t in enumerate(plan["camp_tiers"]):
@@ -200,7 +201,7 @@ class Infrastructure(Core):
         return self.pick_cum(carriers, cum)
 
     # ----------------------------------------------------------- proxies
-    def build_proxies(self, plan: dict) -> None:
+    def build_proxies(self, plan: dict[str, Any]) -> None:
         """Residential proxy providers (sized by the hydra and reseller campaigns and the
         proxy customers that will exit from them) and the reseller relays."""
         net = self.net

@@ -8,6 +8,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..vocab import CODE_IDENT, V
 from .core import TextCore
@@ -90,7 +91,7 @@ class BenignText(TextCore):
         cat = p.cats[bisect.bisect_left(p.cat_cum, rnd())]
         return self.style(p, self.fill(self.pick(self.tpl[cat])))
 
-    def extra(self, kind: str, arg, p: Persona) -> str:
+    def extra(self, kind: str, arg: Any, p: Persona) -> str:
         if kind == "viral":
             return self.viral_prompt(
                 arg if isinstance(arg, int) else int(self.rnd() * self.n_viral)
@@ -114,7 +115,8 @@ class BenignText(TextCore):
         if kind == "seo":
             return self.seo(arg)
         if kind == "fixed":
-            return arg
+            fixed: str = arg
+            return fixed
         raise KeyError(kind)
 
     def viral_prompt(self, i: int) -> str:

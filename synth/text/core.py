@@ -12,7 +12,8 @@ from __future__ import annotations
 import bisect
 import random
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from ..vocab import (
     CODE_FUNC,
@@ -38,6 +39,8 @@ from .pools import (
     Compiled,
     compile_templates,
 )
+
+T = TypeVar("T")
 
 _LA, _LN, _LW, _LD, _LT = (
     len(FILLER_ADJ),
@@ -89,10 +92,10 @@ class TextCore:
         self.bank: list[str] | None = None
 
     # ------------------------------------------------------------------ primitives
-    def pick(self, lst):
+    def pick(self, lst: Sequence[T]) -> T:
         return lst[int(self.rnd() * len(lst))]
 
-    def fill(self, compiled: Compiled, extra: dict | None = None) -> str:
+    def fill(self, compiled: Compiled, extra: dict[str, str] | None = None) -> str:
         tpl, slots = compiled
         if not slots:
             return tpl
