@@ -70,8 +70,10 @@ class FittedModel:
     def contributions(self, features: pd.DataFrame) -> np.ndarray:
         """Per row and kept feature, coefficient x standardised value (log-odds moved)."""
         scaler: StandardScaler = self.linear.named_steps["standardscaler"]
-        coef = self.linear.named_steps["logisticregression"].coef_[0]
-        return np.asarray(scaler.transform(features[list(self.features)])) * coef
+        coef = np.asarray(self.linear.named_steps["logisticregression"].coef_[0], dtype=float)
+        standard = np.asarray(scaler.transform(features[list(self.features)]), dtype=float)
+        out: np.ndarray = standard * coef
+        return out
 
     def summary(self) -> dict[str, Any]:
         """Plain data for run.json: coefficients per feature and the validation."""

@@ -83,13 +83,14 @@ def propagate(walk: Walk, seeds: np.ndarray, settings: LearnSettings) -> np.ndar
     # row-stochastic two-step walk P = Da^-1 B Di^-1 B^T, applied as r @ P
     to_ident = sparse.diags(_inverse(walk.account_weight)) @ walk.incidence
     to_account = (sparse.diags(_inverse(walk.identifier_weight)) @ walk.incidence.T).tocsr()
-    mass = start.copy()
+    mass: np.ndarray = start.copy()
     alpha = settings.restart
     for _ in range(settings.iterations):
-        mass = alpha * start + (1 - alpha) * ((mass @ to_ident) @ to_account)
+        mass = alpha * start + (1 - alpha) * np.asarray((mass @ to_ident) @ to_account)
     per_weight = mass * _inverse(walk.account_weight)
     # 1: as close as the seeds themselves are (restart mass included)
-    return np.minimum(per_weight / per_weight[live].mean(), 1.0)
+    out: np.ndarray = np.minimum(per_weight / per_weight[live].mean(), 1.0)
+    return out
 
 
 def out_of_fold(
