@@ -136,6 +136,7 @@ def run(
                 for row in measure(world, fractions, seed):
                     row = {"family": family, "accounts": n_accounts, "seed": seed, **row}
                     out.append(row)
+                    _save(out)
                     free, got = row["label_free"], row["learned"]
                     print(
                         f"{FAMILY_NAMES[family]:<32} seed {seed} given {row['fraction']:.0%}: "
@@ -147,6 +148,12 @@ def run(
                         flush=True,
                     )
     return out
+
+
+def _save(rows: list[dict[str, Any]]) -> None:
+    """Write what is measured so far (a long run that stops keeps its figures)."""
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(rows, indent=2) + "\n")
 
 
 def verdict(row: dict[str, Any]) -> dict[str, bool]:
@@ -208,8 +215,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown families {sorted(unknown)}; known: {list(FAMILY_NAMES)}")
     rows = run(args.accounts, args.seeds, args.families, args.fractions)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(rows, indent=2) + "\n")
+    _save(rows)
     if not args.no_doc:
         command = "python benchmarks/label_lift.py " + " ".join(sys.argv[1:])
         text = DOC.read_text()

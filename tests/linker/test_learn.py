@@ -342,3 +342,21 @@ def test_link_labels_option_reports_a_bad_file_in_one_line(world, tmp_path: Path
     assert result.exit_code != 0
     assert "bad.csv" in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) <= 2
+
+
+def test_link_learns_from_the_input_labels_only_when_asked(world, tmp_path: Path) -> None:
+    """The input's labels table is evaluation data unless --learn-from-input-labels; with
+    it, the run learns from it and the terminal shows the model's validation."""
+    data, labels = world
+    plain = CliRunner().invoke(app, ["link", str(data), "--out", str(tmp_path / "a")])
+    assert plain.exit_code == 0, plain.output
+    assert json.loads((tmp_path / "a" / "run.json").read_text())["labels"]["n"] == 0
+    args = ["link", str(data), "--out", str(tmp_path / "b"), "--learn-from-input-labels"]
+    learned = CliRunner().invoke(app, args)
+    assert learned.exit_code == 0, learned.output
+    meta = json.loads((tmp_path / "b" / "run.json").read_text())
+    assert meta["labels"]["sources"]["input"]["n"] == len(labels)
+    assert meta["settings"]["learn"]["input_labels"] is True
+    assert "calibrated model (isotonic" in learned.output
+    assert (tmp_path / "b" / "risk_model.joblib").is_file()
+    assert not (tmp_path / "a" / "risk_model.joblib").exists()
