@@ -119,11 +119,11 @@ def _learn_scores(
         settings.reasons_per_account,
     )
     accounts["risk"] = risk.round(4)
-    accounts["flagged"] = risk >= settings.threshold
+    accounts["flagged"] = risk >= fitted.flag_threshold
     accounts["learned_reasons"] = why
     mean = pd.Series(risk, index=accounts.index).groupby(accounts["cluster_id"]).mean()
     clusters["risk"] = clusters["cluster_id"].map(mean).fillna(0.0).to_numpy().round(4)
-    clusters["flagged"] = clusters["risk"] >= settings.threshold
+    clusters["flagged"] = clusters["risk"] >= fitted.flag_threshold
     clusters["reasons"] = [
         [f"calibrated on {fitted.validation['n_labels']} labels: members' mean risk {r:.2f}", *rs]
         for r, rs in zip(clusters["risk"], clusters["reasons"], strict=True)

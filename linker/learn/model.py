@@ -1,11 +1,15 @@
-"""The supervised risk: a regularised logistic regression over account and cluster
-features, the unsupervised risk among them, fitted on the labelled accounts with the
-regularisation chosen by cross-validation inside the run, its probabilities calibrated
-(isotonic with many labels, Platt with few) so that a risk of 0.9 means about 9 in 10
-such accounts were confirmed.
+"""The supervised risk: a regularised model over account and cluster features, the
+unsupervised risk among them, fitted on the labelled accounts with its regularisation
+chosen by cross-validation inside the run, its probabilities calibrated (isotonic with
+many labels, Platt with few) so that a risk of 0.9 means about 9 in 10 such accounts
+were confirmed. Two models: gradient-boosted trees held monotone in each feature's
+direction (the default) and an L2 logistic regression.
 
-Reasons stay plain: per account, the features whose standardised value times the
-model's coefficient moved its score most, in words.
+Accounts are flagged at the calibrated risk whose out-of-fold flags on the labelled
+accounts reach ``LearnSettings.flag_precision``.
+
+Reasons stay plain: per account, the features whose value moved its score most against
+the typical account's, in words.
 """
 
 from __future__ import annotations
@@ -16,11 +20,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV, calibration_curve
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from linker.settings.learn import LearnSettings
 
@@ -54,13 +61,18 @@ DIRECTION: dict[str, int] = {
 
 @dataclass
 class FittedModel:
-    """A calibrated model and what cross-validation said of it."""
+    """A calibrated model, the flag threshold it implies and what cross-validation said
+    of it."""
 
     calibrated: CalibratedClassifierCV
-    #: the uncalibrated model refitted on every label, for the reasons
-    linear: Pipeline
-    #: the features the model kept (see DIRECTION)
+    #: the uncalibrated model refitted on every label (its log-odds give the reasons)
+    raw: Any
+    #: the features the model uses (see DIRECTION)
     features: tuple[str, ...] = FEATURES
+    #: per feature, the typical account's value (the reasons' point of comparison)
+    reference: dict[str, float] = field(default_factory=dict)
+    #: the calibrated risk at which an account is flagged
+    flag_threshold: float = 0.5
     validation: dict[str, Any] = field(default_factory=dict)
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
@@ -68,27 +80,33 @@ class FittedModel:
         return np.asarray(self.calibrated.predict_proba(features[list(self.features)])[:, 1])
 
     def contributions(self, features: pd.DataFrame) -> np.ndarray:
-        """Per row and kept feature, coefficient x standardised value (log-odds moved)."""
-        scaler: StandardScaler = self.linear.named_steps["standardscaler"]
-        coef = np.asarray(self.linear.named_steps["logisticregression"].coef_[0], dtype=float)
-        standard = np.asarray(scaler.transform(features[list(self.features)]), dtype=float)
-        out: np.ndarray = standard * coef
+        """Per row and feature, how far the model's log-odds move when the feature takes
+        the typical account's value instead of this row's (for the logistic model:
+        coefficient x standardised difference)."""
+        x = features[list(self.features)]
+        base = np.asarray(self.raw.decision_function(x), dtype=float)
+        out = np.zeros((len(x), len(self.features)))
+        for j, name in enumerate(self.features):
+            moved = x.assign(**{name: self.reference[name]})
+            out[:, j] = base - np.asarray(self.raw.decision_function(moved), dtype=float)
         return out
 
     def summary(self) -> dict[str, Any]:
-        """Plain data for run.json: coefficients per feature and the validation."""
-        scaler: StandardScaler = self.linear.named_steps["standardscaler"]
-        model: LogisticRegression = self.linear.named_steps["logisticregression"]
-        names = self.features
-        return {
-            "features": list(names),
-            "dropped": [f for f in FEATURES if f not in names],
-            "coefficients": dict(zip(names, model.coef_[0].round(4).tolist(), strict=True)),
-            "intercept": round(float(model.intercept_[0]), 4),
-            "feature_mean": dict(zip(names, scaler.mean_.round(4).tolist(), strict=True)),
-            "feature_scale": dict(zip(names, scaler.scale_.round(4).tolist(), strict=True)),
+        """Plain data for run.json: the features, the threshold and the validation (and
+        the coefficients of the logistic model)."""
+        out: dict[str, Any] = {
+            "features": list(self.features),
+            "dropped": [f for f in FEATURES if f not in self.features],
+            "reference": {k: round(v, 4) for k, v in self.reference.items()},
+            "flag_threshold": round(self.flag_threshold, 4),
             "validation": self.validation,
         }
+        if isinstance(self.raw, Pipeline):
+            model: LogisticRegression = self.raw.named_steps["logisticregression"]
+            coef = model.coef_[0].round(4).tolist()
+            out["coefficients"] = dict(zip(self.features, coef, strict=True))
+            out["intercept"] = round(float(model.intercept_[0]), 4)
+        return out
 
 
 def calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
@@ -102,64 +120,124 @@ def calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
     return float(total / len(y))
 
 
+def flag_threshold(y: np.ndarray, oof: np.ndarray, settings: LearnSettings) -> float:
+    """The lowest calibrated risk at which the out-of-fold flags of the labelled
+    accounts are at least ``settings.flag_precision`` precise, and never below
+    ``settings.threshold`` (1.0 when no risk reaches that precision)."""
+    order = np.argsort(-oof, kind="stable")
+    hits = np.cumsum(y[order]) / np.arange(1, len(y) + 1)
+    score = oof[order]
+    last = np.r_[score[1:] != score[:-1], True]  # a threshold takes its ties
+    ok = np.flatnonzero(last & (hits >= settings.flag_precision))
+    if not len(ok):
+        return 1.0
+    return max(float(score[ok.max()]), settings.threshold)
+
+
 def fit(features: pd.DataFrame, y: np.ndarray, settings: LearnSettings) -> FittedModel:
-    """Fit on the labelled rows ``features`` (``y``: 1 sybil, 0 benign). The inverse
-    regularisation strength is chosen from ``settings.c_grid`` by stratified
-    cross-validation on log loss; the chosen model is calibrated by cross-validation
-    (isotonic from ``isotonic_min_labels`` labels, else sigmoid); the validation
-    figures come from out-of-fold calibrated predictions."""
+    """:func:`_fit` on one OpenMP thread: the trees are small and many, and OpenMP's
+    threads spin-wait on a busy machine (measured 10x slower on the 2-core machine)."""
+    with threadpool_limits(limits=1, user_api="openmp"):
+        return _fit(features, y, settings)
+
+
+def _fit(features: pd.DataFrame, y: np.ndarray, settings: LearnSettings) -> FittedModel:
+    """Fit on the labelled rows ``features`` (``y``: 1 sybil, 0 benign).
+
+    ``settings.model``: ``boosting`` (gradient-boosted trees held monotone in each
+    feature's DIRECTION, their leaf count from ``settings.leaf_grid``) or ``logistic``
+    (L2 logistic regression, C from ``settings.c_grid``; a feature whose coefficient
+    has the wrong sign is dropped and the model refitted), either chosen by stratified
+    cross-validation on log loss. The chosen model is calibrated by cross-validation
+    (isotonic from ``isotonic_min_labels`` labels, else sigmoid); the validation figures
+    and the flag threshold come from out-of-fold calibrated predictions."""
     folds = StratifiedKFold(settings.folds, shuffle=True, random_state=settings.seed)
     names = list(FEATURES)
     while True:
         x = features[names]
         search = _search(x, y, folds, settings)
-        linear: Pipeline = search.best_estimator_
-        coef = linear.named_steps["logisticregression"].coef_[0]
+        if settings.model != "logistic":
+            break
+        coef = search.best_estimator_.named_steps["logisticregression"].coef_[0]
         wrong = coef * np.array([DIRECTION[n] for n in names])
         if wrong.min() >= 0 or len(names) == 1:
             break
         names.pop(int(np.argmin(wrong)))
+    best = search.best_estimator_
     method = "isotonic" if len(y) >= settings.isotonic_min_labels else "sigmoid"
-    calibrated = CalibratedClassifierCV(linear, method=method, cv=folds)
-    oof = cross_val_predict(
-        CalibratedClassifierCV(linear, method=method, cv=settings.folds),
-        x,
-        y,
-        cv=folds,
-        method="predict_proba",
-    )[:, 1]
+    # one model on every label, calibrated on its out-of-fold scores
+    calibrated = CalibratedClassifierCV(best, method=method, cv=folds, ensemble=False)
     calibrated.fit(x, y)
+    oof = _out_of_fold(best, x, y, folds, method)
     prob_true, prob_pred = calibration_curve(y, oof, n_bins=10, strategy="quantile")
+    threshold = flag_threshold(y, oof, settings)
     validation = {
         "n_labels": len(y),
         "n_sybil": int(y.sum()),
         "n_benign": int(len(y) - y.sum()),
-        "c": float(search.best_params_["logisticregression__C"]),
+        "model": settings.model,
+        "chosen": {k: float(v) for k, v in search.best_params_.items()},
         "calibration": method,
         "folds": settings.folds,
         "average_precision": round(float(average_precision_score(y, oof)), 4),
         "roc_auc": round(float(roc_auc_score(y, oof)), 4),
         "brier": round(float(brier_score_loss(y, oof)), 4),
         "calibration_error": round(calibration_error(y, oof), 4),
+        "flag_precision": round(float(y[oof >= threshold].mean()), 4)
+        if (oof >= threshold).any()
+        else None,
+        "flag_recall": round(float((oof[y == 1] >= threshold).mean()), 4),
         "calibration_curve": {
             "predicted": prob_pred.round(4).tolist(),
             "observed": prob_true.round(4).tolist(),
         },
     }
-    return FittedModel(calibrated, linear, tuple(names), validation)
+    reference = {n: float(features[n].median()) for n in names}
+    return FittedModel(calibrated, best, tuple(names), reference, threshold, validation)
+
+
+def _out_of_fold(
+    model: Any, x: pd.DataFrame, y: np.ndarray, folds: StratifiedKFold, method: str
+) -> np.ndarray:
+    """Calibrated risk of every labelled row from models and calibrators that never saw
+    it: out-of-fold scores, each fold's calibrated on the other folds' scores."""
+    scores = cross_val_predict(model, x, y, cv=folds, method="decision_function")
+    out = np.zeros(len(y))
+    for train, test in folds.split(x, y):
+        calibrator: Any = (
+            IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+            if method == "isotonic"
+            else LogisticRegression()
+        )
+        if method == "isotonic":
+            out[test] = calibrator.fit(scores[train], y[train]).predict(scores[test])
+        else:
+            fitted = calibrator.fit(scores[train, None], y[train])
+            out[test] = fitted.predict_proba(scores[test, None])[:, 1]
+    return out
 
 
 def _search(
     x: pd.DataFrame, y: np.ndarray, folds: StratifiedKFold, settings: LearnSettings
 ) -> GridSearchCV:
-    """The L2 logistic regression with the C of ``settings.c_grid`` that cross-validates
-    best on log loss, refitted on all of ``x``."""
-    base = make_pipeline(
-        StandardScaler(), LogisticRegression(solver="newton-cholesky", max_iter=200)
-    )
-    search = GridSearchCV(
-        base, {"logisticregression__C": list(settings.c_grid)}, scoring="neg_log_loss", cv=folds
-    )
+    """The model of ``settings.model`` with the regularisation that cross-validates best
+    on log loss, refitted on all of ``x``."""
+    if settings.model == "logistic":
+        base: Any = make_pipeline(
+            StandardScaler(), LogisticRegression(solver="newton-cholesky", max_iter=200)
+        )
+        grid: dict[str, list[float]] = {"logisticregression__C": list(settings.c_grid)}
+    else:
+        base = HistGradientBoostingClassifier(
+            monotonic_cst=[DIRECTION[n] for n in x.columns],
+            l2_regularization=1.0,
+            max_iter=200,
+            early_stopping=True,
+            n_iter_no_change=10,
+            random_state=settings.seed,
+        )
+        grid = {"max_leaf_nodes": [int(n) for n in settings.leaf_grid]}
+    search = GridSearchCV(base, grid, scoring="neg_log_loss", cv=folds)
     return search.fit(x, y)
 
 

@@ -10,7 +10,10 @@ behind thousands passes next to nothing; identifiers held by more than
 ``max_identifier_degree`` accounts carry none at all. The walk restarts at the seeds
 with probability ``restart`` and stops after ``iterations`` steps (SybilRank's early
 termination), then each account's mass is divided by its own weight (the walk's
-stationary share), so well-connected accounts do not look close to everything.
+stationary share), so well-connected accounts do not look close to everything. The
+weight counts as at least the ``weight_floor_quantile`` quantile of the accounts'
+weights: an account that holds nothing but a weak identifier (a /24 shared with a
+residential proxy exit) would otherwise score as close as a ring mate of the seeds.
 
 Proximity is reported relative to the seeds: the mass an account holds per unit of
 weight over the seeds' own average (restart included), capped at 1. The unlabelled
@@ -26,6 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from linker.evidence.identifiers import IP_KINDS
 from linker.evidence.projection import Projection
 from linker.masking import mask_identifier
 from linker.settings.learn import LearnSettings
@@ -43,15 +47,21 @@ class Walk:
     identifier_weight: np.ndarray
 
 
-def build_walk(projection: Projection, settings: LearnSettings) -> Walk:
+def build_walk(
+    projection: Projection, settings: LearnSettings, addresses: bool | None = None
+) -> Walk:
     """The incidence matrix of ``projection`` restricted to identifiers shared by 2 to
-    ``settings.max_identifier_degree`` accounts (supernodes never)."""
+    ``settings.max_identifier_degree`` accounts (supernodes never); ``addresses`` True
+    or False: to the identifiers that are (are not) addresses or address prefixes (the
+    linker's roles, whatever the input called the kind)."""
     mem = projection.memberships
     ident = projection.identifiers
     n_acc, n_id = len(projection.accounts), len(ident)
     degree = ident["degree"].to_numpy()
     usable = (degree >= 2) & (degree <= settings.max_identifier_degree)
     usable &= ~ident["supernode"].to_numpy(bool)
+    if addresses is not None:
+        usable &= ident["kind"].isin(IP_KINDS).to_numpy() == addresses
     cols = mem["ident"].to_numpy(np.int64)
     keep = (cols >= 0) & usable[np.clip(cols, 0, None)]
     weight = mem["strength"].to_numpy(float)[keep] * ident["p"].to_numpy(float)[cols[keep]]
@@ -87,7 +97,11 @@ def propagate(walk: Walk, seeds: np.ndarray, settings: LearnSettings) -> np.ndar
     alpha = settings.restart
     for _ in range(settings.iterations):
         mass = alpha * start + (1 - alpha) * np.asarray((mass @ to_ident) @ to_account)
-    per_weight = mass * _inverse(walk.account_weight)
+    # an account held by one weak identifier alone (a shared /24) would otherwise look as
+    # close as a seed's ring mate: its weight counts as at least the floor
+    positive = walk.account_weight[walk.account_weight > 0]
+    floor = float(np.quantile(positive, settings.weight_floor_quantile))
+    per_weight = mass / np.maximum(walk.account_weight, floor)
     # 1: as close as the seeds themselves are (restart mass included)
     out: np.ndarray = np.minimum(per_weight / per_weight[live].mean(), 1.0)
     return out

@@ -336,11 +336,14 @@ def learning_lines(meta: dict[str, Any]) -> list[str]:
     model = learning.get("model")
     if model:
         v = model["validation"]
+        chosen = ", ".join(f"{k.split('__')[-1]}={x:g}" for k, x in v["chosen"].items())
         lines.append(
-            f"calibrated model ({v['calibration']}, C={v['c']:g}, {v['folds']}-fold): "
-            f"AP {v['average_precision']:.3f}, ROC AUC {v['roc_auc']:.3f}, Brier "
-            f"{v['brier']:.4f}, calibration error {v['calibration_error']:.3f} on "
-            f"{v['n_labels']:,} labels out of fold; features {', '.join(model['features'])}"
+            f"calibrated model ({v['model']}, {chosen}, {v['calibration']}, "
+            f"{v['folds']}-fold): AP {v['average_precision']:.3f}, ROC AUC "
+            f"{v['roc_auc']:.3f}, Brier {v['brier']:.4f}, calibration error "
+            f"{v['calibration_error']:.3f} on {v['n_labels']:,} labels out of fold; flags at "
+            f"risk {model['flag_threshold']:.2f} (out of fold: precision "
+            f"{v['flag_precision'] or 0:.3f}, recall {v['flag_recall']:.3f})"
         )
     elif learning.get("fallback"):
         lines.append(f"no supervised model: {learning['fallback']}")

@@ -33,18 +33,30 @@ class LearnSettings:
     #: carrier address, a popular fingerprint); below it an identifier's share is split
     #: among its holders, so wide ones carry little
     max_identifier_degree: int = 200
+    #: an account's weight in the degree normalisation counts as at least this quantile
+    #: of all accounts' weights (weak links alone do not make an account close)
+    weight_floor_quantile: float = 0.5
     #: out-of-fold seeds: a labelled account's proximity comes from the other folds'
     #: seeds (and its cluster's label share leaves its own label out), so the model
     #: trains on what it will see on unlabelled accounts
     folds: int = 5
-    #: inverse regularisation strengths tried by cross-validation (L2 logistic)
+    #: "boosting": gradient-boosted trees, monotone in each feature's direction
+    #: (linker/learn/model.py DIRECTION); "logistic": L2 logistic regression
+    model: str = "boosting"
+    #: leaves per tree tried by cross-validation (boosting)
+    leaf_grid: tuple[float, ...] = (7.0, 31.0)
+    #: inverse regularisation strengths tried by cross-validation (logistic)
     c_grid: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
     #: calibration: isotonic with at least this many labels, Platt (sigmoid) below
     isotonic_min_labels: int = 1000
     #: prior strength of a cluster's labelled sybil share (pseudo-labels at the
     #: population's labelled sybil rate), so one label does not decide a cluster
     cluster_share_prior: float = 2.0
-    #: the calibrated risk at which an account is flagged
+    #: accounts are flagged at the lowest calibrated risk at which the out-of-fold flags
+    #: of the labelled accounts are at least this precise (a trust team acts on flags:
+    #: the unsupervised path's own flags are about this precise on generated worlds) ...
+    flag_precision: float = 0.98
+    #: ... and never below this risk
     threshold: float = 0.5
     #: a cluster verdict holds while the cluster's members and the members it had when
     #: the verdict was first applied overlap by at least this Jaccard index; below it
@@ -64,6 +76,10 @@ class LearnSettings:
             raise LinkerError(f"learn sticky_jaccard must be in [0, 1], not {self.sticky_jaccard}")
         if not self.c_grid or min(self.c_grid) <= 0:
             raise LinkerError("learn c_grid must hold positive numbers")
+        if not self.leaf_grid or min(self.leaf_grid) < 2:
+            raise LinkerError("learn leaf_grid must hold numbers of at least 2")
+        if self.model not in ("boosting", "logistic"):
+            raise LinkerError(f"learn model must be boosting or logistic, not {self.model!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for run.json."""
