@@ -257,3 +257,20 @@ def test_a_learned_column_null_everywhere_is_null_in_the_answers(
     assert body["proximity_sybil"] == _expected(
         accounts.set_index("account_id").loc["ring0", "proximity_sybil"]
     )
+
+
+def test_texts_from_analysts_are_encoded_not_pasted(
+    make_client: Callable[..., TestClient], tmp_path: Path, keys: dict[str, str], learned: Learned
+) -> None:
+    """An author's name ends up in label_influence: quotes, newlines and non-ASCII text
+    come back as they were, in valid JSON."""
+    hostile = 'benign verdict by ana"},"risk":1,"x":"\n\u2028 é </script>'
+    accounts = learned.run.accounts.copy()
+    accounts.loc[accounts["account_id"] == "ring0", "label_influence"] = hostile
+    meta = {"run_id": "hostile"}
+    store = EmbeddedStore(tmp_path / "hostile")
+    store.write_run(RunTables("hostile", accounts, learned.run.clusters, learned.run.edges, meta))
+    client = make_client(store)
+    body = _get(client, keys["reader"], "/v1/accounts/ring0/risk")
+    assert body["label_influence"] == hostile
+    assert body["risk"] == _expected(accounts.set_index("account_id").loc["ring0", "risk"])
