@@ -27,6 +27,20 @@ def _examples(*examples: dict[str, Any]) -> ConfigDict:
     return ConfigDict(json_schema_extra={"examples": list(examples)})
 
 
+Verdict = Literal["sybil", "benign"]
+PATH_EXAMPLE = "shares payment ***4242 with 3 confirmed sybil accounts"
+#: the learned fields' note in their descriptions
+IN_LEARNED_RUNS = (
+    " Only in a run that learned from analysts' labels (docs/learning.md); absent otherwise."
+)
+
+
+def _learned(description: str, **constraints: Any) -> Any:
+    """An optional field of a run that learned from labels: absent from the answers of a
+    run without labels, null where the run has no value."""
+    return Field(default=None, description=description + IN_LEARNED_RUNS, **constraints)
+
+
 class ErrorDetail(BaseModel):
     """What went wrong."""
 
@@ -55,37 +69,96 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
+ACCOUNT_EXAMPLE = {
+    "account_id": "acct_000123",
+    "run_id": RUN_ID_EXAMPLE,
+    "risk": 0.91,
+    "own_risk": 0.38,
+    "attached": False,
+    "flagged": True,
+    "cluster_id": "c_7ddd9b8d9b33",
+    "cluster_risk": 0.91,
+    "cluster_size": 41,
+    "reasons": REASONS_EXAMPLE,
+}
+
+
 class AccountRisk(BaseModel):
-    """An account's risk in the current run, with its cluster's."""
+    """An account's risk in the current run, with its cluster's; in a run that learned
+    from analysts' labels, also its unsupervised risk, its proximity to confirmed
+    accounts and the labels that influenced it."""
 
     model_config = _examples(
+        ACCOUNT_EXAMPLE,
         {
-            "account_id": "acct_000123",
-            "run_id": RUN_ID_EXAMPLE,
-            "risk": 0.91,
-            "own_risk": 0.38,
-            "attached": False,
-            "flagged": True,
-            "cluster_id": "c_7ddd9b8d9b33",
-            "cluster_risk": 0.91,
-            "cluster_size": 41,
-            "reasons": REASONS_EXAMPLE,
-        }
+            **ACCOUNT_EXAMPLE,
+            "risk": 0.96,
+            "unsupervised_risk": 0.91,
+            "proximity_sybil": 0.62,
+            "proximity_benign": 0.0,
+            "proximity_path": PATH_EXAMPLE,
+            "learned_reasons": f"closeness to confirmed sybil accounts (0.62: {PATH_EXAMPLE}) "
+            "raised it; its unsupervised risk (0.91) raised it",
+            "analyst_label": None,
+            "label_influence": PATH_EXAMPLE,
+        },
     )
     account_id: str
     run_id: str = Field(description="The run every value of this answer comes from.")
-    risk: float = Field(ge=0, le=1, description="The account's risk: max(cluster risk, own risk).")
+    risk: float = Field(
+        ge=0,
+        le=1,
+        description="The account's risk: max(cluster risk, own risk); in a run that learned "
+        "from labels, the calibrated risk (about 9 in 10 accounts at 0.9 were confirmed).",
+    )
     own_risk: float = Field(ge=0, le=1, description="Risk from the account's own signals only.")
     attached: bool = Field(
         description="True when the account joined its cluster only by sending the "
         "cluster's template families (no card, device or address linked it): the "
         "weakest-evidence members, worth a look before acting."
     )
-    flagged: bool = Field(description="True when the account's cluster is flagged.")
+    flagged: bool = Field(
+        description="True when the account's cluster is flagged; in a run that learned from "
+        "labels, when its calibrated risk reaches the threshold. An analyst's verdict on "
+        "the account or its cluster decides either way."
+    )
     cluster_id: str | None = Field(description="None when the account is in no cluster.")
     cluster_risk: float | None = Field(ge=0, le=1)
     cluster_size: int | None = Field(ge=1)
     reasons: list[str] = Field(description="The cluster's top reasons (at most 3).")
+    unsupervised_risk: float | None = _learned(
+        "The risk the unsupervised path gave (`risk` before calibration on the labels).",
+        ge=0,
+        le=1,
+    )
+    proximity_sybil: float | None = _learned(
+        "Proximity to confirmed sybil accounts, 0 to 1 (1: as close as they are to each "
+        "other); a labelled account's comes from the other labels (out of fold).",
+        ge=0,
+        le=1,
+    )
+    proximity_benign: float | None = _learned(
+        "Proximity to confirmed benign accounts, 0 to 1.", ge=0, le=1
+    )
+    proximity_path: str | None = _learned(
+        "The shortest explanation of `proximity_sybil`: the identifier shared with the "
+        "most confirmed sybil accounts, or the account through which it reaches one. "
+        "Identifier values are always masked, whatever the key's scopes.",
+        examples=[PATH_EXAMPLE],
+    )
+    learned_reasons: str | None = _learned(
+        "The features that moved the calibrated risk most, in words, separated by `; ` "
+        "(null when no model was fitted or the risk is under 0.05)."
+    )
+    analyst_label: Verdict | None = _learned(
+        "The account's label from an analyst's verdict: its own, or its cluster's while "
+        "that verdict holds; null when none."
+    )
+    label_influence: str | None = _learned(
+        "Which labels influenced the account: its own verdict, its cluster's (and whether "
+        "it joined the cluster after the verdict), or the confirmed accounts it is close "
+        "to (with their path); null when none."
+    )
 
 
 class BatchRiskRequest(BaseModel):
@@ -120,9 +193,16 @@ class ClusterSummary(BaseModel):
     )
     cluster_id: str
     size: int = Field(ge=0)
-    risk: float = Field(ge=0, le=1)
+    risk: float = Field(
+        ge=0, le=1, description="In a run that learned from labels: the members' mean risk."
+    )
     flagged: bool
     reasons: list[str]
+    unsupervised_risk: float | None = _learned("The unsupervised path's risk.", ge=0, le=1)
+    analyst_label: Verdict | None = _learned(
+        "The analyst's verdict on the cluster while it holds (the membership has not "
+        "changed substantially since); null when none."
+    )
 
 
 class PageInfo(BaseModel):
@@ -150,6 +230,10 @@ class Member(BaseModel):
     risk: float = Field(ge=0, le=1)
     own_risk: float = Field(ge=0, le=1)
     attached: bool = Field(description="Joined by the cluster's template families alone.")
+    unsupervised_risk: float | None = _learned("The unsupervised path's risk.", ge=0, le=1)
+    proximity_sybil: float | None = _learned("Proximity to confirmed sybil accounts.", ge=0, le=1)
+    proximity_benign: float | None = _learned("Proximity to confirmed benign accounts.", ge=0, le=1)
+    analyst_label: Verdict | None = _learned("The member's label from a verdict.")
 
 
 class MemberPage(PageInfo):
@@ -218,7 +302,7 @@ class LabelIn(BaseModel):
     )
     target_type: Literal["account", "cluster"]
     target_id: Identifier
-    label: Literal["sybil", "benign"]
+    label: Verdict
     # the pattern puts "not only blanks" into the OpenAPI document, where min_length
     # after stripping cannot be seen
     author: Annotated[

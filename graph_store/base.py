@@ -20,6 +20,20 @@ class GraphStoreError(Exception):
 #: columns of the per-run tables every store writes and reads back
 ACCOUNT_COLUMNS = ["account_id", "cluster_id", "risk", "flagged", "own_risk", "attached"]
 CLUSTER_COLUMNS = ["cluster_id", "size", "risk", "flagged", "reasons"]
+#: account columns of a run that learned from labels (docs/learning.md), each present
+#: only then: a run without labels has none of them, and a store gives back those the
+#: run had
+LEARNED_ACCOUNT_COLUMNS = (
+    "unsupervised_risk",
+    "proximity_sybil",
+    "proximity_benign",
+    "proximity_path",
+    "learned_reasons",
+    "analyst_label",
+    "label_influence",
+)
+#: the same for clusters (clusters keep every column as a property anyway)
+LEARNED_CLUSTER_COLUMNS = ("unsupervised_risk", "analyst_label")
 EDGE_COLUMNS = ["a", "b", "weight", "n_shared", "evidence"]
 MEMBERSHIP_COLUMNS = ("account_id", "kind", "value", "n_obs", "first_ts", "last_ts", "strength")
 #: columns of analyst verdicts (the API's labels, a VerdictStore's verdicts)

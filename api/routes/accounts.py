@@ -20,7 +20,10 @@ JSON = "application/json"
     "/{account_id}/risk",
     response_model=AccountRisk,
     summary="Risk of one account",
-    description="The account's risk, its cluster's risk and top reasons. Scope `risk:read`.",
+    description="The account's risk, its cluster's risk and top reasons; in a run that "
+    "learned from analysts' labels, also its unsupervised risk, its proximity to confirmed "
+    "sybil and benign accounts with the (masked) path that explains it, the reasons of its "
+    "calibrated risk and the labels that influenced it. Scope `risk:read`.",
     responses=error_responses(401, 403, 404, 422, 503),
 )
 async def account_risk(

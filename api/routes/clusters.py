@@ -18,8 +18,11 @@ router = APIRouter(prefix="/v1/clusters", tags=["clusters"])
 @router.get(
     "",
     response_model=ClusterPage,
+    # the learned fields are absent from the answers of a run without labels
+    response_model_exclude_unset=True,
     summary="List clusters by risk",
-    description="Clusters by risk descending, filtered. Scope `risk:read`.",
+    description="Clusters by risk descending, filtered. In a run that learned from "
+    "analysts' labels, each also has its unsupervised risk and verdict. Scope `risk:read`.",
     responses=error_responses(401, 403, 409, 422, 503),
 )
 async def list_clusters(
@@ -44,9 +47,12 @@ async def list_clusters(
 @router.get(
     "/{cluster_id}",
     response_model=ClusterDetail,
+    response_model_exclude_unset=True,
     summary="One cluster",
     description="Size, risk, reasons, features, the identifier kinds that hold it together "
-    "and a page of members. Identifier values are masked unless the key has "
+    "and a page of members (in a run that learned from analysts' labels, with the "
+    "unsupervised risk and verdict of the cluster and of each member, and each member's "
+    "proximity to confirmed accounts). Identifier values are masked unless the key has "
     "`identifiers:read`. Scope `risk:read`.",
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )

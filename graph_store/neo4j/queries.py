@@ -3,6 +3,7 @@ together here is labels and relationship types from the fixed table in ``schema`
 
 from __future__ import annotations
 
+from graph_store.base import LEARNED_ACCOUNT_COLUMNS
 from graph_store.neo4j.schema import CONSTRAINTS, GENERIC, INDEXES, KIND_LABELS
 
 __all__ = ["CONSTRAINTS", "GENERIC", "INDEXES", "KIND_LABELS"]
@@ -186,9 +187,13 @@ OPTIONAL MATCH (p:RunPointer {name: 'latest'})
 RETURN r.status AS status, p.run_id AS latest
 """
 
+# ``learned_accounts`` / ``learned_clusters``: the optional columns of a run that learned
+# from labels (graph_store.base) that this run has, so that it is read back with exactly
+# those, even one that is null everywhere (a property is never null in Neo4j)
 CREATE_RUN = """
 CREATE (r:Run {run_id: $run_id, status: 'writing', started_at: datetime(), meta: $meta,
-               lease_until: datetime() + duration({seconds: $lease})})
+               lease_until: datetime() + duration({seconds: $lease}),
+               learned_accounts: $learned_accounts, learned_clusters: $learned_clusters})
 """
 
 # the writer renews its lease while it writes; a 'writing' run whose lease ran out was
@@ -208,15 +213,23 @@ SET c += row.props, c.reasons = row.reasons
 CREATE (c)-[:IN_RUN]->(r)
 """
 
-# accounts are MERGEd so that a run can be written into a store that holds no input
+
+def _copy_learned(target: str, source: str) -> str:
+    """The learned account columns as ``SET`` items from ``source`` to ``target``."""
+    return ", ".join(f"{target}.{c} = {source}.{c}" for c in LEARNED_ACCOUNT_COLUMNS)
+
+
+# accounts are MERGEd so that a run can be written into a store that holds no input; the
+# learned columns a run lacks are missing from its rows, so they are null: not set
 CREATE_SCORES = f"""
 UNWIND $rows AS row
 {ACCOUNT_CAPTION}
 MATCH (r:Run {{run_id: $run_id}})
 MERGE (a:Account {{account_id: row.account_id}})
 ON CREATE SET a.caption = caption
-CREATE (a)-[:SCORED {{risk: row.risk, own_risk: row.own_risk, flagged: row.flagged,
-                     cluster_id: row.cluster_id, attached: row.attached}}]->(r)
+CREATE (a)-[s:SCORED {{risk: row.risk, own_risk: row.own_risk, flagged: row.flagged,
+                      cluster_id: row.cluster_id, attached: row.attached}}]->(r)
+SET {_copy_learned("s", "row")}
 WITH a, row
 WHERE row.cluster_id IS NOT NULL
 MATCH (c:Cluster {{run_id: $run_id, cluster_id: row.cluster_id}})
@@ -241,15 +254,17 @@ RETURN clusters, scores, links
 """
 
 # the switch: one transaction makes the new run the one readers see (the pointer) and
-# copies its results onto the accounts
-PUBLISH_RUN = """
-MATCH (r:Run {run_id: $run_id, status: 'writing'})
+# copies its results onto the accounts (a learned column the run lacks is removed from
+# them: SET to null)
+PUBLISH_RUN = f"""
+MATCH (r:Run {{run_id: $run_id, status: 'writing'}})
 SET r.status = 'complete', r.completed_at = datetime()
-MERGE (p:RunPointer {name: 'latest'})
+MERGE (p:RunPointer {{name: 'latest'}})
 SET p.previous = p.run_id, p.run_id = $run_id, p.published_at = datetime()
 WITH r
 OPTIONAL MATCH (a:Account)-[s:SCORED]->(r)
-SET a.cluster_id = s.cluster_id, a.risk = s.risk, a.flagged = s.flagged
+SET a.cluster_id = s.cluster_id, a.risk = s.risk, a.flagged = s.flagged,
+    {_copy_learned("a", "s")}
 RETURN r.run_id AS run_id, count(s) AS accounts
 """
 
@@ -302,12 +317,17 @@ RETURN count(*) AS deleted
 
 DELETE_RUN_NODE = "MATCH (r:Run {run_id: $run_id}) DETACH DELETE r"
 
-READ_RUN = "MATCH (r:Run {run_id: $run_id}) RETURN r.meta AS meta, r.status AS status"
+READ_RUN = """
+MATCH (r:Run {run_id: $run_id})
+RETURN r.meta AS meta, r.status AS status, coalesce(r.learned_accounts, []) AS learned_accounts,
+       coalesce(r.learned_clusters, []) AS learned_clusters
+"""
 
-READ_RUN_ACCOUNTS = """
-MATCH (a:Account)-[s:SCORED]->(:Run {run_id: $run_id})
+READ_RUN_ACCOUNTS = f"""
+MATCH (a:Account)-[s:SCORED]->(:Run {{run_id: $run_id}})
 RETURN a.account_id AS account_id, s.cluster_id AS cluster_id, s.risk AS risk,
-       s.flagged AS flagged, s.own_risk AS own_risk, coalesce(s.attached, false) AS attached
+       s.flagged AS flagged, s.own_risk AS own_risk, coalesce(s.attached, false) AS attached,
+       {", ".join(f"s.{c} AS {c}" for c in LEARNED_ACCOUNT_COLUMNS)}
 """
 
 READ_RUN_CLUSTERS = """

@@ -13,7 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from graph_store.base import GraphStoreError, InputTables, RunTables
+from graph_store.base import (
+    ACCOUNT_COLUMNS,
+    LEARNED_ACCOUNT_COLUMNS,
+    LEARNED_CLUSTER_COLUMNS,
+    GraphStoreError,
+    InputTables,
+    RunTables,
+)
 
 
 #: Account property -> per-account prompt feature column
@@ -229,9 +236,38 @@ def cluster_rows(clusters: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def clusters_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+def learned_columns(run: RunTables) -> dict[str, list[str]]:
+    """The learned columns (``graph_store.base``) the run's accounts and clusters have."""
+    return {
+        "accounts": [c for c in LEARNED_ACCOUNT_COLUMNS if c in run.accounts],
+        "clusters": [c for c in LEARNED_CLUSTER_COLUMNS if c in run.clusters],
+    }
+
+
+def score_rows(accounts: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the accounts' SCORED relationships: the core columns and the learned
+    columns the run has."""
+    learned = [c for c in LEARNED_ACCOUNT_COLUMNS if c in accounts]
+    rows = accounts.reindex(columns=[*ACCOUNT_COLUMNS, *learned])
+    rows["attached"] = rows["attached"].fillna(False).astype(bool)
+    return rows
+
+
+def scores_frame(rows: list[dict[str, Any]], learned: list[str]) -> pd.DataFrame:
+    """The accounts table of a run from its SCORED rows, with the ``learned`` columns it
+    was written with (null everywhere included), sorted by account id."""
+    frame = pd.DataFrame(rows, columns=[*ACCOUNT_COLUMNS, *learned])
+    return frame.sort_values("account_id", ignore_index=True)
+
+
+def clusters_frame(rows: list[dict[str, Any]], learned: list[str] | None = None) -> pd.DataFrame:
+    """The clusters table of a run from its Cluster nodes, with the ``learned`` columns
+    it was written with (a property that is null on every cluster is on none)."""
     props = pd.DataFrame([r["props"] for r in rows])
     props = props.drop(columns=["run_id", "reasons"], errors="ignore")
+    for col in learned or ():
+        if col not in props:
+            props[col] = None
     props["cluster_id"] = [r["cluster_id"] for r in rows]
     props["reasons"] = [list(r["reasons"] or []) for r in rows]
     if props.empty:

@@ -40,6 +40,9 @@ INDEXES: dict[str, str] = {
     "ip_prefix": "CREATE INDEX ip_prefix IF NOT EXISTS FOR (n:IP) ON (n.prefix)",
     "account_cluster": "CREATE INDEX account_cluster IF NOT EXISTS "
     "FOR (n:Account) ON (n.cluster_id)",
+    # accounts by the analyst's verdict of the published run (copied with its results)
+    "account_analyst_label": "CREATE INDEX account_analyst_label IF NOT EXISTS "
+    "FOR (n:Account) ON (n.analyst_label)",
     # LINKED relationships of a run are found (and deleted) by their run_id
     "linked_run": "CREATE INDEX linked_run IF NOT EXISTS FOR ()-[r:LINKED]-() ON (r.run_id)",
 }

@@ -63,12 +63,15 @@ from graph_store.neo4j.rows import (
     check_run,
     cluster_rows,
     clusters_frame,
+    learned_columns,
     lists,
     membership_rows,
     node_map,
     prefixes,
     prompt_frame,
     records,
+    score_rows,
+    scores_frame,
 )
 
 if TYPE_CHECKING:
@@ -394,15 +397,17 @@ class Neo4jStore:
             self.delete_run(row["run_id"])
 
     def _write_run_parts(self, run: RunTables) -> None:
+        learned = learned_columns(run)
         self._write(
             q.CREATE_RUN,
             run_id=run.run_id,
             meta=json.dumps(run.meta, default=str),
             lease=self.config.lease_seconds,
+            learned_accounts=learned["accounts"],
+            learned_clusters=learned["clusters"],
         )
         self._write_rows(q.CREATE_CLUSTERS, cluster_rows(run.clusters), run_id=run.run_id)
-        accounts = run.accounts.reindex(columns=ACCOUNT_COLUMNS)
-        accounts["attached"] = accounts["attached"].fillna(False).astype(bool)
+        accounts = score_rows(run.accounts)
         self._write_rows(q.CREATE_SCORES, records(accounts), run_id=run.run_id)
         links = run.edges[["a", "b", "weight", "n_shared", "evidence"]]
         self._write_rows(q.CREATE_LINKS, records(links), run_id=run.run_id)
@@ -465,12 +470,12 @@ class Neo4jStore:
         if not found or found[0]["status"] != "complete":
             return None
         meta = json.loads(found[0]["meta"])
-        accounts = pd.DataFrame(
-            self._read(q.READ_RUN_ACCOUNTS, run_id=run_id),
-            columns=ACCOUNT_COLUMNS,
+        accounts = scores_frame(
+            self._read(q.READ_RUN_ACCOUNTS, run_id=run_id), found[0]["learned_accounts"]
         )
-        accounts = accounts.sort_values("account_id", ignore_index=True)
-        clusters = clusters_frame(self._read(q.READ_RUN_CLUSTERS, run_id=run_id))
+        clusters = clusters_frame(
+            self._read(q.READ_RUN_CLUSTERS, run_id=run_id), found[0]["learned_clusters"]
+        )
         edges = pd.DataFrame(
             self._read(q.READ_RUN_LINKS, run_id=run_id),
             columns=["a", "b", "weight", "n_shared", "evidence"],

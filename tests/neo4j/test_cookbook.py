@@ -102,6 +102,9 @@ def test_guide_has_the_queries() -> None:
         "bridging-identifiers",
         "changed-accounts",
         "changed-clusters",
+        "close-to-fraud",
+        "labelled-accounts",
+        "labelled-clusters",
     }
     for query in cookbook().values():
         assert "{name: 'latest'}" in query  # every query reads the published run

@@ -51,6 +51,7 @@ pytestmark = [pytest.mark.neo4j, pytest.mark.xdist_group("neo4j")]
 SAME_AS = {
     "cluster-graph": lambda: cookbook()["cluster-graph"],
     "changed-clusters": lambda: cookbook()["changed-clusters"],
+    "close-to-fraud": lambda: cookbook()["close-to-fraud"],
     "record-cluster-verdict": lambda: q.RECORD_CLUSTER_VERDICT,
     "record-account-verdict": lambda: q.RECORD_ACCOUNT_VERDICT,
 }
@@ -60,6 +61,8 @@ STEPS = [
     "cluster-graph",
     "cluster-timeline",
     "shares-with-fraud",
+    "set-min-proximity",
+    "close-to-fraud",
     "cluster-changes",
     "set-min-risk-change",
     "changed-clusters",
@@ -204,6 +207,10 @@ def test_guide_queries_answer_from_the_run(linked: Any, neo4j_driver: Any) -> No
 
     # nothing confirmed yet; then the second cluster is confirmed fraud
     assert not _query(neo4j_driver, texts["shares-with-fraud"], cluster_id=cluster)
+    # a run without labels has no proximity: the query answers nothing (and runs)
+    min_proximity = _query(neo4j_driver, "RETURN " + _param_value(texts["set-min-proximity"]))
+    assert list(min_proximity[0].values()) == [0.3]
+    assert not _query(neo4j_driver, texts["close-to-fraud"], min_proximity=0.0)
     other = top["cluster_id"].iloc[1]
     recorded = _query(neo4j_driver, q.RECORD_CLUSTER_VERDICT, cluster_id=other, verdict=verdict)
     assert recorded == [
