@@ -144,7 +144,8 @@ def fit(features: pd.DataFrame, y: np.ndarray, settings: LearnSettings) -> Fitte
 def _fit(features: pd.DataFrame, y: np.ndarray, settings: LearnSettings) -> FittedModel:
     """Fit on the labelled rows ``features`` (``y``: 1 sybil, 0 benign).
 
-    ``settings.model``: ``boosting`` (gradient-boosted trees held monotone in each
+    ``settings.model`` (``auto``: boosting with ``boosting_min_labels`` per class):
+    ``boosting`` (gradient-boosted trees held monotone in each
     feature's DIRECTION, their leaf count from ``settings.leaf_grid``) or ``logistic``
     (L2 logistic regression, C from ``settings.c_grid``; a feature whose coefficient
     has the wrong sign is dropped and the model refitted), either chosen by stratified
@@ -153,10 +154,14 @@ def _fit(features: pd.DataFrame, y: np.ndarray, settings: LearnSettings) -> Fitt
     and the flag threshold come from out-of-fold calibrated predictions."""
     folds = StratifiedKFold(settings.folds, shuffle=True, random_state=settings.seed)
     names = list(FEATURES)
+    kind = settings.model
+    if kind == "auto":
+        enough = np.bincount(y, minlength=2).min() >= settings.boosting_min_labels
+        kind = "boosting" if enough else "logistic"
     while True:
         x = features[names]
-        search = _search(x, y, folds, settings)
-        if settings.model != "logistic":
+        search = _search(x, y, folds, settings, kind)
+        if kind != "logistic":
             break
         coef = search.best_estimator_.named_steps["logisticregression"].coef_[0]
         wrong = coef * np.array([DIRECTION[n] for n in names])
@@ -175,7 +180,7 @@ def _fit(features: pd.DataFrame, y: np.ndarray, settings: LearnSettings) -> Fitt
         "n_labels": len(y),
         "n_sybil": int(y.sum()),
         "n_benign": int(len(y) - y.sum()),
-        "model": settings.model,
+        "model": kind,
         "chosen": {k: float(v) for k, v in search.best_params_.items()},
         "calibration": method,
         "folds": settings.folds,
@@ -218,11 +223,11 @@ def _out_of_fold(
 
 
 def _search(
-    x: pd.DataFrame, y: np.ndarray, folds: StratifiedKFold, settings: LearnSettings
+    x: pd.DataFrame, y: np.ndarray, folds: StratifiedKFold, settings: LearnSettings, kind: str
 ) -> GridSearchCV:
-    """The model of ``settings.model`` with the regularisation that cross-validates best
-    on log loss, refitted on all of ``x``."""
-    if settings.model == "logistic":
+    """The model ``kind`` (boosting or logistic) with the regularisation that
+    cross-validates best on log loss, refitted on all of ``x``."""
+    if kind == "logistic":
         base: Any = make_pipeline(
             StandardScaler(), LogisticRegression(solver="newton-cholesky", max_iter=200)
         )
@@ -232,7 +237,8 @@ def _search(
             monotonic_cst=[DIRECTION[n] for n in x.columns],
             l2_regularization=1.0,
             max_iter=200,
-            early_stopping=True,
+            # early stopping holds out a tenth of each fold: only with labels to spare
+            early_stopping=bool(np.bincount(y, minlength=2).min() >= 100),
             n_iter_no_change=10,
             random_state=settings.seed,
         )

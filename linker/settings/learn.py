@@ -41,8 +41,11 @@ class LearnSettings:
     #: trains on what it will see on unlabelled accounts
     folds: int = 5
     #: "boosting": gradient-boosted trees, monotone in each feature's direction
-    #: (linker/learn/model.py DIRECTION); "logistic": L2 logistic regression
-    model: str = "boosting"
+    #: (linker/learn/model.py DIRECTION); "logistic": L2 logistic regression; "auto":
+    #: boosting when each class has ``boosting_min_labels`` labels, logistic below (trees
+    #: need leaves of 20 labels; a few dozen labels make a constant)
+    model: str = "auto"
+    boosting_min_labels: int = 100
     #: leaves per tree tried by cross-validation (boosting)
     leaf_grid: tuple[float, ...] = (7.0, 31.0)
     #: inverse regularisation strengths tried by cross-validation (logistic)
@@ -78,8 +81,8 @@ class LearnSettings:
             raise LinkerError("learn c_grid must hold positive numbers")
         if not self.leaf_grid or min(self.leaf_grid) < 2:
             raise LinkerError("learn leaf_grid must hold numbers of at least 2")
-        if self.model not in ("boosting", "logistic"):
-            raise LinkerError(f"learn model must be boosting or logistic, not {self.model!r}")
+        if self.model not in ("auto", "boosting", "logistic"):
+            raise LinkerError(f"learn model must be auto, boosting or logistic, not {self.model!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for run.json."""

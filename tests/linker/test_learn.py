@@ -357,6 +357,6 @@ def test_link_learns_from_the_input_labels_only_when_asked(world, tmp_path: Path
     meta = json.loads((tmp_path / "b" / "run.json").read_text())
     assert meta["labels"]["sources"]["input"]["n"] == len(labels)
     assert meta["settings"]["learn"]["input_labels"] is True
-    assert "calibrated model (boosting, max_leaf_nodes=" in learned.output
+    assert "calibrated model (boosting, max_leaf_nodes=" in learned.output  # 5,000 labels
     assert (tmp_path / "b" / "risk_model.joblib").is_file()
     assert not (tmp_path / "a" / "risk_model.joblib").exists()
