@@ -118,7 +118,7 @@ def _learn_scores(
         [paths[i] for i in np.flatnonzero(worth)],
         settings.reasons_per_account,
     )
-    accounts["risk"] = risk.round(4)
+    accounts["risk"] = risk.round(6)  # the tie-break sits in the 4th decimal
     accounts["flagged"] = risk >= fitted.flag_threshold
     accounts["learned_reasons"] = why
     mean = pd.Series(risk, index=accounts.index).groupby(accounts["cluster_id"]).mean()

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.calibration import CalibratedClassifierCV, calibration_curve
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.isotonic import IsotonicRegression
@@ -43,6 +44,9 @@ FEATURE_TEXT: dict[str, str] = {
     "cluster_sybil_share": "the labels in its cluster ({value:.0%} sybil)",
 }
 FEATURES = tuple(FEATURE_TEXT)
+#: the share of the model's own score in the risk, to order accounts within a step of
+#: the isotonic calibration (it moves no risk by more than this)
+TIE_BREAK = 1e-3
 #: the direction each feature may push the risk (+1 up, -1 down, 0 either). A fitted
 #: coefficient of the other sign is an artefact of correlated features (the
 #: unsupervised risk already holds the cluster's risk, say); such a feature is dropped
@@ -76,8 +80,15 @@ class FittedModel:
     validation: dict[str, Any] = field(default_factory=dict)
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
-        """Calibrated risk per row of ``features``."""
-        return np.asarray(self.calibrated.predict_proba(features[list(self.features)])[:, 1])
+        """Calibrated risk per row of ``features``. Isotonic calibration is a step
+        function, and a step can hold both classes; within a step the model's own score
+        tells accounts apart: the risk is ``(1 - TIE_BREAK) * calibrated + TIE_BREAK *
+        sigmoid(score)``, which moves no risk by more than TIE_BREAK."""
+        x = features[list(self.features)]
+        calibrated = np.asarray(self.calibrated.predict_proba(x)[:, 1], dtype=float)
+        score = np.asarray(self.raw.decision_function(x), dtype=float)
+        out: np.ndarray = (1 - TIE_BREAK) * calibrated + TIE_BREAK * expit(score)
+        return out
 
     def contributions(self, features: pd.DataFrame) -> np.ndarray:
         """Per row and feature, how far the model's log-odds move when the feature takes
