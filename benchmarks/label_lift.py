@@ -60,6 +60,36 @@ def given_mask(labels: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
     return rank <= fraction
 
 
+PICTURE = ROOT / "docs" / "img" / "label-lift.png"
+
+
+def draw(title: str, truth: np.ndarray, free: np.ndarray, learned: np.ndarray) -> None:
+    """Precision-recall of the hidden half with and without labels, and the learned
+    risk's calibration curve, into docs/img/label-lift.png."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import precision_recall_curve
+
+    fig, (pr, cal) = plt.subplots(1, 2, figsize=(10, 4.2))
+    for name, score in (("label-free", free), ("learned", learned)):
+        precision, recall, _ = precision_recall_curve(truth, score)
+        pr.plot(recall, precision, label=name)
+    pr.set(xlabel="recall", ylabel="precision", ylim=(0.5, 1.01), title="hidden half")
+    pr.legend(loc="lower left")
+    observed, predicted = calibration_curve(truth, learned, n_bins=10, strategy="quantile")
+    cal.plot([0, 1], [0, 1], color="grey", linestyle=":")
+    cal.plot(predicted, observed, marker="o")
+    cal.set(xlabel="calibrated risk", ylabel="share confirmed sybil", title="calibration")
+    fig.suptitle(title)
+    fig.tight_layout()
+    PICTURE.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(PICTURE, dpi=110)
+    plt.close(fig)
+
+
 def figures(accounts: pd.DataFrame, hidden: pd.DataFrame) -> dict[str, Any]:
     """The hidden accounts' figures."""
     ev = evaluate(accounts, hidden)
@@ -77,8 +107,11 @@ def figures(accounts: pd.DataFrame, hidden: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def measure(world: Path, fractions: list[float], seed: int) -> list[dict[str, Any]]:
-    """Label-free and learned figures of ``world`` at each fraction."""
+def measure(
+    world: Path, fractions: list[float], seed: int, picture: str = ""
+) -> list[dict[str, Any]]:
+    """Label-free and learned figures of ``world`` at each fraction (with ``picture``,
+    the first fraction's curves are drawn under that title)."""
     settings = LinkSettings()
     dataset = load_dataset(world, stream_prompts=True)
     labels = dataset.labels
@@ -100,6 +133,17 @@ def measure(world: Path, fractions: list[float], seed: int) -> list[dict[str, An
         learned = learn(projection, acc, cl, verdicts, {}, settings.learn)
         learn_s = time.perf_counter() - start
         model = learned.report.get("model") or {}
+        if picture:
+            joined = acc.merge(hidden, on="account_id").merge(
+                accounts[["account_id", "risk"]], on="account_id", suffixes=("", "_free")
+            )
+            draw(
+                f"{picture}, {fraction:.0%} of the labels given",
+                (joined["label"] == "sybil").to_numpy(),
+                joined["risk_free"].to_numpy(float),
+                joined["risk"].to_numpy(float),
+            )
+            picture = ""
         rows.append(
             {
                 "fraction": fraction,
@@ -133,7 +177,9 @@ def run(
                 elif family != "a":
                     world = Path(tmp) / family
                     VARIANTS[family](base, world, seed)
-                for row in measure(world, fractions, seed):
+                first = not out and family == families[0]
+                title = f"{FAMILY_NAMES[family]}, seed {seed}" if first else ""
+                for row in measure(world, fractions, seed, title):
                     row = {"family": family, "accounts": n_accounts, "seed": seed, **row}
                     out.append(row)
                     _save(out)
