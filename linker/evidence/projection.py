@@ -11,11 +11,16 @@ import pandas as pd
 from linker.evidence.identifiers import account_memberships, identifier_table
 from linker.evidence.pairs import expand_pairs, pair_evidence, sync_counts
 from linker.graph import leiden_labels
-from linker.model import LinkInput
+from linker.model import LinkInput, require_columns
 from linker.settings import LinkageSettings, is_instrument
 
+#: columns each table of a Projection must have (others may follow)
+IDENTIFIER_COLUMNS = ("kind", "value", "degree", "p", "supernode")
+PROJECTED_MEMBERSHIP_COLUMNS = ("account", "ident", "strength")
+EDGE_COLUMNS = ("a", "b", "weight")
 
-@dataclass
+
+@dataclass(frozen=True)
 class Projection:
     """The linkage graph of one run.
 
@@ -33,6 +38,11 @@ class Projection:
     identifiers: pd.DataFrame
     memberships: pd.DataFrame
     edges: pd.DataFrame
+
+    def __post_init__(self) -> None:
+        require_columns(self.identifiers, IDENTIFIER_COLUMNS, "projection: identifiers")
+        require_columns(self.memberships, PROJECTED_MEMBERSHIP_COLUMNS, "projection: memberships")
+        require_columns(self.edges, EDGE_COLUMNS, "projection: edges")
 
 
 def _judged(identifiers: pd.DataFrame, settings: LinkageSettings) -> np.ndarray:

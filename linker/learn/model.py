@@ -44,9 +44,6 @@ FEATURE_TEXT: dict[str, str] = {
     "cluster_sybil_share": "the labels in its cluster ({value:.0%} sybil)",
 }
 FEATURES = tuple(FEATURE_TEXT)
-#: the share of the model's own score in the risk, to order accounts within a step of
-#: the isotonic calibration (it moves no risk by more than this)
-TIE_BREAK = 1e-3
 #: the direction each feature may push the risk (+1 up, -1 down, 0 either). A fitted
 #: coefficient of the other sign is an artefact of correlated features (the
 #: unsupervised risk already holds the cluster's risk, say); such a feature is dropped
@@ -78,16 +75,18 @@ class FittedModel:
     #: the calibrated risk at which an account is flagged
     flag_threshold: float = 0.5
     validation: dict[str, Any] = field(default_factory=dict)
+    #: LearnSettings.tie_break
+    tie_break: float = 0.001
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
         """Calibrated risk per row of ``features``. Isotonic calibration is a step
         function, and a step can hold both classes; within a step the model's own score
-        tells accounts apart: the risk is ``(1 - TIE_BREAK) * calibrated + TIE_BREAK *
-        sigmoid(score)``, which moves no risk by more than TIE_BREAK."""
+        tells accounts apart: the risk is ``(1 - tie_break) * calibrated + tie_break *
+        sigmoid(score)``, which moves no risk by more than ``tie_break``."""
         x = features[list(self.features)]
         calibrated = np.asarray(self.calibrated.predict_proba(x)[:, 1], dtype=float)
         score = np.asarray(self.raw.decision_function(x), dtype=float)
-        out: np.ndarray = (1 - TIE_BREAK) * calibrated + TIE_BREAK * expit(score)
+        out: np.ndarray = (1 - self.tie_break) * calibrated + self.tie_break * expit(score)
         return out
 
     def contributions(self, features: pd.DataFrame) -> np.ndarray:
@@ -209,7 +208,9 @@ def _fit(features: pd.DataFrame, y: np.ndarray, settings: LearnSettings) -> Fitt
         },
     }
     reference = {n: float(features[n].median()) for n in names}
-    return FittedModel(calibrated, best, tuple(names), reference, threshold, validation)
+    return FittedModel(
+        calibrated, best, tuple(names), reference, threshold, validation, settings.tie_break
+    )
 
 
 def _out_of_fold(
@@ -246,10 +247,10 @@ def _search(
     else:
         base = HistGradientBoostingClassifier(
             monotonic_cst=[DIRECTION[n] for n in x.columns],
-            l2_regularization=1.0,
-            max_iter=200,
+            l2_regularization=settings.boosting_l2,
+            max_iter=settings.boosting_max_iter,
             # early stopping holds out a tenth of each fold: only with labels to spare
-            early_stopping=bool(np.bincount(y, minlength=2).min() >= 100),
+            early_stopping=bool(np.bincount(y, minlength=2).min() >= settings.boosting_min_labels),
             n_iter_no_change=10,
             random_state=settings.seed,
         )

@@ -46,6 +46,13 @@ class LearnSettings:
     #: need leaves of 20 labels; a few dozen labels make a constant)
     model: str = "auto"
     boosting_min_labels: int = 100
+    #: the trees' L2 leaf regularisation and most boosting rounds (early stopping, with
+    #: ``boosting_min_labels`` per class, ends sooner when 10 rounds bring nothing)
+    boosting_l2: float = 1.0
+    boosting_max_iter: int = 200
+    #: the share of the model's own score in the risk, ordering accounts within a step of
+    #: the isotonic calibration (no risk moves by more than this)
+    tie_break: float = 0.001
     #: leaves per tree tried by cross-validation (boosting)
     leaf_grid: tuple[float, ...] = (7.0, 31.0)
     #: inverse regularisation strengths tried by cross-validation (logistic)

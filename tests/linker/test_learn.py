@@ -47,7 +47,9 @@ def _projection(
     rows = [(a, i) for i, k in enumerate(keys) for a in holders[k]]
     memberships = pd.DataFrame(rows, columns=["account", "ident"]).assign(strength=1.0)
     accounts = pd.Index([f"acc{i}" for i in range(n_accounts)])
-    return Projection(accounts, identifiers, memberships, pd.DataFrame())
+    return Projection(
+        accounts, identifiers, memberships, pd.DataFrame(columns=["a", "b", "weight"])
+    )
 
 
 def proj_holders(n: int) -> list[tuple[tuple[str, str], list[int]]]:
@@ -360,3 +362,16 @@ def test_link_learns_from_the_input_labels_only_when_asked(world, tmp_path: Path
     assert "calibrated model (boosting, max_leaf_nodes=" in learned.output  # 5,000 labels
     assert (tmp_path / "b" / "risk_model.joblib").is_file()
     assert not (tmp_path / "a" / "risk_model.joblib").exists()
+
+
+def test_a_projection_without_its_columns_is_refused() -> None:
+    """The evidence stage's hand-off is checked where it is built."""
+    from linker.errors import LinkerError
+
+    proj = _projection({("card", "x"): [0, 1]}, 2)
+    with pytest.raises(LinkerError, match="projection: edges lacks column 'b'"):
+        Projection(proj.accounts, proj.identifiers, proj.memberships, pd.DataFrame(columns=["a"]))
+    with pytest.raises(LinkerError, match="projection: memberships lacks column 'ident'"):
+        Projection(
+            proj.accounts, proj.identifiers, proj.memberships.drop(columns="ident"), proj.edges
+        )
