@@ -124,7 +124,7 @@ def test_every_account_answer_carries_the_run_s_learned_columns(
         assert set(body) == CORE_FIELDS | set(LEARNED_ACCOUNT_COLUMNS)
         for column in LEARNED_ACCOUNT_COLUMNS:
             assert body[column] == _expected(row[column]), (row["account_id"], column)
-        assert body["risk"] == pytest.approx(row["risk"])
+        assert body["risk"] == pytest.approx(row["risk"], abs=5e-5)  # the API gives 4 decimals
     # the single answer is the batch's
     assert _get(learned_client, keys["reader"], "/v1/accounts/ring5/risk") == results["ring5"]
 
