@@ -119,11 +119,15 @@ def _learn_scores(
         settings.reasons_per_account,
     )
     accounts["risk"] = risk.round(6)  # the tie-break sits in the 4th decimal
-    accounts["flagged"] = risk >= fitted.flag_threshold
+    if fitted.flag_threshold is not None:
+        accounts["flagged"] = risk >= fitted.flag_threshold
+    # else no calibrated risk reached flag_precision out of fold: the unsupervised flags
+    # stand (run.json: learning.model.flag_threshold null)
     accounts["learned_reasons"] = why
     mean = pd.Series(risk, index=accounts.index).groupby(accounts["cluster_id"]).mean()
     clusters["risk"] = clusters["cluster_id"].map(mean).fillna(0.0).to_numpy().round(4)
-    clusters["flagged"] = clusters["risk"] >= fitted.flag_threshold
+    if fitted.flag_threshold is not None:
+        clusters["flagged"] = clusters["risk"] >= fitted.flag_threshold
     clusters["reasons"] = [
         [f"calibrated on {fitted.validation['n_labels']} labels: members' mean risk {r:.2f}", *rs]
         for r, rs in zip(clusters["risk"], clusters["reasons"], strict=True)

@@ -72,8 +72,9 @@ class FittedModel:
     features: tuple[str, ...] = FEATURES
     #: per feature, the typical account's value (the reasons' point of comparison)
     reference: dict[str, float] = field(default_factory=dict)
-    #: the calibrated risk at which an account is flagged
-    flag_threshold: float = 0.5
+    #: the calibrated risk at which an account is flagged (None: no risk reached the
+    #: precision target out of fold; the unsupervised flags stand)
+    flag_threshold: float | None = 0.5
     validation: dict[str, Any] = field(default_factory=dict)
     #: LearnSettings.tie_break
     tie_break: float = 0.001
@@ -108,7 +109,9 @@ class FittedModel:
             "features": list(self.features),
             "dropped": [f for f in FEATURES if f not in self.features],
             "reference": {k: round(v, 4) for k, v in self.reference.items()},
-            "flag_threshold": round(self.flag_threshold, 4),
+            "flag_threshold": None
+            if self.flag_threshold is None
+            else round(self.flag_threshold, 6),
             "validation": self.validation,
         }
         if isinstance(self.raw, Pipeline):
@@ -130,17 +133,17 @@ def calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
     return float(total / len(y))
 
 
-def flag_threshold(y: np.ndarray, oof: np.ndarray, settings: LearnSettings) -> float:
+def flag_threshold(y: np.ndarray, oof: np.ndarray, settings: LearnSettings) -> float | None:
     """The lowest calibrated risk at which the out-of-fold flags of the labelled
     accounts are at least ``settings.flag_precision`` precise, and never below
-    ``settings.threshold`` (1.0 when no risk reaches that precision)."""
+    ``settings.threshold``; None when no risk reaches that precision."""
     order = np.argsort(-oof, kind="stable")
     hits = np.cumsum(y[order]) / np.arange(1, len(y) + 1)
     score = oof[order]
     last = np.r_[score[1:] != score[:-1], True]  # a threshold takes its ties
     ok = np.flatnonzero(last & (hits >= settings.flag_precision))
     if not len(ok):
-        return 1.0
+        return None
     return max(float(score[ok.max()]), settings.threshold)
 
 
@@ -183,9 +186,10 @@ def _fit(features: pd.DataFrame, y: np.ndarray, settings: LearnSettings) -> Fitt
     # one model on every label, calibrated on its out-of-fold scores
     calibrated = CalibratedClassifierCV(best, method=method, cv=folds, ensemble=False)
     calibrated.fit(x, y)
-    oof = _out_of_fold(best, x, y, folds, method)
+    oof = _out_of_fold(best, x, y, folds, method, settings.tie_break)
     prob_true, prob_pred = calibration_curve(y, oof, n_bins=10, strategy="quantile")
     threshold = flag_threshold(y, oof, settings)
+    flags = oof >= (threshold if threshold is not None else np.inf)
     validation = {
         "n_labels": len(y),
         "n_sybil": int(y.sum()),
@@ -198,10 +202,8 @@ def _fit(features: pd.DataFrame, y: np.ndarray, settings: LearnSettings) -> Fitt
         "roc_auc": round(float(roc_auc_score(y, oof)), 4),
         "brier": round(float(brier_score_loss(y, oof)), 4),
         "calibration_error": round(calibration_error(y, oof), 4),
-        "flag_precision": round(float(y[oof >= threshold].mean()), 4)
-        if (oof >= threshold).any()
-        else None,
-        "flag_recall": round(float((oof[y == 1] >= threshold).mean()), 4),
+        "flag_precision": round(float(y[flags].mean()), 4) if flags.any() else None,
+        "flag_recall": round(float(flags[y == 1].mean()), 4),
         "calibration_curve": {
             "predicted": prob_pred.round(4).tolist(),
             "observed": prob_true.round(4).tolist(),
@@ -214,10 +216,17 @@ def _fit(features: pd.DataFrame, y: np.ndarray, settings: LearnSettings) -> Fitt
 
 
 def _out_of_fold(
-    model: Any, x: pd.DataFrame, y: np.ndarray, folds: StratifiedKFold, method: str
+    model: Any,
+    x: pd.DataFrame,
+    y: np.ndarray,
+    folds: StratifiedKFold,
+    method: str,
+    tie_break: float,
 ) -> np.ndarray:
     """Calibrated risk of every labelled row from models and calibrators that never saw
-    it: out-of-fold scores, each fold's calibrated on the other folds' scores."""
+    it: out-of-fold scores, each fold's calibrated on the other folds' scores, with the
+    tie-break of :meth:`FittedModel.predict` (so the flag threshold can fall inside a
+    step of the calibration)."""
     scores = cross_val_predict(model, x, y, cv=folds, method="decision_function")
     out = np.zeros(len(y))
     for train, test in folds.split(x, y):
@@ -231,7 +240,8 @@ def _out_of_fold(
         else:
             fitted = calibrator.fit(scores[train, None], y[train])
             out[test] = fitted.predict_proba(scores[test, None])[:, 1]
-    return out
+    tied: np.ndarray = (1 - tie_break) * out + tie_break * expit(scores)
+    return tied
 
 
 def _search(

@@ -341,9 +341,13 @@ def learning_lines(meta: dict[str, Any]) -> list[str]:
             f"calibrated model ({v['model']}, {chosen}, {v['calibration']}, "
             f"{v['folds']}-fold): AP {v['average_precision']:.3f}, ROC AUC "
             f"{v['roc_auc']:.3f}, Brier {v['brier']:.4f}, calibration error "
-            f"{v['calibration_error']:.3f} on {v['n_labels']:,} labels out of fold; flags at "
-            f"risk {model['flag_threshold']:.2f} (out of fold: precision "
-            f"{v['flag_precision'] or 0:.3f}, recall {v['flag_recall']:.3f})"
+            f"{v['calibration_error']:.3f} on {v['n_labels']:,} labels out of fold; "
+            + (
+                f"flags at risk {model['flag_threshold']:.3f} (out of fold: precision "
+                f"{v['flag_precision'] or 0:.3f}, recall {v['flag_recall']:.3f})"
+                if model["flag_threshold"] is not None
+                else "no risk reached the flag precision out of fold: unsupervised flags"
+            )
         )
     elif learning.get("fallback"):
         lines.append(f"no supervised model: {learning['fallback']}")
