@@ -3,6 +3,7 @@ combined into edges (``build_projection``), and the values each cluster shares."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +14,13 @@ from linker.evidence.pairs import expand_pairs, pair_evidence, sync_counts
 from linker.graph import leiden_labels
 from linker.model import LinkInput
 from linker.settings import LinkageSettings, is_instrument
+
+#: called with the name of each sub-stage as it starts ("projection: pair expansion")
+Progress = Callable[[str], None]
+
+
+def _noop(stage: str) -> None:
+    """The progress callback that says nothing."""
 
 
 @dataclass
@@ -137,16 +145,20 @@ def _edges(
     identifiers: pd.DataFrame,
     sync: pd.DataFrame,
     settings: LinkageSettings,
+    progress: Progress = _noop,
 ) -> pd.DataFrame:
     eligible = _eligible(identifiers, settings)
     use = eligible[mem_ident]
+    progress("projection: pair expansion")
     pairs = expand_pairs(
         mem_ident[use],
         memberships["account"].to_numpy(np.int64)[use],
         identifiers["degree"].to_numpy(),
         settings,
     )
+    progress("projection: time evidence")
     p = pair_evidence(pairs, memberships, mem_ident, identifiers, sync, settings)
+    progress("projection: edges")
     strong = p >= settings.min_contribution
     pairs, p = pairs[strong], p[strong]
     kinds = identifiers["kind"].to_numpy()[pairs["ident"].to_numpy()]
@@ -163,16 +175,22 @@ def _eligible(identifiers: pd.DataFrame, settings: LinkageSettings) -> np.ndarra
     )
 
 
-def build_projection(inp: LinkInput, settings: LinkageSettings | None = None) -> Projection:
+def build_projection(
+    inp: LinkInput, settings: LinkageSettings | None = None, progress: Progress | None = None
+) -> Projection:
     """Build the weighted account projection of ``inp``. Returns a :class:`Projection`.
 
     Two passes: the first leaves out cards, devices and other instruments shared by more
     than a handful of accounts and finds communities from the rest; each such instrument
     then gets a weight between its uncorroborated value (fast specificity decay) and its
     full value, in proportion to how much other evidence backs it
-    (:func:`corroboration`), and the second pass gives the edges.
+    (:func:`corroboration`), and the second pass gives the edges. ``progress`` is told
+    each sub-stage as it starts (identifier table, pair expansion, time evidence, edges,
+    corroboration; a pass repeats them).
     """
     settings = settings or LinkageSettings()
+    progress = progress or _noop
+    progress("projection: identifier table")
     accounts = pd.Index(inp.accounts["account_id"])
     memberships = account_memberships(inp.memberships, accounts)
     # strength 0: a use that links nobody (a template family sent once); kept for risk
@@ -189,16 +207,19 @@ def build_projection(inp: LinkInput, settings: LinkageSettings | None = None) ->
     judged = _judged(identifiers, settings)
     identifiers["p"] = np.where(judged, 0.0, identifiers["p_corroborated"].to_numpy())
     # simultaneity is counted on addresses only, whose weights both passes share
+    progress("projection: time evidence")
     sync = sync_counts(
         inp.ip_windows, accounts, identifiers, _eligible(identifiers, settings), settings
     )
-    first = _edges(memberships, mem_ident, identifiers, sync, settings)
+    first = _edges(memberships, mem_ident, identifiers, sync, settings, progress)
+    progress("projection: corroboration")
     labels = leiden_labels(len(accounts), first, settings.seed)
     coh = corroboration(memberships, mem_ident, identifiers, labels, settings)
     identifiers["corroboration"] = coh
     p_alone, p_full = identifiers["p_alone"].to_numpy(), identifiers["p_corroborated"].to_numpy()
     identifiers["p"] = p_alone + (p_full - p_alone) * coh
-    edges = _edges(memberships, mem_ident, identifiers, sync, settings)
+    edges = _edges(memberships, mem_ident, identifiers, sync, settings, progress)
+    progress("projection: edges")
     memberships = memberships.assign(ident=mem_ident)
     if len(feature_only):
         keys = pd.MultiIndex.from_frame(identifiers[["kind", "value"]])
