@@ -32,6 +32,7 @@ docs/benchmarks.md (between markers) and docs/img/scale.png.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -88,10 +89,8 @@ TARGETS = {
 
 def _reset_peak() -> None:
     """Make the kernel's peak RSS of this process (VmHWM) its current RSS."""
-    try:
+    with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
 
 
 def _peak_mb() -> float:

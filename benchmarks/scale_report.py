@@ -53,7 +53,7 @@ def ratio_table(rows: list[dict[str, Any]]) -> str:
     head = "| stage | reference | " + " | ".join(f"{r['accounts']:,}" for r in rows) + " |"
     out = [head, "|---|---|" + "---|" * len(rows)]
     for name, what in refs.items():
-        cells = [f"{r['ratio'][name]:.2f}× ({r['reference_s'][name]:.1f} s)" for r in rows]
+        cells = [f"{r['ratio'][name]:.2f}x ({r['reference_s'][name]:.1f} s)" for r in rows]
         out.append(f"| {name} | {what} | " + " | ".join(cells) + " |")
     return "\n".join(out)
 
@@ -73,15 +73,15 @@ def targets(rows: list[dict[str, Any]]) -> str:
         f"(target {TARGETS['total_s']:.0f} s at 1,000,000: "
         f"{mark(big['total_s'] <= TARGETS['total_s'])}), peak {_gb(big['peak_mb'])} GB "
         f"(target 12 GB: {mark(big['peak_mb'] <= TARGETS['peak_mb'])});",
-        f"- community detection {big['ratio']['communities']:.2f}× the bare Leiden call "
-        f"(target {TARGETS['communities_ratio']}×: "
+        f"- community detection {big['ratio']['communities']:.2f}x the bare Leiden call "
+        f"(target {TARGETS['communities_ratio']}x: "
         f"{mark(big['ratio']['communities'] <= TARGETS['communities_ratio'])});",
-        f"- projection {big['ratio']['projection']:.2f}× the plain sparse product "
-        f"(target {TARGETS['projection_ratio']}×: "
+        f"- projection {big['ratio']['projection']:.2f}x the plain sparse product "
+        f"(target {TARGETS['projection_ratio']}x: "
         f"{mark(big['ratio']['projection'] <= TARGETS['projection_ratio'])});",
-        f"- growth {small['accounts']:,} → {big['accounts']:,} ({growth:.0f}× the accounts): "
-        f"{time_x:.1f}× the time, {mem_x:.1f}× the memory (targets for 10×: "
-        f"{TARGETS['growth_time']:.0f}× and {TARGETS['growth_memory']:.0f}×).",
+        f"- growth {small['accounts']:,} → {big['accounts']:,} ({growth:.0f}x the accounts): "
+        f"{time_x:.1f}x the time, {mem_x:.1f}x the memory (targets for 10x: "
+        f"{TARGETS['growth_time']:.0f}x and {TARGETS['growth_memory']:.0f}x).",
     ]
     if big["accounts"] < 1_000_000:
         lines.append("- 1,000,000 accounts were not measured in this run.")

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 IPV4_PREFIX = 24
 IPV6_PREFIX = 48
@@ -67,24 +69,83 @@ def ip_prefix(ip: str) -> str:
     return str(ipaddress.ip_network(f"{ip}/{bits}", strict=False))
 
 
-def map_distinct(values: pd.Series, func: Callable[[Any], Any]) -> pd.Series:
-    """Apply ``func`` once per distinct value of ``values`` and map the results back."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    mapped = np.array([func(v) for v in uniques], dtype=object)
+def map_distinct(
+    values: pd.Series,
+    func: Callable[[Any], Any],
+    fast: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
+) -> pd.Series:
+    """Apply ``func`` once per distinct value of ``values`` and map the results back.
+
+    ``fast``, when given, takes the distinct values (an object array) and returns
+    ``(done, results)``: a mask of the values it handled at once and their results;
+    ``func`` runs on the others only. It must agree with ``func`` wherever it answers.
+    """
+    codes, found = pd.factorize(values, use_na_sentinel=True)
+    uniques = np.asarray(found, dtype=object)
+    mapped = np.full(len(uniques), None, dtype=object)
+    done = np.zeros(len(uniques), dtype=bool)
+    if fast is not None and len(uniques):
+        done, results = fast(uniques)
+        mapped[done] = results
+    rest = np.flatnonzero(~done)
+    mapped[rest] = np.array([func(v) for v in uniques[rest]], dtype=object)
     out = np.full(len(values), None, dtype=object)
     ok = codes >= 0
     out[ok] = mapped[codes[ok]]
     return pd.Series(out, index=values.index, dtype=object)
 
 
+#: a dotted-quad IPv4 address as Python's ipaddress writes it (no leading zeros,
+#: no spaces): its canonical text is itself
+_V4_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+V4_CANONICAL = rf"^{_V4_OCTET}(\.{_V4_OCTET}){{3}}$"
+
+
+def is_canonical_v4(texts: np.ndarray) -> np.ndarray:
+    """Mask of the values (object array; non-strings are not) that are canonical
+    dotted-quad IPv4 addresses, tested all at once."""
+    is_str = np.fromiter((isinstance(t, str) for t in texts), bool, len(texts))
+    out = np.zeros(len(texts), dtype=bool)
+    if is_str.any():
+        arr = pa.array(texts[is_str], type=pa.string())
+        out[is_str] = pc.match_substring_regex(arr, V4_CANONICAL).to_numpy(zero_copy_only=False)
+    return out
+
+
+def _v4_as_is(uniques: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    done = is_canonical_v4(uniques)
+    return done, uniques[done]
+
+
+def _v4_prefixes(uniques: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    done = is_canonical_v4(uniques)
+    arr = pa.array(uniques[done], type=pa.string())
+    prefixes = pc.replace_substring_regex(arr, r"\.[0-9]+$", f".0/{IPV4_PREFIX}")
+    return done, np.asarray(prefixes.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _v4_hosts(uniques: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    done, texts = _v4_as_is(uniques)
+    return done, texts + "/32"
+
+
 def canonical_ips(values: pd.Series) -> pd.Series:
-    """Canonicalise a column of IP texts; invalid entries become None."""
-    return map_distinct(values.astype(str), canonical_ip)
+    """Canonicalise a column of IP texts; invalid entries become None. Canonical IPv4
+    texts are recognised all at once; the rest are parsed one distinct value at a
+    time."""
+    return map_distinct(values.astype(str), canonical_ip, _v4_as_is)
+
+
+def canonical_networks(values: pd.Series) -> pd.Series:
+    """:func:`canonical_network` of each value (None where it is none), bare canonical
+    IPv4 addresses (``/32``) recognised all at once."""
+    return map_distinct(values, canonical_network, _v4_hosts)
 
 
 def ip_prefixes(ips: pd.Series) -> pd.Series:
-    """The /24 or /48 prefix of each canonical address in ``ips``."""
-    return map_distinct(ips, ip_prefix)
+    """The /24 or /48 prefix of each canonical address in ``ips`` (IPv4 by text
+    rewriting, all at once; IPv6 one distinct address at a time)."""
+    return map_distinct(ips, ip_prefix, _v4_prefixes)
 
 
 def canonical_kind(kinds: pd.Series) -> pd.Series:

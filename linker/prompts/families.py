@@ -296,8 +296,8 @@ class PromptAccumulator:
                 "norm": norm_of_raw[raw_codes],
                 "n": 1,
                 "intent": self._intent_of_norm[norm_of_raw[raw_codes]].astype(np.int64),
-                "first_ts": batch["ts"].to_numpy(),
-                "last_ts": batch["ts"].to_numpy(),
+                "first_ts": batch["ts"].array,
+                "last_ts": batch["ts"].array,
             }
         )
         self._pairs.append(_fold_pairs(frame))
@@ -416,8 +416,8 @@ def _summarise(
             "kind": "prompt_template",
             "value": ids.reindex(members["family"]).to_numpy(),
             "n_obs": members["n_obs"].to_numpy(np.int64),
-            "first_ts": members["first_ts"].to_numpy(),
-            "last_ts": members["last_ts"].to_numpy(),
+            "first_ts": members["first_ts"].array,
+            "last_ts": members["last_ts"].array,
             "strength": np.where(links, members["strength"].to_numpy(float), 0.0),
         }
     )
