@@ -43,7 +43,8 @@ def stage_table(rows: list[dict[str, Any]]) -> str:
 
 
 def ratio_table(rows: list[dict[str, Any]]) -> str:
-    """Each stage's time over its reference's, measured in the same process."""
+    """Each stage's time over its reference's, measured in the same process: wall
+    time (the reference's in brackets) and CPU time."""
     refs = {
         "ingest": "pyarrow.parquet.read_table of the same files",
         "prompts": "rensa alone on the distinct raw texts",
@@ -53,7 +54,11 @@ def ratio_table(rows: list[dict[str, Any]]) -> str:
     head = "| stage | reference | " + " | ".join(f"{r['accounts']:,}" for r in rows) + " |"
     out = [head, "|---|---|" + "---|" * len(rows)]
     for name, what in refs.items():
-        cells = [f"{r['ratio'][name]:.2f}x ({r['reference_s'][name]:.1f} s)" for r in rows]
+        cells = [
+            f"{r['ratio'][name]:.2f}x ({r['reference_s'][name]:.1f} s); "
+            f"CPU {r.get('ratio_cpu', r['ratio'])[name]:.2f}x"
+            for r in rows
+        ]
         out.append(f"| {name} | {what} | " + " | ".join(cells) + " |")
     return "\n".join(out)
 
@@ -61,11 +66,14 @@ def ratio_table(rows: list[dict[str, Any]]) -> str:
 def targets(rows: list[dict[str, Any]]) -> str:
     """The issue's done criteria against the largest and smallest sizes measured."""
     big, small = rows[-1], rows[0]
+    ratio = big.get("ratio_cpu", big["ratio"])  # CPU seconds: steadier on a shared machine
     growth = big["accounts"] / small["accounts"]
     time_x = big["total_s"] / small["total_s"]
     mem_x = big["peak_mb"] / small["peak_mb"]
 
     def mark(ok: bool) -> str:
+        if big["accounts"] < 1_000_000:
+            return "not measured at 1,000,000"
         return "met" if ok else "**not met**"
 
     lines = [
@@ -73,12 +81,12 @@ def targets(rows: list[dict[str, Any]]) -> str:
         f"(target {TARGETS['total_s']:.0f} s at 1,000,000: "
         f"{mark(big['total_s'] <= TARGETS['total_s'])}), peak {_gb(big['peak_mb'])} GB "
         f"(target 12 GB: {mark(big['peak_mb'] <= TARGETS['peak_mb'])});",
-        f"- community detection {big['ratio']['communities']:.2f}x the bare Leiden call "
-        f"(target {TARGETS['communities_ratio']}x: "
-        f"{mark(big['ratio']['communities'] <= TARGETS['communities_ratio'])});",
-        f"- projection {big['ratio']['projection']:.2f}x the plain sparse product "
+        f"- community detection {ratio['communities']:.2f}x the bare Leiden call in CPU "
+        f"time (target {TARGETS['communities_ratio']}x: "
+        f"{mark(ratio['communities'] <= TARGETS['communities_ratio'])});",
+        f"- projection {ratio['projection']:.2f}x the plain sparse product in CPU time "
         f"(target {TARGETS['projection_ratio']}x: "
-        f"{mark(big['ratio']['projection'] <= TARGETS['projection_ratio'])});",
+        f"{mark(ratio['projection'] <= TARGETS['projection_ratio'])});",
         f"- growth {small['accounts']:,} → {big['accounts']:,} ({growth:.0f}x the accounts): "
         f"{time_x:.1f}x the time, {mem_x:.1f}x the memory (targets for 10x: "
         f"{TARGETS['growth_time']:.0f}x and {TARGETS['growth_memory']:.0f}x).",

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from linker.evidence.identifiers import account_memberships, identifier_table
-from linker.evidence.pairs import expand_pairs, pair_evidence, sync_counts
+from linker.evidence.pairs import PairEvidence, pair_chunks, sync_counts
 from linker.graph import leiden_labels
 from linker.model import LinkInput
 from linker.settings import LinkageSettings, is_instrument
@@ -123,8 +123,12 @@ def combine_edges(
     log_miss = np.bincount(pair_code, weights=np.log1p(-np.minimum(p, 0.999)))
     weight = 1.0 - np.exp(log_miss)
     kind_names, kind_code = np.unique(kinds, return_inverse=True)
-    counts = np.zeros((len(pair_keys), len(kind_names)), dtype=np.int32)
-    np.add.at(counts, (pair_code, kind_code), 1)
+    cells = pair_code.astype(np.int64) * len(kind_names) + kind_code
+    counts = (
+        np.bincount(cells, minlength=len(pair_keys) * len(kind_names))
+        .astype(np.int32)
+        .reshape(len(pair_keys), len(kind_names))
+    )
     edges = pd.DataFrame(
         {
             "a": (pair_keys >> 32).astype(np.int64),
@@ -147,20 +151,33 @@ def _edges(
     settings: LinkageSettings,
     progress: Progress = _noop,
 ) -> pd.DataFrame:
+    """The edges of one pass. Pairs are expanded and judged chunk by chunk (only the
+    rows reaching ``min_contribution`` are kept), so memory follows the strong pairs,
+    not every pair the identifiers make; rows keep their order, so the sums are the
+    same as over one whole frame."""
     eligible = _eligible(identifiers, settings)
     use = eligible[mem_ident]
-    progress("projection: pair expansion")
-    pairs = expand_pairs(
+    evidence = PairEvidence(memberships, mem_ident, identifiers, sync, settings)
+    kept: list[tuple[np.ndarray, np.ndarray]] = []
+    chunks = pair_chunks(
         mem_ident[use],
         memberships["account"].to_numpy(np.int64)[use],
         identifiers["degree"].to_numpy(),
         settings,
     )
-    progress("projection: time evidence")
-    p = pair_evidence(pairs, memberships, mem_ident, identifiers, sync, settings)
+    while True:
+        progress("projection: pair expansion")
+        chunk = next(chunks, None)
+        if chunk is None:
+            break
+        progress("projection: time evidence")
+        p = evidence(chunk)
+        strong = p >= settings.min_contribution
+        kept.append((chunk[["a", "b", "ident"]].to_numpy()[strong], p[strong]))
     progress("projection: edges")
-    strong = p >= settings.min_contribution
-    pairs, p = pairs[strong], p[strong]
+    rows = np.concatenate([k[0] for k in kept]) if kept else np.zeros((0, 3), np.int64)
+    pairs = pd.DataFrame(rows, columns=["a", "b", "ident"])
+    p = np.concatenate([k[1] for k in kept]) if kept else np.zeros(0)
     kinds = identifiers["kind"].to_numpy()[pairs["ident"].to_numpy()]
     return combine_edges(pairs, p, kinds, settings)
 

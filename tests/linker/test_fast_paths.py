@@ -1,19 +1,26 @@
 """The vectorised hot paths against slow, obvious references on seeded random inputs:
 IP canonicalisation, prefixes and ip_info lookup (per value with ``ipaddress``), the
-identifier numbering (one joined key string per row)."""
+identifier numbering (one joined key string per row), pair expansion and the projection
+in chunks (one whole frame)."""
 
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from linker.evidence.identifiers import number_identifiers
+from linker.evidence import pairs as pairs_module
+from linker.evidence.identifiers import link_input, number_identifiers
+from linker.evidence.pairs import expand_pairs, pair_chunks
+from linker.evidence.projection import build_projection
 from linker.ingest import normalise
+from linker.ingest.dataset import load_dataset
 from linker.ingest.ipintel import lookup_ip_info
-from linker.settings import is_instrument
+from linker.settings import LinkageSettings, is_instrument
+from synth import generate_world, write_world
 
 SEEDS = [1, 2, 3]
 
@@ -129,3 +136,68 @@ def test_identifier_numbering_matches_joined_key_reference(seed: int) -> None:
     assert codes.tolist() == slow_codes.tolist()
     assert kind.tolist() == slow_kind
     assert value.tolist() == slow_value
+
+
+def _slow_expand(
+    ident: np.ndarray, account: np.ndarray, degree: np.ndarray, settings: LinkageSettings
+) -> pd.DataFrame:
+    """Every part concatenated, then one drop_duplicates over the whole frame (the
+    reference: how pairs were expanded before they came in chunks)."""
+    order = np.lexsort((account, ident))
+    ident, account = ident[order], account[order]
+    starts = np.flatnonzero(np.r_[True, ident[1:] != ident[:-1]])
+    group_ids, sizes = ident[starts], degree[ident[starts]]
+    rng = np.random.default_rng(settings.seed)
+    a_all, b_all, g_all = [], [], []
+    for size in np.unique(sizes):
+        if size < 2:
+            continue
+        for s in np.flatnonzero(sizes == size):
+            members = account[starts[s] : starts[s] + size]
+            if size <= settings.dense_limit:
+                iu, ju = np.triu_indices(size, k=1)
+                a, b = members[iu], members[ju]
+            else:
+                perms = [rng.permutation(members) for _ in range(settings.sparse_partners // 2)]
+                a = np.concatenate(perms)
+                b = np.concatenate([np.roll(p, -1) for p in perms])
+            a_all.append(a)
+            b_all.append(b)
+            g_all.append(np.full(len(a), group_ids[s]))
+    a, b, g = (np.concatenate(x).astype(np.int64) for x in (a_all, b_all, g_all))
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    frame = pd.DataFrame({"a": lo, "b": hi, "ident": g})[lo != hi]
+    return frame.drop_duplicates(ignore_index=True)
+
+
+@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+def test_chunked_pair_expansion_matches_one_whole_frame(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(seed)
+    settings = LinkageSettings(dense_limit=6, sparse_partners=4, seed=seed)
+    degree_of = rng.integers(1, 15, size=60)
+    rows = [(i, acc) for i, d in enumerate(degree_of) for acc in rng.choice(200, d, False)]
+    ident = np.array([r[0] for r in rows], dtype=np.int64)
+    account = np.array([r[1] for r in rows], dtype=np.int64)
+    degree = np.bincount(ident, minlength=len(degree_of))
+    monkeypatch.setattr(pairs_module, "CHUNK_ROWS", 7)  # many small parts and chunks
+    expected = _slow_expand(ident, account, degree, settings)
+    pd.testing.assert_frame_equal(expand_pairs(ident, account, degree, settings), expected)
+    chunks = list(pair_chunks(ident, account, degree, settings, rows=20))
+    assert len(chunks) > 1
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), expected)
+
+
+def test_projection_is_the_same_in_small_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 3,000-account world projected with pair chunks of 500 rows gives exactly the
+    edges of one whole frame (same rows in the same order, so the same float sums)."""
+    write_world(generate_world(3000, seed=4), tmp_path)
+    inp = link_input(load_dataset(tmp_path))
+    whole = build_projection(inp)
+    monkeypatch.setattr(pairs_module, "CHUNK_ROWS", 500)
+    chunked = build_projection(inp)
+    pd.testing.assert_frame_equal(chunked.edges, whole.edges, check_exact=True)
+    pd.testing.assert_frame_equal(chunked.identifiers, whole.identifiers, check_exact=True)
