@@ -85,6 +85,13 @@ def test_lookup_ip_info_matches_a_per_address_reference(seed: int) -> None:
 def _random_texts(rng: np.random.Generator, n: int) -> list[str]:
     pieces = ["1", "01", "255", "256", "0", "99", "199", "249", " ", "a", ":", "::", "ffff"]
     out = _random_ips(rng, n // 2)
+    # full-length IPv6 texts, with leading zeros, some upper-case, some with zero hextets
+    for _ in range(n // 4):
+        hextets = [
+            int(rng.choice([0, 1, 0xAB, 0xFFFF, int(rng.integers(0, 2**16))])) for _ in range(8)
+        ]
+        text = ipaddress.IPv6Address(sum(h << (16 * i) for i, h in enumerate(hextets))).exploded
+        out.append(text.upper() if rng.random() < 0.2 else text)
     for _ in range(n - len(out)):
         k = int(rng.integers(1, 8))
         sep = str(rng.choice([".", ":", ""]))
