@@ -250,14 +250,29 @@ def worker(accounts: int, seed: int, world: Path) -> dict[str, Any]:
     peak = max(max(meter.peak_mb.values()), _peak_mb())
     load_after = os.getloadavg()[0]
     counts = result.run.meta["counts"]
+    n_clusters = int(result.run.meta["n_clusters"])
     projection = result.projection
-    proj_ref, n_pairs = ref_projection(projection)
-    refs = {
-        "ingest": ref_ingest(world),
-        "prompts": ref_prompts(world, settings.prompt.num_perm, settings.prompt.seed),
-        "projection": proj_ref,
-        "communities": ref_communities(projection, settings.community.resolution),
+    del result  # the references need the projection alone
+    print(f"link: {total:.1f} s, {cpu:.1f} s CPU, peak {peak:.0f} MB", file=sys.stderr)
+    print(json.dumps({"seconds": meter.seconds, "cpu": meter.cpu}), file=sys.stderr, flush=True)
+    refs: dict[str, tuple[float, float]] = {}
+    n_pairs = None
+    jobs = {
+        "ingest": lambda: ref_ingest(world),
+        "prompts": lambda: ref_prompts(world, settings.prompt.num_perm, settings.prompt.seed),
+        "projection": lambda: ref_projection(projection),
+        "communities": lambda: ref_communities(projection, settings.community.resolution),
     }
+    for name, job in jobs.items():
+        try:
+            out = job()
+        except (MemoryError, ValueError, OverflowError) as err:  # a reference too large
+            print(f"reference {name} failed: {err!r}", file=sys.stderr, flush=True)
+            continue
+        if name == "projection":
+            out, n_pairs = out
+        refs[name] = out
+        print(f"reference {name}: {out}", file=sys.stderr, flush=True)
     s = meter.seconds
     projection_stages = ("pair expansion", "time evidence", "projection")
     ours = {k: (s[k], meter.cpu[k]) for k in ("ingest", "prompts", "communities")}
@@ -270,7 +285,7 @@ def worker(accounts: int, seed: int, world: Path) -> dict[str, Any]:
         "seed": seed,
         "rows": {name: c["kept"] for name, c in counts.items()},
         "edges": len(projection.edges),
-        "clusters": int(result.run.meta["n_clusters"]),
+        "clusters": n_clusters,
         "load_avg": [round(load_before, 2), round(load_after, 2)],
         "total_s": round(total, 2),
         # the machine is shared: CPU seconds (all threads) say what wall time hides
@@ -294,11 +309,26 @@ def worker(accounts: int, seed: int, world: Path) -> dict[str, Any]:
 
 
 def run_size(accounts: int, seed: int, data: Path) -> dict[str, Any]:
-    """One size in its own process (its own peak RSS)."""
+    """One size in its own process (its own peak RSS); its log goes to
+    ``data/worker-<accounts>-seed-<seed>.log``. Raises SystemExit when it fails."""
     world = ensure_world(accounts, seed, data)
     cmd = [sys.executable, __file__, "--worker", str(accounts), str(seed), str(world)]
-    proc = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
+    log = data / f"worker-{accounts}-seed-{seed}.log"
+    with log.open("w") as err:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        tail = "\n".join(log.read_text().splitlines()[-15:])
+        raise SystemExit(f"{accounts:,} accounts failed (exit {proc.returncode}):\n{tail}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _commit() -> str:
+    """The tree measured: its short commit id, ``+`` when linker/ has uncommitted edits."""
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "linker"], cwd=ROOT)
+    return head + ("+" if dirty.returncode else "")
 
 
 def print_row(row: dict[str, Any]) -> None:
@@ -334,12 +364,12 @@ def main() -> None:
         return
     from benchmarks.scale_report import merge_rows, write_doc
 
-    rows = []
+    kept = []
     for accounts in sorted(args.accounts):
-        row = {**run_size(accounts, args.seed, args.data), "tag": args.tag}
+        row = {**run_size(accounts, args.seed, args.data), "tag": args.tag, "commit": _commit()}
         print_row(row)
-        rows.append(row)
-    kept = merge_rows(RESULTS, rows)
+        sys.stdout.flush()
+        kept = merge_rows(RESULTS, [row])  # each size is kept as soon as it is measured
     if not args.no_doc:
         write_doc(kept, DOC, PLOT, " ".join(["python benchmarks/scale.py", *sys.argv[1:]]))
 

@@ -28,7 +28,14 @@ def _gb(mb: float) -> str:
 
 def stage_table(rows: list[dict[str, Any]]) -> str:
     """Wall s / CPU s / peak GB per stage, one column group per size."""
-    head = "| stage | " + " | ".join(f"{r['accounts']:,}: s (CPU s), GB" for r in rows) + " |"
+    head = (
+        "| stage | "
+        + " | ".join(
+            f"{r['accounts']:,}: s (CPU s), GB" + (f" [{r['commit']}]" if r.get("commit") else "")
+            for r in rows
+        )
+        + " |"
+    )
     out = [head, "|---|" + "---|" * len(rows)]
     for name in STAGES:
         cells = [
@@ -57,6 +64,8 @@ def ratio_table(rows: list[dict[str, Any]]) -> str:
         cells = [
             f"{r['ratio'][name]:.2f}x ({r['reference_s'][name]:.1f} s); "
             f"CPU {r.get('ratio_cpu', r['ratio'])[name]:.2f}x"
+            if name in r["ratio"]
+            else "reference failed (see the worker log)"
             for r in rows
         ]
         out.append(f"| {name} | {what} | " + " | ".join(cells) + " |")
@@ -66,7 +75,9 @@ def ratio_table(rows: list[dict[str, Any]]) -> str:
 def targets(rows: list[dict[str, Any]]) -> str:
     """The issue's done criteria against the largest and smallest sizes measured."""
     big, small = rows[-1], rows[0]
-    ratio = big.get("ratio_cpu", big["ratio"])  # CPU seconds: steadier on a shared machine
+    # CPU seconds: steadier on a shared machine; NaN where a reference failed
+    ratio = {"communities": float("nan"), "projection": float("nan")}
+    ratio.update(big.get("ratio_cpu", big["ratio"]))
     growth = big["accounts"] / small["accounts"]
     time_x = big["total_s"] / small["total_s"]
     mem_x = big["peak_mb"] / small["peak_mb"]
@@ -110,6 +121,7 @@ def plot(rows_by_tag: dict[str, list[dict[str, Any]]], path: Path) -> None:
         ax_t.plot(n, [r["total_s"] for r in rows], style, marker="o", label=f"link ({tag})")
         ax_m.plot(n, [r["peak_mb"] / 1024 for r in rows], style, marker="o", label=tag)
         if tag == "current":
+            ax_t.plot(n, [r["cpu_s"] for r in rows], "-.", marker="x", label="link, CPU s")
             for name in ("prompts", "pair expansion", "projection", "communities"):
                 ax_t.plot(n, [max(r["stages"][name]["s"], 0.01) for r in rows], ":", label=name)
     for ax, ylabel in ((ax_t, "wall seconds"), (ax_m, "peak RSS, GB")):
