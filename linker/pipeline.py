@@ -155,6 +155,8 @@ def build_link_input(
     stream = dataset.prompt_stream
     has_prompts = stream is not None or (dataset.prompts is not None and not dataset.prompts.empty)
     if not (settings.use_prompts and has_prompts):
+        if progress:
+            progress("identifiers")
         return link_input(dataset, settings.linkage)
     merger = FamilyMerger(settings.semantic_settings) if settings.semantic else None
     with _timed(timings, "prompts", progress):
@@ -178,6 +180,8 @@ def build_link_input(
             result = families.analyse(dataset.prompts, settings.prompt, merge=merger)
     if merger is not None and reports is not None:
         reports["semantic"] = {"ran": True, **merger.report.to_dict()}
+    if progress:
+        progress("identifiers")
     return link_input(
         dataset, settings.linkage, result.memberships, result.account_features, result.examples
     )
@@ -193,7 +197,7 @@ def score_input(
     """Projection, communities and risk of ``inp``; returns the projection and the
     accounts, clusters and edges tables."""
     with _timed(timings, "projection", progress):
-        projection = build_projection(inp, settings.linkage)
+        projection = build_projection(inp, settings.linkage, progress)
     with _timed(timings, "communities", progress):
         found = graph.detect(len(projection.accounts), projection.edges, settings.community)
         # ids follow the linked communities; accounts joined by a family alone take their

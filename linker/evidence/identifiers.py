@@ -3,9 +3,12 @@ families), IP use windows, and how specific each identifier is in this data."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from graph_store.base import MEMBERSHIP_COLUMNS
 from linker.ingest import normalise
@@ -199,6 +202,43 @@ def specificity(
     return discount
 
 
+def number_identifiers(memberships: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Number the distinct (kind, value) of ``memberships``. Returns each row's
+    identifier number and, per identifier, its kind and value (object arrays).
+
+    Identifiers are numbered in the order of ``role, value, kind`` joined by a unit
+    separator (code point order), so the order, and with it the random expanders of
+    large identifiers and every sum over pairs, does not depend on what the input calls
+    its kinds (renaming kinds changes no cluster). Rows are factorised as integers; the
+    sort keys are built once per identifier, not per row."""
+    kind_codes, kind_names = pd.factorize(memberships["kind"].astype(str))
+    value_codes, value_names = pd.factorize(memberships["value"].astype(str))
+    n_kinds = max(len(kind_names), 1)
+    pair_codes, pairs = pd.factorize(value_codes.astype(np.int64) * n_kinds + kind_codes)
+    kinds = np.asarray(kind_names, dtype=object)[pairs % n_kinds]
+    values = np.asarray(value_names, dtype=object)[pairs // n_kinds]
+    roles = np.where(is_instrument(kinds), "instrument", kinds)
+    try:
+        keys = pc.binary_join_element_wise(
+            pa.array(roles, pa.string()),
+            pa.array(values, pa.string()),
+            pa.array(kinds, pa.string()),
+            "\x1f",
+        )
+        # UTF-8 byte order is code point order, Python's order of str
+        order = pc.sort_indices(keys).to_numpy()
+    except (pa.ArrowException, ValueError):  # a lone surrogate: sort in Python
+        order = np.argsort(roles + "\x1f" + values + "\x1f" + kinds, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[pair_codes], kinds[order], values[order]
+
+
+def _per_kind(kinds: pd.Series, func: Callable[[str], float]) -> np.ndarray:
+    """``func`` of each row's kind, called once per distinct kind."""
+    return kinds.map({k: func(k) for k in kinds.unique()}).to_numpy()
+
+
 def identifier_table(
     memberships: pd.DataFrame, ip_info: pd.DataFrame | None, settings: LinkageSettings
 ) -> tuple[pd.DataFrame, np.ndarray]:
@@ -206,16 +246,8 @@ def identifier_table(
 
     Returns the table and, for each membership row, the index of its identifier.
     """
-    # identifiers are numbered by (role, value, kind): the order, and with it the random
-    # expanders of large identifiers and every sum over pairs, does not depend on what
-    # the input calls its kinds (renaming kinds changes no cluster)
-    kind = memberships["kind"].astype(str)
-    roles: npt.NDArray[np.str_] = np.where(is_instrument(kind), "instrument", kind)
-    role = pd.Series(roles, index=kind.index)
-    keys = role + "\x1f" + memberships["value"].astype(str) + "\x1f" + kind
-    codes, uniques = pd.factorize(keys, sort=True)
-    split = pd.Series(uniques).str.split("\x1f", n=2, expand=True)
-    table = pd.DataFrame({"kind": split[2].to_numpy(), "value": split[1].to_numpy()})
+    codes, kinds, values = number_identifiers(memberships)
+    table = pd.DataFrame({"kind": kinds, "value": values})
     table["degree"] = np.bincount(codes, minlength=len(table)).astype(np.int64)
     table["category"] = None
     table["asn"] = pd.array([None] * len(table), dtype="Int64")
@@ -226,9 +258,9 @@ def identifier_table(
         intel = lookup_ip_info(addrs, ip_info)
         table.loc[is_ip, "category"] = intel["category"].to_numpy()
         table.loc[is_ip, "asn"] = intel["asn"].array
-    kind_w = table["kind"].map(settings.weight_of).to_numpy(float)
+    kind_w = _per_kind(table["kind"], settings.weight_of).astype(float)
     cat_f = table["category"].map(settings.ip_category_factor).fillna(1.0).to_numpy(float)
-    exponent = table["kind"].map(settings.exponent_of).to_numpy(float)
+    exponent = _per_kind(table["kind"], settings.exponent_of).astype(float)
     degree = table["degree"].to_numpy()
     p = kind_w * cat_f * specificity(degree, exponent, settings)
     table["p_corroborated"] = np.clip(p, 0.0, 0.95)
@@ -241,7 +273,6 @@ def identifier_table(
     )
     table["p_alone"] = np.clip(kind_w * cat_f * specificity(degree, fast, settings), 0.0, 0.95)
     table["p"] = table["p_alone"]
-    caps = {kind: settings.supernode_degree(kind) for kind in table["kind"].unique()}
-    cap = np.array([caps[kind] for kind in table["kind"]], dtype=np.int64)
+    cap = _per_kind(table["kind"], settings.supernode_degree).astype(np.int64)
     table["supernode"] = table["degree"].to_numpy() > cap
     return table, codes.astype(np.int64)

@@ -3,14 +3,19 @@ random expander per identifier, IP simultaneity, time gaps."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
 
 from linker.evidence.identifiers import IP_KINDS, NS_PER_S
 from linker.settings import LinkageSettings
 
+#: (a, b, ident) arrays of pair rows
+Pairs = tuple[np.ndarray, np.ndarray, np.ndarray]
 
-def _clique_pairs(groups: np.ndarray, members: np.ndarray, size: int) -> tuple[np.ndarray, ...]:
+
+def _clique_pairs(groups: np.ndarray, members: np.ndarray, size: int) -> Pairs:
     """All pairs inside each of ``groups`` (rows of a (n, size) member matrix)."""
     iu, ju = np.triu_indices(size, k=1)
     a = members[:, iu].ravel()
@@ -21,7 +26,7 @@ def _clique_pairs(groups: np.ndarray, members: np.ndarray, size: int) -> tuple[n
 
 def _sparse_pairs(
     group: int, members: np.ndarray, partners: int, rng: np.random.Generator
-) -> tuple[np.ndarray, ...]:
+) -> Pairs:
     """A random expander over one large identifier's members: the union of
     ``partners // 2`` random Hamiltonian cycles, so every member has ~``partners``
     links and the group stays one well-connected community."""
@@ -35,47 +40,108 @@ def _sparse_pairs(
     return a, b, np.full(len(a), group, dtype=np.int64)
 
 
-def expand_pairs(
-    ident: np.ndarray, account: np.ndarray, degree: np.ndarray, settings: LinkageSettings
-) -> pd.DataFrame:
-    """Pairs of accounts sharing an identifier, as a frame (a < b, ident).
+#: pair rows handed on at once by :func:`pair_chunks` (about 24 bytes a row)
+CHUNK_ROWS = 4_000_000
 
-    ``ident``/``account`` are membership rows of identifiers that may make pairs;
-    ``degree`` gives each identifier's number of accounts. Identifiers of equal degree
-    are expanded together with one index matrix, so the loop runs over distinct
-    degrees, not over identifiers or pairs.
+
+def _ordered(pairs: Pairs, dedupe: bool) -> Pairs:
+    """(lo, hi, group) with self-pairs dropped and, when ``dedupe``, repeated rows
+    dropped (the first kept, order otherwise unchanged)."""
+    a, b, g = pairs
+    lo, hi = np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64)
+    keep = lo != hi
+    lo, hi, g = lo[keep], hi[keep], g[keep].astype(np.int64)
+    if dedupe and len(lo):
+        frame = pd.DataFrame({"a": lo, "b": hi, "g": g})
+        first = ~frame.duplicated().to_numpy()
+        lo, hi, g = lo[first], hi[first], g[first]
+    return lo, hi, g
+
+
+def pair_parts(
+    ident: np.ndarray, account: np.ndarray, degree: np.ndarray, settings: LinkageSettings
+) -> Iterator[Pairs]:
+    """The pairs of accounts sharing an identifier, part by part: ``(a, b, ident)``
+    arrays with a < b, in a fixed order (by identifier degree, then identifier).
+
+    Identifiers of equal degree up to ``dense_limit`` are expanded into cliques
+    together with one index matrix, at most about :data:`CHUNK_ROWS` pairs a part, so
+    the loop runs over distinct degrees, not over identifiers or pairs, and no part
+    grows with the number of identifiers; larger ones get a random expander each. A
+    pair appears once per identifier.
     """
     if len(ident) == 0:
-        return pd.DataFrame({"a": [], "b": [], "ident": []}, dtype=np.int64)
+        return
     order = np.lexsort((account, ident))
     ident, account = ident[order], account[order]
     starts = np.flatnonzero(np.r_[True, ident[1:] != ident[:-1]])
+    # an account listed twice in one identifier would repeat its clique pairs
+    repeats = bool(np.any((ident[1:] == ident[:-1]) & (account[1:] == account[:-1])))
     group_ids = ident[starts]
     sizes = degree[group_ids]
     rng = np.random.default_rng(settings.seed)
-    parts: list[tuple[np.ndarray, ...]] = []
     for size in np.unique(sizes):
         if size < 2:
             continue
         sel = np.flatnonzero(sizes == size)
         if size <= settings.dense_limit:
-            idx = starts[sel][:, None] + np.arange(size)[None, :]
-            parts.append(_clique_pairs(group_ids[sel], account[idx], int(size)))
+            step = max(1, CHUNK_ROWS // int(size * (size - 1) // 2))
+            for i in range(0, len(sel), step):
+                part = sel[i : i + step]
+                idx = starts[part][:, None] + np.arange(size)[None, :]
+                yield _ordered(_clique_pairs(group_ids[part], account[idx], int(size)), repeats)
         else:
             for s in sel:
                 members = account[starts[s] : starts[s] + size]
-                parts.append(
-                    _sparse_pairs(int(group_ids[s]), members, settings.sparse_partners, rng)
-                )
+                pairs = _sparse_pairs(int(group_ids[s]), members, settings.sparse_partners, rng)
+                yield _ordered(pairs, True)
+
+
+def pair_chunks(
+    ident: np.ndarray,
+    account: np.ndarray,
+    degree: np.ndarray,
+    settings: LinkageSettings,
+    rows: int | None = None,
+) -> Iterator[pd.DataFrame]:
+    """:func:`pair_parts` gathered into frames (a, b, ident) of about ``rows`` rows
+    (:data:`CHUNK_ROWS` by default) or more, the last one smaller, in the same order."""
+    rows = rows or CHUNK_ROWS
+    held: list[Pairs] = []
+    count = 0
+    for part in pair_parts(ident, account, degree, settings):
+        held.append(part)
+        count += len(part[0])
+        if count >= rows:
+            yield _frame(held)
+            held, count = [], 0
+    if held:
+        yield _frame(held)
+
+
+def _frame(parts: list[Pairs]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "a": np.concatenate([p[0] for p in parts]),
+            "b": np.concatenate([p[1] for p in parts]),
+            "ident": np.concatenate([p[2] for p in parts]),
+        }
+    )
+
+
+def expand_pairs(
+    ident: np.ndarray, account: np.ndarray, degree: np.ndarray, settings: LinkageSettings
+) -> pd.DataFrame:
+    """Pairs of accounts sharing an identifier, as one frame (a < b, ident): every part
+    of :func:`pair_parts`.
+
+    ``ident``/``account`` are membership rows of identifiers that may make pairs;
+    ``degree`` gives each identifier's number of accounts.
+    """
+    parts = list(pair_parts(ident, account, degree, settings))
     if not parts:
         return pd.DataFrame({"a": [], "b": [], "ident": []}, dtype=np.int64)
-    a = np.concatenate([p[0] for p in parts]).astype(np.int64)
-    b = np.concatenate([p[1] for p in parts]).astype(np.int64)
-    g = np.concatenate([p[2] for p in parts]).astype(np.int64)
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    keep = lo != hi
-    frame = pd.DataFrame({"a": lo[keep], "b": hi[keep], "ident": g[keep]})
-    return frame.drop_duplicates(ignore_index=True)
+    return _frame(parts)
 
 
 def sync_counts(
@@ -113,24 +179,76 @@ def sync_counts(
     return pairs.groupby(["a", "b", "ident"], sort=False).size().rename("n_sync").reset_index()
 
 
-def _span_lookup(
-    pairs: pd.DataFrame, memberships: pd.DataFrame, mem_ident: np.ndarray
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """first/last/strength of each pair's two memberships in the pair's identifier."""
-    span = pd.DataFrame(
-        {
-            "first": memberships["first_ts"].to_numpy("datetime64[ns]").astype(np.int64),
-            "last": memberships["last_ts"].to_numpy("datetime64[ns]").astype(np.int64),
-            "strength": memberships["strength"].to_numpy(float),
-        },
-        index=pd.MultiIndex.from_arrays([memberships["account"].to_numpy(np.int64), mem_ident]),
-    )
-    out = []
-    for side in ("a", "b"):
-        key = pd.MultiIndex.from_arrays([pairs[side].to_numpy(), pairs["ident"].to_numpy()])
-        found = span.reindex(key)
-        out.append({c: found[c].to_numpy() for c in span.columns})
-    return out[0], out[1]
+class PairEvidence:
+    """Evidence ``p`` of (a, b, ident) pair rows, chunk by chunk: the lookups (each
+    membership's times and strength, the simultaneity counts) are indexed once.
+
+    A row's ``p`` is the identifier's ``p``, times the membership strengths (share of
+    an account's prompts in a template family), times the time factors (evidence of an
+    address or a prompt family used months apart decays; simultaneous use of an
+    address is boosted). Each row's ``p`` depends on that row alone.
+    """
+
+    def __init__(
+        self,
+        memberships: pd.DataFrame,
+        mem_ident: np.ndarray,
+        identifiers: pd.DataFrame,
+        sync: pd.DataFrame,
+        settings: LinkageSettings,
+    ) -> None:
+        self.settings = settings
+        self.p = identifiers["p"].to_numpy()
+        kinds = identifiers["kind"].to_numpy()
+        self.is_ip = np.isin(kinds, IP_KINDS)
+        self.timed = np.isin(kinds, settings.time_decay_kinds)
+        self.need = self.timed | identifiers["has_strength"].to_numpy(bool)
+        self.span_keys = pd.MultiIndex.from_arrays(
+            [memberships["account"].to_numpy(np.int64), mem_ident]
+        )
+        self.first = memberships["first_ts"].to_numpy("datetime64[ns]").astype(np.int64)
+        self.last = memberships["last_ts"].to_numpy("datetime64[ns]").astype(np.int64)
+        self.strength = memberships["strength"].to_numpy(float)
+        self.sync_keys = pd.MultiIndex.from_frame(sync[["a", "b", "ident"]]) if len(sync) else None
+        self.n_sync = sync["n_sync"].to_numpy(float) if len(sync) else None
+
+    def _side(self, account: np.ndarray, ident: np.ndarray) -> np.ndarray:
+        """Membership row of each (account, ident); every pair row has both."""
+        rows = self.span_keys.get_indexer(pd.MultiIndex.from_arrays([account, ident]))
+        if (rows < 0).any():
+            raise ValueError("a pair row names a membership that does not exist")
+        return rows
+
+    def __call__(self, pairs: pd.DataFrame) -> np.ndarray:
+        """``p`` of each row of ``pairs`` (a, b, ident)."""
+        settings = self.settings
+        ident = pairs["ident"].to_numpy()
+        p: np.ndarray = np.array(self.p[ident], dtype=float)
+        need = self.need[ident]
+        if not need.any():
+            return p
+        a, b, sub = (pairs[c].to_numpy()[need] for c in ("a", "b", "ident"))
+        ra, rb = self._side(a, sub), self._side(b, sub)
+        factor = np.sqrt(self.strength[ra] * self.strength[rb])
+        nat = np.iinfo(np.int64).min
+        fa, fb, la, lb = self.first[ra], self.first[rb], self.last[ra], self.last[rb]
+        known = (fa != nat) & (fb != nat)
+        gap_ns = np.maximum(0, np.maximum(fa, fb) - np.minimum(la, lb))
+        gap_days = np.where(known, gap_ns / (86_400 * NS_PER_S), 0.0)
+        # without times (the optional ts absent) use months apart cannot be told from
+        # use together: the evidence takes the untimed factor instead of the decay
+        decay = np.where(
+            known, np.power(0.5, gap_days / settings.gap_half_life_days), settings.untimed_factor
+        )
+        factor = np.where(self.timed[sub], factor * decay, factor)
+        if self.sync_keys is not None and self.is_ip[sub].any():
+            assert self.n_sync is not None
+            at = self.sync_keys.get_indexer(pd.MultiIndex.from_arrays([a, b, sub]))
+            n_sync = np.where(at >= 0, self.n_sync[np.maximum(at, 0)], 0.0)
+            boost = settings.sync_boost * np.minimum(n_sync, settings.sync_saturation)
+            factor = factor * (1.0 + boost / settings.sync_saturation)
+        p[need] = np.clip(p[need] * factor, 0.0, 0.95)
+        return p
 
 
 def pair_evidence(
@@ -141,43 +259,5 @@ def pair_evidence(
     sync: pd.DataFrame,
     settings: LinkageSettings,
 ) -> np.ndarray:
-    """Evidence ``p`` of each (a, b, ident) row: the identifier's ``p``, times the
-    membership strengths (share of an account's prompts in a template family), times
-    the time factors (evidence of an address or a prompt family used months apart
-    decays; simultaneous use of an address is boosted)."""
-    ident = pairs["ident"].to_numpy()
-    p: np.ndarray = identifiers["p"].to_numpy()[ident].copy()
-    kinds = identifiers["kind"].to_numpy()[ident]
-    is_ip = np.isin(kinds, IP_KINDS)
-    timed = np.isin(kinds, settings.time_decay_kinds)
-    weak = identifiers["has_strength"].to_numpy()[ident]
-    need = timed | weak
-    if not need.any():
-        return p
-    sub = pairs[need]
-    sa, sb = _span_lookup(sub, memberships, mem_ident)
-    factor = np.sqrt(sa["strength"] * sb["strength"])
-    nat = np.iinfo(np.int64).min
-    known = (sa["first"] != nat) & (sb["first"] != nat)
-    gap_ns = np.maximum(
-        0, np.maximum(sa["first"], sb["first"]) - np.minimum(sa["last"], sb["last"])
-    )
-    gap_days = np.where(known, gap_ns / (86_400 * NS_PER_S), 0.0)
-    # without times (the optional ts absent) use months apart cannot be told from use
-    # together: the evidence takes the untimed factor instead of the decay
-    decay = np.where(
-        known, np.power(0.5, gap_days / settings.gap_half_life_days), settings.untimed_factor
-    )
-    factor = np.where(timed[need], factor * decay, factor)
-    sub_ip = is_ip[need]
-    if not sync.empty and sub_ip.any():
-        n_sync = (
-            sub[["a", "b", "ident"]]
-            .merge(sync, on=["a", "b", "ident"], how="left")["n_sync"]
-            .fillna(0)
-            .to_numpy()
-        )
-        boost = settings.sync_boost * np.minimum(n_sync, settings.sync_saturation)
-        factor = factor * (1.0 + boost / settings.sync_saturation)
-    p[need] = np.clip(p[need] * factor, 0.0, 0.95)
-    return p
+    """Evidence ``p`` of each (a, b, ident) row (:class:`PairEvidence`, in one go)."""
+    return PairEvidence(memberships, mem_ident, identifiers, sync, settings)(pairs)

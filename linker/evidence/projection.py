@@ -3,13 +3,14 @@ combined into edges (``build_projection``), and the values each cluster shares."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from linker.evidence.identifiers import account_memberships, identifier_table
-from linker.evidence.pairs import expand_pairs, pair_evidence, sync_counts
+from linker.evidence.pairs import PairEvidence, pair_chunks, sync_counts
 from linker.graph import leiden_labels
 from linker.model import LinkInput, require_columns
 from linker.settings import LinkageSettings, is_instrument
@@ -18,6 +19,13 @@ from linker.settings import LinkageSettings, is_instrument
 IDENTIFIER_COLUMNS = ("kind", "value", "degree", "p", "supernode")
 PROJECTED_MEMBERSHIP_COLUMNS = ("account", "ident", "strength")
 EDGE_COLUMNS = ("a", "b", "weight")
+
+#: called with the name of each sub-stage as it starts ("projection: pair expansion")
+Progress = Callable[[str], None]
+
+
+def _noop(stage: str) -> None:
+    """The progress callback that says nothing."""
 
 
 @dataclass(frozen=True)
@@ -125,8 +133,12 @@ def combine_edges(
     log_miss = np.bincount(pair_code, weights=np.log1p(-np.minimum(p, 0.999)))
     weight = 1.0 - np.exp(log_miss)
     kind_names, kind_code = np.unique(kinds, return_inverse=True)
-    counts = np.zeros((len(pair_keys), len(kind_names)), dtype=np.int32)
-    np.add.at(counts, (pair_code, kind_code), 1)
+    cells = pair_code.astype(np.int64) * len(kind_names) + kind_code
+    counts = (
+        np.bincount(cells, minlength=len(pair_keys) * len(kind_names))
+        .astype(np.int32)
+        .reshape(len(pair_keys), len(kind_names))
+    )
     edges = pd.DataFrame(
         {
             "a": (pair_keys >> 32).astype(np.int64),
@@ -147,18 +159,35 @@ def _edges(
     identifiers: pd.DataFrame,
     sync: pd.DataFrame,
     settings: LinkageSettings,
+    progress: Progress = _noop,
 ) -> pd.DataFrame:
+    """The edges of one pass. Pairs are expanded and judged chunk by chunk (only the
+    rows reaching ``min_contribution`` are kept), so memory follows the strong pairs,
+    not every pair the identifiers make; rows keep their order, so the sums are the
+    same as over one whole frame."""
     eligible = _eligible(identifiers, settings)
     use = eligible[mem_ident]
-    pairs = expand_pairs(
+    evidence = PairEvidence(memberships, mem_ident, identifiers, sync, settings)
+    kept: list[tuple[np.ndarray, np.ndarray]] = []
+    chunks = pair_chunks(
         mem_ident[use],
         memberships["account"].to_numpy(np.int64)[use],
         identifiers["degree"].to_numpy(),
         settings,
     )
-    p = pair_evidence(pairs, memberships, mem_ident, identifiers, sync, settings)
-    strong = p >= settings.min_contribution
-    pairs, p = pairs[strong], p[strong]
+    while True:
+        progress("projection: pair expansion")
+        chunk = next(chunks, None)
+        if chunk is None:
+            break
+        progress("projection: time evidence")
+        p = evidence(chunk)
+        strong = p >= settings.min_contribution
+        kept.append((chunk[["a", "b", "ident"]].to_numpy()[strong], p[strong]))
+    progress("projection: edges")
+    rows = np.concatenate([k[0] for k in kept]) if kept else np.zeros((0, 3), np.int64)
+    pairs = pd.DataFrame(rows, columns=["a", "b", "ident"])
+    p = np.concatenate([k[1] for k in kept]) if kept else np.zeros(0)
     kinds = identifiers["kind"].to_numpy()[pairs["ident"].to_numpy()]
     return combine_edges(pairs, p, kinds, settings)
 
@@ -174,16 +203,22 @@ def _eligible(identifiers: pd.DataFrame, settings: LinkageSettings) -> np.ndarra
     return eligible
 
 
-def build_projection(inp: LinkInput, settings: LinkageSettings | None = None) -> Projection:
+def build_projection(
+    inp: LinkInput, settings: LinkageSettings | None = None, progress: Progress | None = None
+) -> Projection:
     """Build the weighted account projection of ``inp``. Returns a :class:`Projection`.
 
     Two passes: the first leaves out cards, devices and other instruments shared by more
     than a handful of accounts and finds communities from the rest; each such instrument
     then gets a weight between its uncorroborated value (fast specificity decay) and its
     full value, in proportion to how much other evidence backs it
-    (:func:`corroboration`), and the second pass gives the edges.
+    (:func:`corroboration`), and the second pass gives the edges. ``progress`` is told
+    each sub-stage as it starts (identifier table, pair expansion, time evidence, edges,
+    corroboration; a pass repeats them).
     """
     settings = settings or LinkageSettings()
+    progress = progress or _noop
+    progress("projection: identifier table")
     accounts = pd.Index(inp.accounts["account_id"])
     memberships = account_memberships(inp.memberships, accounts)
     # strength 0: a use that links nobody (a template family sent once); kept for risk
@@ -200,16 +235,19 @@ def build_projection(inp: LinkInput, settings: LinkageSettings | None = None) ->
     judged = _judged(identifiers, settings)
     identifiers["p"] = np.where(judged, 0.0, identifiers["p_corroborated"].to_numpy())
     # simultaneity is counted on addresses only, whose weights both passes share
+    progress("projection: time evidence")
     sync = sync_counts(
         inp.ip_windows, accounts, identifiers, _eligible(identifiers, settings), settings
     )
-    first = _edges(memberships, mem_ident, identifiers, sync, settings)
+    first = _edges(memberships, mem_ident, identifiers, sync, settings, progress)
+    progress("projection: corroboration")
     labels = leiden_labels(len(accounts), first, settings.seed)
     coh = corroboration(memberships, mem_ident, identifiers, labels, settings)
     identifiers["corroboration"] = coh
     p_alone, p_full = identifiers["p_alone"].to_numpy(), identifiers["p_corroborated"].to_numpy()
     identifiers["p"] = p_alone + (p_full - p_alone) * coh
-    edges = _edges(memberships, mem_ident, identifiers, sync, settings)
+    edges = _edges(memberships, mem_ident, identifiers, sync, settings, progress)
+    progress("projection: edges")
     memberships = memberships.assign(ident=mem_ident)
     if len(feature_only):
         keys = pd.MultiIndex.from_frame(identifiers[["kind", "value"]])

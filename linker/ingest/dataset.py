@@ -288,7 +288,7 @@ def load_dataset(
     assert signals is not None  # required table: _read_validated raised otherwise
     # the optional ts column, when absent, is all NaT: time evidence then says nothing
     observations = signals[["account_id", "kind", "value"]].reset_index(drop=True)
-    observations["ts"] = _timestamps(signals).to_numpy()
+    observations["ts"] = _timestamps(signals).array
     all_rejected = with_records(
         pd.concat([r for r in rejected if not r.empty] or [no_rejects()], ignore_index=True)
     )

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 IPV4_PREFIX = 24
 IPV6_PREFIX = 48
@@ -67,24 +69,115 @@ def ip_prefix(ip: str) -> str:
     return str(ipaddress.ip_network(f"{ip}/{bits}", strict=False))
 
 
-def map_distinct(values: pd.Series, func: Callable[[Any], Any]) -> pd.Series:
-    """Apply ``func`` once per distinct value of ``values`` and map the results back."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    mapped = np.array([func(v) for v in uniques], dtype=object)
+def map_distinct(
+    values: pd.Series,
+    func: Callable[[Any], Any],
+    fast: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
+) -> pd.Series:
+    """Apply ``func`` once per distinct value of ``values`` and map the results back.
+
+    ``fast``, when given, takes the distinct values (an object array) and returns
+    ``(done, results)``: a mask of the values it handled at once and their results;
+    ``func`` runs on the others only. It must agree with ``func`` wherever it answers.
+    """
+    codes, found = pd.factorize(values, use_na_sentinel=True)
+    uniques = np.asarray(found, dtype=object)
+    mapped = np.full(len(uniques), None, dtype=object)
+    done = np.zeros(len(uniques), dtype=bool)
+    if fast is not None and len(uniques):
+        done, results = fast(uniques)
+        mapped[done] = results
+    rest = np.flatnonzero(~done)
+    mapped[rest] = np.array([func(v) for v in uniques[rest]], dtype=object)
     out = np.full(len(values), None, dtype=object)
     ok = codes >= 0
     out[ok] = mapped[codes[ok]]
     return pd.Series(out, index=values.index, dtype=object)
 
 
+#: a dotted-quad IPv4 address as Python's ipaddress writes it (no leading zeros,
+#: no spaces): its canonical text is itself
+_V4_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+V4_CANONICAL = rf"^{_V4_OCTET}(\.{_V4_OCTET}){{3}}$"
+
+
+def is_canonical_v4(texts: np.ndarray) -> np.ndarray:
+    """Mask of the values (object array; non-strings are not) that are canonical
+    dotted-quad IPv4 addresses, tested all at once."""
+    is_str = np.fromiter((isinstance(t, str) for t in texts), bool, len(texts))
+    out = np.zeros(len(texts), dtype=bool)
+    if is_str.any():
+        try:
+            arr = pa.array(texts[is_str], type=pa.string())
+        except ValueError:  # a lone surrogate: no such text is an address
+            return out
+        out[is_str] = pc.match_substring_regex(arr, V4_CANONICAL).to_numpy(zero_copy_only=False)
+    return out
+
+
+#: eight lower-case hextets, none of them zero (nothing to compress to ``::``): the
+#: canonical text is the hextets without their leading zeros
+_V6_FULL = r"^(0*[1-9a-f][0-9a-f]*:){7}0*[1-9a-f][0-9a-f]*$"
+_V6_HEXTET = r"^[0-9a-f]{1,4}(:[0-9a-f]{1,4}){7}$"
+
+
+def _canonical_fast(uniques: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Canonical IPv4 texts as they are, and full-length IPv6 texts without a zero
+    hextet with their leading zeros dropped; other values are left to ipaddress."""
+    done = is_canonical_v4(uniques)
+    out = np.full(len(uniques), None, dtype=object)
+    out[done] = uniques[done]
+    rest = np.flatnonzero(~done)
+    is_str = np.fromiter((isinstance(t, str) for t in uniques[rest]), bool, len(rest))
+    rest = rest[is_str]
+    try:
+        arr = pa.array(uniques[rest], type=pa.string())
+    except ValueError:  # a lone surrogate: left to ipaddress, which refuses it
+        rest = rest[:0]
+    if len(rest):
+        full = pc.and_(
+            pc.match_substring_regex(arr, _V6_HEXTET), pc.match_substring_regex(arr, _V6_FULL)
+        ).to_numpy(zero_copy_only=False)
+        short = pc.replace_substring_regex(arr.filter(pa.array(full)), r"(^|:)0+", r"\1")
+        out[rest[full]] = np.asarray(short.to_numpy(zero_copy_only=False), dtype=object)
+        done[rest[full]] = True
+    return done, out[done]
+
+
+def _v4_as_is(uniques: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    done = is_canonical_v4(uniques)
+    return done, uniques[done]
+
+
+def _v4_prefixes(uniques: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    done = is_canonical_v4(uniques)
+    arr = pa.array(uniques[done], type=pa.string())
+    prefixes = pc.replace_substring_regex(arr, r"\.[0-9]+$", f".0/{IPV4_PREFIX}")
+    return done, np.asarray(prefixes.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _v4_hosts(uniques: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    done, texts = _v4_as_is(uniques)
+    return done, texts + "/32"
+
+
 def canonical_ips(values: pd.Series) -> pd.Series:
-    """Canonicalise a column of IP texts; invalid entries become None."""
-    return map_distinct(values.astype(str), canonical_ip)
+    """Canonicalise a column of IP texts; invalid entries become None. Canonical IPv4
+    texts and full-length IPv6 texts without a zero hextet are rewritten all at once;
+    the rest are parsed one distinct value at a time."""
+    return map_distinct(values.astype(str), canonical_ip, _canonical_fast)
+
+
+def canonical_networks(values: pd.Series) -> pd.Series:
+    """:func:`canonical_network` of each value (None where it is none), bare canonical
+    IPv4 addresses (``/32``) recognised all at once."""
+    return map_distinct(values, canonical_network, _v4_hosts)
 
 
 def ip_prefixes(ips: pd.Series) -> pd.Series:
-    """The /24 or /48 prefix of each canonical address in ``ips``."""
-    return map_distinct(ips, ip_prefix)
+    """The /24 or /48 prefix of each canonical address in ``ips`` (IPv4 by text
+    rewriting, all at once; IPv6 one distinct address at a time)."""
+    return map_distinct(ips, ip_prefix, _v4_prefixes)
 
 
 def canonical_kind(kinds: pd.Series) -> pd.Series:
@@ -181,10 +274,27 @@ def stripped(text: pd.Series) -> pd.Series:
     """Text (str or None, as from :func:`as_text`) with surrounding whitespace removed;
     None where nothing is left."""
     out = text.astype(object)
-    if not out.notna().any():
+    present = out.notna().to_numpy()
+    if not present.any():
         return pd.Series([None] * len(out), index=text.index, dtype=object)
-    out = out.str.strip()
-    return out.where(out.notna() & (out != ""), None).astype(object)
+    values = out.to_numpy()
+    try:
+        # a value that starts and ends with a visible ASCII character has nothing to
+        # strip: only the others go through str.strip, one by one
+        arr = pa.array(values[present], type=pa.string())
+        edges = pc.match_substring_regex(arr, _NOTHING_TO_STRIP).to_numpy(zero_copy_only=False)
+    except (pa.ArrowException, TypeError, ValueError):  # not all str, or not UTF-8
+        out = out.str.strip()
+        return out.where(out.notna() & (out != ""), None).astype(object)
+    need = present.copy()
+    need[present] = ~edges
+    result = values.copy()
+    result[need] = [v.strip() or None for v in values[need]]
+    return pd.Series(result, index=text.index, dtype=object)
+
+
+#: text whose first and last characters are visible ASCII (``!`` to ``~``)
+_NOTHING_TO_STRIP = r"(?s)^[!-~](.*[!-~])?$"
 
 
 #: why a value is not text, by its Python type

@@ -65,7 +65,7 @@ def column_values(raw: pd.Series, col: Column) -> tuple[pd.Series, pd.Series]:
         reason = f"not one of {', '.join(col.allowed)}"
         return lower.astype(object), _reasons(raw.index, ~ok, reason, problem)
     if col.type == "ip_or_cidr":
-        nets = normalise.map_distinct(text.fillna(""), normalise.canonical_network)
+        nets = normalise.canonical_networks(text.fillna(""))
         bad = nets.isna().to_numpy()
         return nets, _reasons(raw.index, bad, "not an IP address or CIDR prefix", problem)
     bad = blank if col.required else np.zeros(len(raw), dtype=bool)
