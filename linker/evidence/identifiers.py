@@ -227,7 +227,7 @@ def number_identifiers(memberships: pd.DataFrame) -> tuple[np.ndarray, np.ndarra
         )
         # UTF-8 byte order is code point order, Python's order of str
         order = pc.sort_indices(keys).to_numpy()
-    except (pa.ArrowException, ValueError):  # a lone surrogate: sort in Python
+    except pa.ArrowException:  # text arrow cannot hold (a lone surrogate): sort in Python
         order = np.argsort(roles + "\x1f" + values + "\x1f" + kinds, kind="stable")
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))

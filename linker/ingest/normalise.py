@@ -107,10 +107,7 @@ def is_canonical_v4(texts: np.ndarray) -> np.ndarray:
     is_str = np.fromiter((isinstance(t, str) for t in texts), bool, len(texts))
     out = np.zeros(len(texts), dtype=bool)
     if is_str.any():
-        try:
-            arr = pa.array(texts[is_str], type=pa.string())
-        except ValueError:  # a lone surrogate: no such text is an address
-            return out
+        arr = pa.array(texts[is_str], type=pa.string())
         out[is_str] = pc.match_substring_regex(arr, V4_CANONICAL).to_numpy(zero_copy_only=False)
     return out
 
@@ -130,11 +127,8 @@ def _canonical_fast(uniques: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rest = np.flatnonzero(~done)
     is_str = np.fromiter((isinstance(t, str) for t in uniques[rest]), bool, len(rest))
     rest = rest[is_str]
-    try:
-        arr = pa.array(uniques[rest], type=pa.string())
-    except ValueError:  # a lone surrogate: left to ipaddress, which refuses it
-        rest = rest[:0]
     if len(rest):
+        arr = pa.array(uniques[rest], type=pa.string())
         full = pc.and_(
             pc.match_substring_regex(arr, _V6_HEXTET), pc.match_substring_regex(arr, _V6_FULL)
         ).to_numpy(zero_copy_only=False)
@@ -274,27 +268,10 @@ def stripped(text: pd.Series) -> pd.Series:
     """Text (str or None, as from :func:`as_text`) with surrounding whitespace removed;
     None where nothing is left."""
     out = text.astype(object)
-    present = out.notna().to_numpy()
-    if not present.any():
+    if not out.notna().any():
         return pd.Series([None] * len(out), index=text.index, dtype=object)
-    values = out.to_numpy()
-    try:
-        # a value that starts and ends with a visible ASCII character has nothing to
-        # strip: only the others go through str.strip, one by one
-        arr = pa.array(values[present], type=pa.string())
-        edges = pc.match_substring_regex(arr, _NOTHING_TO_STRIP).to_numpy(zero_copy_only=False)
-    except (pa.ArrowException, TypeError, ValueError):  # not all str, or not UTF-8
-        out = out.str.strip()
-        return out.where(out.notna() & (out != ""), None).astype(object)
-    need = present.copy()
-    need[present] = ~edges
-    result = values.copy()
-    result[need] = [v.strip() or None for v in values[need]]
-    return pd.Series(result, index=text.index, dtype=object)
-
-
-#: text whose first and last characters are visible ASCII (``!`` to ``~``)
-_NOTHING_TO_STRIP = r"(?s)^[!-~](.*[!-~])?$"
+    out = out.str.strip()
+    return out.where(out.notna() & (out != ""), None).astype(object)
 
 
 #: why a value is not text, by its Python type

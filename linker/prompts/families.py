@@ -7,11 +7,8 @@ code, quotes and e-mail addresses replaced by placeholders), never a prompt log.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -178,24 +175,6 @@ def _hash_texts(texts: pa.Array) -> np.ndarray:
 #: distinct texts fingerprinted at a time (bounds the stage's transient memory)
 SIGNATURE_SLICE = 16_384
 
-#: threads for the per-text work of a batch (masking, intent, MinHash): pyarrow,
-#: numpy and rensa release the GIL, and each text's result is its own, so splitting
-#: the texts changes nothing but the time
-WORKERS = max(1, min(2, os.cpu_count() or 1))
-
-_T = TypeVar("_T")
-
-
-def _split_map(
-    pool: ThreadPoolExecutor | None, func: Callable[[pa.Array], _T], texts: pa.Array, step: int
-) -> list[_T]:
-    """``func`` of each ``step``-long slice of ``texts``, in order, on ``pool``'s threads."""
-    step = max(step, 1)
-    slices = [texts.slice(i, step) for i in range(0, len(texts), step)] or [texts]
-    if pool is None or len(slices) == 1:
-        return [func(part) for part in slices]
-    return list(pool.map(func, slices))
-
 
 class FamilyMerge(Protocol):
     """A second stage that may join LSH families before memberships are formed (the
@@ -270,22 +249,13 @@ class PromptAccumulator:
         return len(self._norm_of_hash)
 
     def add(self, batch: pd.DataFrame) -> None:
-        """Fold one batch of prompts (account_id, ts, text) into the state. The
-        per-text work runs on :data:`WORKERS` threads."""
+        """Fold one batch of prompts (account_id, ts, text) into the state."""
         if batch.empty:
             return
-        if WORKERS < 2:
-            self._add(batch, None)
-            return
-        with ThreadPoolExecutor(WORKERS) as pool:
-            self._add(batch, pool)
-
-    def _add(self, batch: pd.DataFrame, pool: ThreadPoolExecutor | None) -> None:
         self.n_prompts += len(batch)
         raw_codes, raw_unique = pd.factorize(batch["text"].astype(str))
         raw = pa.array(np.asarray(raw_unique, dtype=object), type=pa.string())
-        half = -(-len(raw) // WORKERS)
-        masked = pa.concat_arrays(_split_map(pool, _mask, raw, half))
+        masked = _mask(raw)
         hashes = _hash_texts(masked)
         index = self._norm_of_hash
         start = len(index)
@@ -297,21 +267,18 @@ class PromptAccumulator:
             fresh_raw = np.flatnonzero(norm_of_raw >= start)[first_raw]
             texts = masked.take(pa.array(fresh_raw))
             # intent once per distinct masked text, scored on its first raw text
-            model, cut = self._intent_model, self.settings.intent_threshold
-            fresh_intent = np.concatenate(
-                _split_map(
-                    pool,
-                    lambda part: model.flags(part, cut),
-                    raw.take(pa.array(fresh_raw)),
-                    -(-len(fresh_raw) // WORKERS),
-                )
+            fresh_intent = self._intent_model.flags(
+                raw.take(pa.array(fresh_raw)), self.settings.intent_threshold
             )
             self._intent_of_norm = np.concatenate([self._intent_of_norm, fresh_intent])
             self._hashes.append(hashes[fresh_raw])
             # in slices: rensa hands signatures back as Python lists, which would cost
             # ~2 kB per text at once
-            for tokens, n_tokens, sig in _split_map(pool, self._signed, texts, SIGNATURE_SLICE):
-                self._sigs.append(sig)
+            for i in range(0, len(texts), SIGNATURE_SLICE):
+                tokens, n_tokens = shingle_hashes(
+                    texts.slice(i, SIGNATURE_SLICE), self.settings.shingle
+                )
+                self._sigs.append(minhash_rows(tokens, n_tokens, self.settings).astype(np.uint32))
                 if self._windows is not None:
                     self._windows.add(tokens, n_tokens)
             self._examples.append(pc.utf8_slice_codeunits(texts, 0, self.settings.example_chars))
@@ -338,11 +305,6 @@ class PromptAccumulator:
         self._pending += len(self._pairs[-1])
         if self._pending > max(2 * self._compacted, 1_000_000):
             self._compact()
-
-    def _signed(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Shingle hashes, their count per text and the MinHash signatures (uint32)."""
-        tokens, n_tokens = shingle_hashes(texts, self.settings.shingle)
-        return tokens, n_tokens, minhash_rows(tokens, n_tokens, self.settings).astype(np.uint32)
 
     def _compact(self) -> None:
         self._pairs = [_fold_pairs(pd.concat(self._pairs, ignore_index=True))]

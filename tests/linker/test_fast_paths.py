@@ -208,22 +208,3 @@ def test_projection_is_the_same_in_small_chunks(
     chunked = build_projection(inp)
     pd.testing.assert_frame_equal(chunked.edges, whole.edges, check_exact=True)
     pd.testing.assert_frame_equal(chunked.identifiers, whole.identifiers, check_exact=True)
-
-
-def _slow_stripped(text: pd.Series) -> pd.Series:
-    """str.strip on every value (the reference)."""
-    out = text.astype(object).str.strip()
-    return out.where(out.notna() & (out != ""), None).astype(object)
-
-
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
-def test_stripped_matches_str_strip_on_every_value(seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    # ASCII and Unicode whitespace (Python's idea of it: \x1c-\x1f, \x85, \u3000 ...)
-    chars = list("ab Z09!~é\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u2000\u3000\u200b")
-    values = ["".join(rng.choice(chars, int(rng.integers(0, 6)))) for _ in range(3000)]
-    text = pd.Series([*values, None, "", "  ", "a"], dtype=object)
-    text.index = text.index * 2  # not a range index
-    got = normalise.stripped(text)
-    assert got.tolist() == _slow_stripped(text).tolist()
-    assert got.index.equals(text.index)

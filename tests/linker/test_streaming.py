@@ -136,28 +136,6 @@ def test_any_batch_size_gives_the_same_analysis(
     assert whole.examples == parts.examples
 
 
-@pytest.mark.parametrize("skeleton", [False, True], ids=["whole-texts", "skeletons"])
-def test_one_thread_or_two_give_the_same_analysis(
-    world_prompts: pd.DataFrame, skeleton: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The per-text work split over threads changes nothing but the time."""
-    from dataclasses import replace
-
-    from linker.prompts import families
-    from linker.settings import PromptSettings
-
-    settings = replace(PromptSettings(), skeleton=skeleton)
-    monkeypatch.setattr(families, "SIGNATURE_SLICE", 1000)  # several slices per batch
-    monkeypatch.setattr(families, "WORKERS", 1)
-    one = analyse(world_prompts, settings, batch_rows=5000)
-    monkeypatch.setattr(families, "WORKERS", 2)
-    two = analyse(world_prompts, settings, batch_rows=5000)
-    pd.testing.assert_frame_equal(one.memberships, two.memberships)
-    pd.testing.assert_frame_equal(one.account_features, two.account_features)
-    pd.testing.assert_frame_equal(one.templates, two.templates)
-    assert one.examples == two.examples
-
-
 def test_state_grows_with_distinct_texts_not_prompts(world_prompts: pd.DataFrame) -> None:
     acc = PromptAccumulator()
     acc.add(world_prompts)
