@@ -2,50 +2,15 @@
 
 A masked value keeps just enough to tell values apart in a review (the e-mail domain,
 the network part of an address, the last digits of a card or phone) and hides the rest.
+The rule is the linker's (:func:`linker.masking.mask_value`); the API masks template
+family ids too.
 """
 
 from __future__ import annotations
 
-import ipaddress
+from linker.masking import MASK, mask_value
 
-MASK = "***"
+#: the API's masking: every kind, template family ids included
+mask_identifier = mask_value
 
-
-def _mask_email(value: str) -> str:
-    local, _, domain = value.rpartition("@")
-    return f"{local[:1]}{MASK}@{domain}" if local else f"{MASK}@{domain}"
-
-
-def _mask_ip(value: str) -> str | None:
-    address, slash, length = value.partition("/")
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return None
-    if ip.version == 4:
-        head = ".".join(str(ip).split(".")[:2])
-        return f"{head}.x.x" + (f"/{length}" if slash else "")
-    groups = ip.exploded.split(":")[:2]
-    return ":".join(groups) + ":x:x:x:x:x:x" + (f"/{length}" if slash else "")
-
-
-def _mask_tail(value: str, keep: int) -> str:
-    if len(value) <= 2 * keep:
-        return MASK
-    return MASK + value[-keep:]
-
-
-def mask_identifier(kind: str, value: str) -> str:
-    """``value`` masked by its ``kind``: e-mails keep the first letter and the domain,
-    IP addresses and prefixes their first half, phones the last 2 digits, cards, devices
-    and anything else the last 4 characters (short values are masked whole)."""
-    value = str(value)
-    if kind == "email" and "@" in value:
-        return _mask_email(value)
-    if kind in ("ip", "ip_prefix"):
-        masked = _mask_ip(value)
-        if masked is not None:
-            return masked
-    if kind == "phone":
-        return _mask_tail(value, 2)
-    return _mask_tail(value, 4)
+__all__ = ["MASK", "mask_identifier"]

@@ -1,9 +1,9 @@
 """Masking of identifier values in what the CLI prints and draws.
 
-The same rule as the API's (``api/masking.py``): a masked value keeps just enough to
-tell values apart in a review (the e-mail domain, the network half of an address, the
-last digits of a card or phone) and hides the rest. Template family ids are not
-identifiers of a person and are shown as they are.
+The API uses the same rule (``api/masking.py`` is :func:`mask_value`): a masked value
+keeps just enough to tell values apart in a review (the e-mail domain, the network half
+of an address, the last digits of a card or phone) and hides the rest. Template family
+ids are not identifiers of a person: the CLI shows them as they are.
 """
 
 from __future__ import annotations
@@ -41,13 +41,16 @@ def _mask_tail(value: str, keep: int) -> str:
 
 
 def mask_identifier(kind: str, value: str) -> str:
+    """:func:`mask_value`, except that template family ids are returned as they are."""
+    return str(value) if kind in UNMASKED_KINDS else mask_value(kind, value)
+
+
+def mask_value(kind: str, value: str) -> str:
     """``value`` masked by its ``kind``: e-mails keep the first letter and the domain,
     IP addresses and prefixes their first half, phones the last 2 digits, cards, devices
-    and anything else the last 4 characters (short values are masked whole); template
-    family ids are returned as they are."""
+    and anything else (template ids too) the last 4 characters (short values are masked
+    whole). The API's rule (``api/masking.py``)."""
     value = str(value)
-    if kind in UNMASKED_KINDS:
-        return value
     if kind == "email" and "@" in value:
         return _mask_email(value)
     if kind in ("ip", "ip_prefix"):

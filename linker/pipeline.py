@@ -357,7 +357,8 @@ def link(
     reason_features = dict(zip(clusters["cluster_id"], detail, strict=True))
     with _timed(timings, "learn", progress):
         verdicts = _gather(data_dir, dataset, out_dir, store, labels_file, settings)
-        previous = _previous_baselines(store) if len(verdicts) else {}
+        on_cluster = (verdicts["target_type"] == "cluster").any() if len(verdicts) else False
+        previous = _previous_baselines(store) if on_cluster else {}
         learned = learn(projection, accounts, clusters, verdicts, previous, settings.learn)
     with _timed(timings, "shared_values", progress):
         values = shared_values(projection, accounts["cluster_id"])

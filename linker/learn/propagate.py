@@ -29,7 +29,6 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from linker.evidence.identifiers import IP_KINDS
 from linker.evidence.projection import Projection
 from linker.masking import mask_identifier
 from linker.settings.learn import LearnSettings
@@ -45,23 +44,23 @@ class Walk:
     account_weight: np.ndarray
     #: per identifier, the sum of its holders' weights
     identifier_weight: np.ndarray
+    #: the two steps of the walk (account -> identifier, identifier -> holder), row
+    #: stochastic: P = Da^-1 B Di^-1 B^T is applied as ``(r @ to_ident) @ to_account``
+    to_ident: sparse.csr_matrix
+    to_account: sparse.csr_matrix
+    #: the least weight an account counts with in the degree normalisation
+    floor: float
 
 
-def build_walk(
-    projection: Projection, settings: LearnSettings, addresses: bool | None = None
-) -> Walk:
-    """The incidence matrix of ``projection`` restricted to identifiers shared by 2 to
-    ``settings.max_identifier_degree`` accounts (supernodes never); ``addresses`` True
-    or False: to the identifiers that are (are not) addresses or address prefixes (the
-    linker's roles, whatever the input called the kind)."""
+def build_walk(projection: Projection, settings: LearnSettings) -> Walk:
+    """The walk over ``projection`` restricted to identifiers shared by 2 to
+    ``settings.max_identifier_degree`` accounts (supernodes never)."""
     mem = projection.memberships
     ident = projection.identifiers
     n_acc, n_id = len(projection.accounts), len(ident)
     degree = ident["degree"].to_numpy()
     usable = (degree >= 2) & (degree <= settings.max_identifier_degree)
     usable &= ~ident["supernode"].to_numpy(bool)
-    if addresses is not None:
-        usable &= ident["kind"].isin(IP_KINDS).to_numpy() == addresses
     cols = mem["ident"].to_numpy(np.int64)
     keep = (cols >= 0) & usable[np.clip(cols, 0, None)]
     weight = mem["strength"].to_numpy(float)[keep] * ident["p"].to_numpy(float)[cols[keep]]
@@ -69,10 +68,16 @@ def build_walk(
         (weight, (mem["account"].to_numpy(np.int64)[keep], cols[keep])), shape=(n_acc, n_id)
     )
     incidence.sum_duplicates()
+    account_weight = np.asarray(incidence.sum(axis=1)).ravel()
+    identifier_weight = np.asarray(incidence.sum(axis=0)).ravel()
+    positive = account_weight[account_weight > 0]
     return Walk(
         incidence,
-        np.asarray(incidence.sum(axis=1)).ravel(),
-        np.asarray(incidence.sum(axis=0)).ravel(),
+        account_weight,
+        identifier_weight,
+        (sparse.diags(_inverse(account_weight)) @ incidence).tocsr(),
+        (sparse.diags(_inverse(identifier_weight)) @ incidence.T).tocsr(),
+        float(np.quantile(positive, settings.weight_floor_quantile)) if len(positive) else 0.0,
     )
 
 
@@ -90,18 +95,14 @@ def propagate(walk: Walk, seeds: np.ndarray, settings: LearnSettings) -> np.ndar
     if not live.any():
         return np.zeros(n)
     start = live / live.sum()
-    # row-stochastic two-step walk P = Da^-1 B Di^-1 B^T, applied as r @ P
-    to_ident = sparse.diags(_inverse(walk.account_weight)) @ walk.incidence
-    to_account = (sparse.diags(_inverse(walk.identifier_weight)) @ walk.incidence.T).tocsr()
     mass: np.ndarray = start.copy()
     alpha = settings.restart
     for _ in range(settings.iterations):
-        mass = alpha * start + (1 - alpha) * np.asarray((mass @ to_ident) @ to_account)
+        step = (mass @ walk.to_ident) @ walk.to_account
+        mass = alpha * start + (1 - alpha) * np.asarray(step)
     # an account held by one weak identifier alone (a shared /24) would otherwise look as
     # close as a seed's ring mate: its weight counts as at least the floor
-    positive = walk.account_weight[walk.account_weight > 0]
-    floor = float(np.quantile(positive, settings.weight_floor_quantile))
-    per_weight = mass / np.maximum(walk.account_weight, floor)
+    per_weight = mass / np.maximum(walk.account_weight, walk.floor)
     # 1: as close as the seeds themselves are (restart mass included)
     out: np.ndarray = np.minimum(per_weight / per_weight[live].mean(), 1.0)
     return out
