@@ -81,7 +81,8 @@ SET a.caption = caption, a.created_at = row.created_at, a.email_domain = row.ema
     a.prompt_intent = row.prompt_intent, a.prompt_top_share = row.prompt_top_share,
     a.prompt_top_template = row.prompt_top_template, a.prompt_top_variety = row.prompt_top_variety,
     a.prompt_family = row.prompt_family, a.prompt_family_share = row.prompt_family_share,
-    a.prompt_family_variety = row.prompt_family_variety
+    a.prompt_family_variety = row.prompt_family_variety,
+    a.prompt_family_resample = row.prompt_family_resample
 RETURN collect(row.account_id) AS key, collect(elementId(a)) AS node,
        collect(a.first_load = $load) AS fresh
 """
@@ -163,7 +164,8 @@ RETURN a.account_id AS account_id, a.created_at AS created_at, a.email_domain AS
        a.prompt_intent AS prompt_intent, a.prompt_top_share AS prompt_top_share,
        a.prompt_top_template AS prompt_top_template, a.prompt_top_variety AS prompt_top_variety,
        a.prompt_family AS prompt_family, a.prompt_family_share AS prompt_family_share,
-       a.prompt_family_variety AS prompt_family_variety
+       a.prompt_family_variety AS prompt_family_variety,
+       a.prompt_family_resample AS prompt_family_resample
 """
 
 READ_MEMBERSHIPS = """

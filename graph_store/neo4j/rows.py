@@ -38,6 +38,7 @@ PROMPT_PROPS = {
     "prompt_family": "family",
     "prompt_family_share": "family_share",
     "prompt_family_variety": "family_variety",
+    "prompt_family_resample": "family_resample",
 }
 
 
@@ -179,6 +180,7 @@ def prompt_frame(acc: pd.DataFrame) -> pd.DataFrame | None:
             "family": pf["prompt_family"].astype(object),
             "family_share": pf["prompt_family_share"].astype(float),
             "family_variety": pf["prompt_family_variety"].astype(float),
+            "family_resample": pf["prompt_family_resample"].astype(float),
         }
     )
 

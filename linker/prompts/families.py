@@ -58,10 +58,12 @@ class PromptAnalysis:
       ``min_share`` have strength 0 and link nobody;
     - ``account_features``: per account_id: n_prompts, n_templates, top_template,
       top_share, top_variety (the account's most-sent family when it is a member),
-      family, family_share, family_variety (the linking family it sends most at any
-      volume, its share and the family's distinct texts per prompt), intent (share of
-      prompts with distillation intent);
-    - ``templates``: per template id: n_prompts, n_accounts, n_variants, example;
+      family, family_share, family_variety, family_resample (the linking family it
+      sends most at any volume, its share, the family's distinct texts per prompt and
+      how much it is an extraction instruction its senders re-send, in [0, 1]), intent
+      (share of the account's prompts with distillation intent);
+    - ``templates``: per template id: n_prompts, n_accounts, n_variants, variety,
+      intent_rate, resample, example;
     - ``examples``: template id -> masked example.
     """
 
@@ -386,8 +388,20 @@ def _summarise(
         n_prompts=("n", "sum"),
         n_accounts=("account", "nunique"),
         n_variants=("norm", "nunique"),
+        n_intent=("intent", "sum"),
     )
     fam_stats["variety"] = fam_stats["n_variants"] / fam_stats["n_prompts"]
+    # re-sampling: an instruction that asks for distillation output, re-sent by each of
+    # its senders to sample many answers ("generate ten riddles"), harvests however few
+    # its distinct texts. The share of the family's own prompts with intent (the
+    # senders' other prompts aside: a pasted question or an SDK sample has little),
+    # times how far each sender repeats it (a popular prompt pasted once or twice
+    # does not count)
+    fam_stats["intent_rate"] = fam_stats.pop("n_intent") / fam_stats["n_prompts"]
+    sends = fam_stats["n_prompts"] / fam_stats["n_accounts"]
+    fam_stats["resample"] = fam_stats["intent_rate"] * (
+        (sends - 1) / (settings.resample_full_sends - 1)
+    ).clip(0, 1)
     acc_prompts = frame.groupby("account")["n"].sum()
     per_pair["share"] = per_pair["n_obs"] / per_pair["account"].map(acc_prompts)
     # strength: how much of the account's traffic the family is (a campaign account sends
@@ -447,6 +461,7 @@ def _summarise(
     feats["family"] = pd.Series(ids.reindex(part["family"]).to_numpy(), index=part.index)
     feats["family_share"] = part["share"].reindex(feats.index).fillna(0.0)
     feats["family_variety"] = part["family"].map(fam_stats["variety"]).reindex(feats.index)
+    feats["family_resample"] = part["family"].map(fam_stats["resample"]).reindex(feats.index)
     feats.index = pd.Index(account_ids[feats.index.to_numpy()], name="account_id")
     feats = feats.sort_index()
     templates = fam_stats.reindex(linking).assign(template_id=ids.to_numpy())

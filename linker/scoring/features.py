@@ -191,9 +191,19 @@ def family_use(
 
     Returns one row per (member, common family): account, cluster, template, share (of
     the account's prompts), intent (the account's intent share), variety (the family's
-    distinct texts per prompt, when known), attached."""
+    distinct texts per prompt, when known), family_resample (how much the family is an
+    extraction instruction its senders re-send, when known), attached."""
     rs = settings or RiskSettings()
-    cols = ["account", "cluster", "template", "share", "intent", "variety", "attached"]
+    cols = [
+        "account",
+        "cluster",
+        "template",
+        "share",
+        "intent",
+        "variety",
+        "family_resample",
+        "attached",
+    ]
     used = memberships.loc[
         memberships["kind"] == "prompt_template", ["account", "value", "n_obs"]
     ].rename(columns={"value": "template"})
@@ -221,12 +231,15 @@ def family_use(
     keys = pd.MultiIndex.from_frame(use[["cluster", "template"]])
     use = use[common.reindex(keys).notna().to_numpy()]
     pf = prompt_features.reindex(use["account"].to_numpy())
-    if "family_variety" in prompt_features:
-        variety = (
-            prompt_features.dropna(subset=["family"]).groupby("family")["family_variety"].max()
-        )
-    else:  # features from a store written before the column existed
-        variety = pd.Series(dtype=float)
+    named = prompt_features.dropna(subset=["family"]) if "family" in prompt_features else None
+    # per family, from the accounts whose linking family it is (features from a store
+    # written before a column existed have none)
+    variety, family_resample = (
+        named.groupby("family")[col].max()
+        if named is not None and col in prompt_features
+        else pd.Series(dtype=float)
+        for col in ("family_variety", "family_resample")
+    )
     return pd.DataFrame(
         {
             "account": use["account"].to_numpy(),
@@ -235,6 +248,7 @@ def family_use(
             "share": (use["n_obs"].to_numpy(float) / pf["n_prompts"].to_numpy(float)).clip(0, 1),
             "intent": pf["intent"].fillna(0).to_numpy(float),
             "variety": variety.reindex(use["template"].to_numpy()).to_numpy(float),
+            "family_resample": family_resample.reindex(use["template"].to_numpy()).to_numpy(float),
             "attached": use["attached"].to_numpy(bool),
         },
         columns=cols,
@@ -335,10 +349,13 @@ def _prompt_cluster_features(
         senders.groupby(level=0).idxmax().map(lambda t: t[1]) if len(senders) else np.nan
     )
     # harvesting covers a topic space: many distinct texts per family. One text
-    # repeated (an SDK sample, an integration test) is not coverage.
-    out["template_coverage"] = (
-        use.groupby("cluster")["variety"].mean() / rs.full_coverage_variety
-    ).clip(0, 1)
+    # repeated (an SDK sample, an integration test, a pasted question) is not coverage,
+    # unless the text itself asks for distillation output: an instruction re-sent to
+    # sample many answers ("generate ten riddles") harvests by repetition
+    breadth = use["variety"] / rs.full_coverage_variety
+    if "family_resample" in use:
+        breadth = np.fmax(breadth, use["family_resample"] / rs.resample_coverage)
+    out["template_coverage"] = breadth.groupby(use["cluster"]).mean().clip(0, 1)
     # narrow focus: a campaign account sends mostly its cluster's families, while an
     # agent developer sends the same tool-use prompts among much else
     on = part[part["common_share"] > 0]

@@ -219,6 +219,9 @@ class RiskSettings:
     benign_infra_categories: tuple[str, ...] = ("corporate", "education", "mobile")
     #: distinct texts per prompt at which a template family counts as full coverage
     full_coverage_variety: float = 0.3
+    #: a family's re-sampling (``PromptSettings.resample_full_sends``) at which it
+    #: counts as full coverage however few its distinct texts
+    resample_coverage: float = 0.5
     #: share of an account's prompts on one family at which its focus counts as narrow
     narrow_focus_share: float = 0.5
     #: an account sending at least this quantile of its cluster members' share of
@@ -274,6 +277,10 @@ class PromptSettings:
     #: families whose distinct texts per prompt reach this count in full; one text
     #: repeated verbatim (variety ~0) links by its repetition only weakly
     full_variety: float = 0.3
+    #: prompts per sender at which a family whose own texts carry distillation intent
+    #: counts as fully re-sampled (an instruction re-sent for many answers); one send
+    #: per sender counts nothing
+    resample_full_sends: float = 4.0
     #: fingerprint a text by its template skeleton (linker/prompts/skeleton.py: the
     #: shingles at its start and end that many distinct texts share) when it has one,
     #: so fills of one template with long varied inputs join one family. Off by

@@ -241,3 +241,29 @@ def test_minhash_agreement_estimates_bigram_jaccard(seed: int) -> None:
     assert not (sig[2] == sig[3]).all()
     estimate = (sig[0] == sig[1]).mean()
     assert abs(estimate - _jaccard(texts[0], texts[1])) < 0.1
+
+
+def test_resampling_needs_an_extraction_instruction_re_sent_by_each_sender() -> None:
+    # 'generate' is one instruction each of 10 accounts re-sends 6 times; 'pasted' is one
+    # popular prompt 40 accounts paste once each. Intent is forced on (threshold 0) or
+    # off (threshold above 1) so the figures do not hang on the shipped model.
+    instruction = "Generate ten new riddles with answers, numbered"
+    rows = [(f"g{i}", k, instruction) for i in range(10) for k in range(6)]
+    rows += [(f"p{i}", 0, "From now on answer as a grumpy wizard, stay in role") for i in range(40)]
+    prompts = pd.DataFrame(
+        {
+            "account_id": [a for a, _, _ in rows],
+            "ts": [ts(k) for _, k, _ in rows],
+            "text": [t for _, _, t in rows],
+        }
+    )
+    settings = PromptSettings(min_repeats=1, intent_threshold=0.0)
+    feats = analyse(prompts, settings).account_features
+    sends = 6.0
+    full = (sends - 1) / (settings.resample_full_sends - 1)
+    assert feats.loc["g0", "family_resample"] == pytest.approx(min(full, 1.0))
+    assert feats.loc["p0", "family_resample"] == 0.0
+    no_intent = analyse(prompts, PromptSettings(min_repeats=1, intent_threshold=1.01))
+    assert no_intent.account_features.loc["g0", "family_resample"] == 0.0
+    templates = analyse(prompts, settings).templates.set_index("n_accounts")
+    assert templates.loc[10, "intent_rate"] == 1.0 and templates.loc[40, "resample"] == 0.0

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from linker.scoring.features import family_use, participation
+from linker.scoring.features import _prompt_cluster_features, family_use, participation
 from linker.scoring.model import account_risk_in_cluster, score, score_clusters
 from linker.settings import RiskSettings
 
@@ -196,3 +197,21 @@ def test_member_sharing_no_instrument_does_not_carry_the_clusters_reuse() -> Non
     risk = account_risk_in_cluster(members, scored, hosting, None, RiskSettings(), memberships)
     assert risk[0] > 0.5
     assert risk[10] < 0.2
+
+
+def test_a_re_sent_extraction_instruction_counts_as_coverage_a_repeated_sample_does_not() -> None:
+    # 20 members each send one fixed text 8 times (variety ~0): an SDK sample when the
+    # family carries no intent, a generation instruction re-sampled when it does
+    uses = [(a, "fixed", 8) for a in range(20)]
+    members = pd.DataFrame({"account": range(20), "cluster": "A"})
+    coverage = {}
+    for resample in (0.0, 1.0):
+        memberships, features = _prompt_world(uses, {a: 10 for a in range(20)}, {})
+        features = features.assign(
+            family="fixed", family_variety=0.01, family_resample=resample, n_templates=1
+        )
+        use = family_use(members, memberships, features)
+        found = _prompt_cluster_features(members, features, use, RiskSettings())
+        coverage[resample] = found.loc["A", "template_coverage"]
+    assert coverage[0.0] == pytest.approx(0.01 / RiskSettings().full_coverage_variety)
+    assert coverage[1.0] == 1.0
