@@ -354,7 +354,8 @@ def _prompt_cluster_features(
     # sample many answers ("generate ten riddles") harvests by repetition
     breadth = use["variety"] / rs.full_coverage_variety
     if "family_resample" in use:
-        breadth = np.fmax(breadth, use["family_resample"] / rs.resample_coverage)
+        resample = use["family_resample"] / rs.resample_coverage
+        breadth = pd.Series(np.fmax(breadth.to_numpy(), resample.to_numpy()), index=use.index)
     out["template_coverage"] = breadth.groupby(use["cluster"]).mean().clip(0, 1)
     # narrow focus: a campaign account sends mostly its cluster's families, while an
     # agent developer sends the same tool-use prompts among much else
