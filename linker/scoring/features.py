@@ -27,19 +27,30 @@ def _share_in_window(cluster: np.ndarray, seconds: np.ndarray, window: int) -> p
     return share
 
 
-def uses_in_cluster(members: pd.DataFrame, memberships: pd.DataFrame, kind: str) -> pd.DataFrame:
+def uses_in_cluster(
+    members: pd.DataFrame, memberships: pd.DataFrame, kind: str, held_share: float = 0.0
+) -> pd.DataFrame:
     """Members' identifiers of ``kind``: (account, ident, cluster, n), ``n`` being how many
-    members of the account's cluster use that identifier."""
+    members of the account's cluster use that identifier, or 1 when the cluster holds
+    less than ``held_share`` of the identifier's holders in the whole data: a payment
+    processor's token or a popular device fingerprint that thousands share is no
+    cluster's own, however many of them land in one cluster."""
     mem = memberships.loc[memberships["kind"] == kind, ["account", "ident"]]
-    mem = mem.merge(members, on="account")
+    holders = mem.groupby("ident")["account"].transform("size")
+    mem = mem.assign(holders=holders).merge(members, on="account")
     mem["n"] = mem.groupby(["cluster", "ident"])["account"].transform("size")
-    return mem
+    if held_share > 0:
+        mem.loc[mem["n"] < held_share * mem["holders"], "n"] = 1
+    return mem.drop(columns="holders")
 
 
-def _identifier_reuse(members: pd.DataFrame, memberships: pd.DataFrame, kind: str) -> pd.DataFrame:
+def _identifier_reuse(
+    members: pd.DataFrame, memberships: pd.DataFrame, kind: str, held_share: float
+) -> pd.DataFrame:
     """Per cluster: distinct identifiers of ``kind``, members on one shared inside the
-    cluster, and the most members on a single identifier."""
-    mem = uses_in_cluster(members, memberships, kind)
+    cluster (and held by it: :func:`uses_in_cluster`), and the most members on a single
+    such identifier."""
+    mem = uses_in_cluster(members, memberships, kind, held_share)
     g = mem.groupby("cluster")
     return pd.DataFrame(
         {
@@ -57,7 +68,7 @@ def instrument_kinds(memberships: pd.DataFrame) -> list[str]:
 
 
 def instrument_reuse(
-    members: pd.DataFrame, memberships: pd.DataFrame, size: pd.Series
+    members: pd.DataFrame, memberships: pd.DataFrame, size: pd.Series, held_share: float = 0.0
 ) -> pd.DataFrame:
     """Per cluster and instrument kind: distinct values, members on a value shared inside
     the cluster (``{kind}_shared_accounts``, ``{kind}_reuse`` as a share of ``size``) and
@@ -67,7 +78,7 @@ def instrument_reuse(
     parts = [pd.DataFrame(index=size.index)]
     kinds = instrument_kinds(memberships)
     for kind in kinds:
-        reuse = _identifier_reuse(members, memberships, kind).reindex(size.index)
+        reuse = _identifier_reuse(members, memberships, kind, held_share).reindex(size.index)
         reuse[f"{kind}_reuse"] = reuse[f"{kind}_shared_accounts"].fillna(0) / size
         parts.append(reuse)
     out = pd.concat(parts, axis=1)
@@ -117,7 +128,9 @@ def cluster_features(
     feats["strong_share"] = g["weight"].apply(lambda w: float((w >= rs.strong_edge_weight).mean()))
     for col in [c for c in edges.columns if c.startswith("ev_")]:
         feats[f"share_edges_{col[3:]}"] = (inner[col] > 0).groupby(inner["cluster"]).mean()
-    feats = feats.join(instrument_reuse(members, memberships, feats["size"]))
+    feats = feats.join(
+        instrument_reuse(members, memberships, feats["size"], rs.held_instrument_share)
+    )
     feats = feats.join(_ip_context(members, memberships, identifiers, rs))
     created = accounts["created_at"].to_numpy("datetime64[ns]").astype(np.int64) // 1_000_000_000
     secs = created[members["account"].to_numpy()]

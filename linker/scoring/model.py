@@ -121,7 +121,10 @@ def account_risk_in_cluster(
         kinds = instrument_kinds(memberships)
         # column k: whether each member shares a value of kinds[k] inside; last: none
         shares = np.column_stack(
-            [*(_shares_inside(members, memberships, k) for k in kinds), np.zeros(len(members))]
+            [
+                *(_shares_inside(members, memberships, k, settings) for k in kinds),
+                np.zeros(len(members)),
+            ]
         )
         column = {k: i for i, k in enumerate(kinds)}
         inside = np.zeros(len(members))
@@ -143,10 +146,13 @@ def account_risk_in_cluster(
     return pd.Series(score(frame, settings).to_numpy(), index=acc)
 
 
-def _shares_inside(members: pd.DataFrame, memberships: pd.DataFrame, kind: str) -> np.ndarray:
+def _shares_inside(
+    members: pd.DataFrame, memberships: pd.DataFrame, kind: str, settings: RiskSettings
+) -> np.ndarray:
     """Per row of ``members``: 1.0 when the account shares an identifier of ``kind`` with
-    another member of its cluster, else 0.0."""
-    mem = uses_in_cluster(members, memberships, kind)
+    another member of its cluster that the cluster holds (:func:`uses_in_cluster`), else
+    0.0."""
+    mem = uses_in_cluster(members, memberships, kind, settings.held_instrument_share)
     sharing = mem.loc[mem["n"] >= 2, "account"]
     return members["account"].isin(sharing).to_numpy(float)
 

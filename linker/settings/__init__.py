@@ -217,6 +217,9 @@ class RiskSettings:
     hosting_categories: tuple[str, ...] = ("datacenter", "proxy")
     #: ... and as shared benign infrastructure (offices, campuses, carriers)
     benign_infra_categories: tuple[str, ...] = ("corporate", "education", "mobile")
+    #: a value shared inside a cluster counts for its instrument reuse only when the
+    #: cluster holds at least this share of the value's holders in the data
+    held_instrument_share: float = 0.25
     #: distinct texts per prompt at which a template family counts as full coverage
     full_coverage_variety: float = 0.3
     #: a family's re-sampling (``PromptSettings.resample_full_sends``) at which it

@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from linker.scoring.features import _prompt_cluster_features, family_use, participation
+from linker.scoring.features import (
+    _prompt_cluster_features,
+    family_use,
+    instrument_reuse,
+    participation,
+)
 from linker.scoring.model import account_risk_in_cluster, score, score_clusters
 from linker.settings import RiskSettings
 
@@ -215,3 +220,23 @@ def test_a_re_sent_extraction_instruction_counts_as_coverage_a_repeated_sample_d
         coverage[resample] = found.loc["A", "template_coverage"]
     assert coverage[0.0] == pytest.approx(0.01 / RiskSettings().full_coverage_variety)
     assert coverage[1.0] == 1.0
+
+
+def test_a_hub_value_shared_by_thousands_is_no_clusters_reuse() -> None:
+    # cluster A: 100 accounts; 80 of them carry a processor token that 3,000 accounts
+    # hold; cluster B: 30 accounts on one card nobody else has
+    token = [(a, "payment", "tok", 0) for a in range(3000)]
+    card = [(a, "payment", "card", 1) for a in range(5000, 5030)]
+    memberships = pd.DataFrame(token + card, columns=["account", "kind", "value", "ident"])
+    members = pd.DataFrame(
+        {
+            "account": [*range(80), *range(3000, 3020), *range(5000, 5030)],
+            "cluster": ["A"] * 100 + ["B"] * 30,
+        }
+    )
+    size = members.groupby("cluster").size()
+    held = instrument_reuse(members, memberships, size, RiskSettings().held_instrument_share)
+    assert held.loc["A", "reuse_top"] == 0.0
+    assert held.loc["B", "reuse_top"] == 1.0
+    # without the bar the token would read as 80% of cluster A sharing one instrument
+    assert instrument_reuse(members, memberships, size).loc["A", "reuse_top"] == 0.8
