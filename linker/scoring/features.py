@@ -376,4 +376,10 @@ def _prompt_cluster_features(
     out["template_focus"] = (
         on.groupby("cluster")["common_share"].median() / rs.narrow_focus_share
     ).clip(0, 1)
+    # harvesting takes volume: the typical member's prompts against a busy account's in
+    # this data (the ``volume_quantile`` of prompts per account), 1 at or above it
+    # (strangers who paste a popular template among a handful of prompts share text,
+    # not an extraction job)
+    typical = float(prompt_features["n_prompts"].quantile(rs.volume_quantile))
+    out["prompt_volume"] = (g["n_prompts"].median() / max(typical, 1.0)).clip(0, 1)
     return out

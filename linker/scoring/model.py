@@ -30,9 +30,10 @@ def score(features: pd.DataFrame, settings: RiskSettings) -> pd.Series:
         elif name in ("template_share", "template_intent") and "template_share" in features:
             coverage = features.get("template_coverage", pd.Series(1.0, index=features.index))
             focus = features.get("template_focus", pd.Series(1.0, index=features.index))
-            values = (features["template_share"] * coverage.fillna(0) * focus.fillna(0)).to_numpy(
-                float
-            )
+            volume = features.get("prompt_volume", pd.Series(1.0, index=features.index))
+            values = (
+                features["template_share"] * coverage.fillna(0) * focus.fillna(0) * volume.fillna(0)
+            ).to_numpy(float)
             if name == "template_intent":
                 values = values * features.get("intent_share", 0.0)
         elif name in features:

@@ -220,6 +220,9 @@ class RiskSettings:
     #: a value shared inside a cluster counts for its instrument reuse only when the
     #: cluster holds at least this share of the value's holders in the data
     held_instrument_share: float = 0.25
+    #: template evidence counts in full for clusters whose median member sends at least
+    #: this quantile of prompts per account in the data, in proportion below
+    volume_quantile: float = 0.75
     #: distinct texts per prompt at which a template family counts as full coverage
     full_coverage_variety: float = 0.3
     #: a family's re-sampling (``PromptSettings.resample_full_sends``) at which it
@@ -287,9 +290,9 @@ class PromptSettings:
     #: fingerprint a text by its template skeleton (linker/prompts/skeleton.py: the
     #: shingles at its start and end that many distinct texts share) when it has one,
     #: so fills of one template with long varied inputs join one family. Off by
-    #: default: it also joins everyday requests around pasted text ("rewrite this
-    #: paragraph to be more concise ...") into families of hundreds of unrelated
-    #: accounts, which the risk model does not yet discount (docs/prompts.md)
+    #: default: it also joins an agent framework's prompt sent by developers with a
+    #: campaign's built on it (on the 5k test world, seed 2, precision 0.967 -> 0.941),
+    #: and it costs about half again the prompt stage's memory (docs/prompts.md)
     skeleton: bool = False
     #: shingles looked at from each end of a text (an instruction sits at the start or
     #: the end; also bounds what is kept per distinct text: 8 bytes a shingle)

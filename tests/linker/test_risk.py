@@ -240,3 +240,20 @@ def test_a_hub_value_shared_by_thousands_is_no_clusters_reuse() -> None:
     assert held.loc["B", "reuse_top"] == 1.0
     # without the bar the token would read as 80% of cluster A sharing one instrument
     assert instrument_reuse(members, memberships, size).loc["A", "reuse_top"] == 0.8
+
+
+def test_light_senders_sharing_a_template_weigh_less_than_an_extraction_job() -> None:
+    # 30 members each send one template among 5 prompts; in the data three in four
+    # accounts send at most 10, so the cluster's template evidence counts at half
+    uses = [(a, "tpl", 3) for a in range(30)]
+    n_prompts = {a: 5 for a in range(30)} | {a: 10 for a in range(100, 400)}
+    memberships, features = _prompt_world(uses, n_prompts, {a: 0.5 for a in range(30)})
+    features = features.assign(family="tpl", family_variety=1.0, n_templates=2)
+    members = pd.DataFrame({"account": range(30), "cluster": "A"})
+    use = family_use(members, memberships, features)
+    found = _prompt_cluster_features(members, features, use, RiskSettings())
+    assert found.loc["A", "prompt_volume"] == pytest.approx(0.5)
+    row = {"template_share": 0.9, "template_coverage": 1.0, "intent_share": 0.5}
+    light = score(_row(**row, prompt_volume=0.5), RiskSettings()).iloc[0]
+    heavy = score(_row(**row, prompt_volume=1.0), RiskSettings()).iloc[0]
+    assert heavy >= 0.5 > light
