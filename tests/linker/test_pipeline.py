@@ -44,9 +44,10 @@ def test_precision_and_recall_floors_on_a_generated_world(first_run) -> None:  #
 
 @pytest.mark.xfail(
     strict=True,
-    reason="known failure (issue 13, mixed clusters): 6 of 270 developers (2.2%) share a "
-    "popular device fingerprint with a 19-account campaign, land in its cluster and take "
-    "part in its device reuse; strict, so a fix shows up as XPASS",
+    reason="known failure (issue 13, mixed clusters): 11 of 270 developers (4.1%) share a "
+    "popular device fingerprint with a 19-account campaign, land in its cluster, take part "
+    "in its device reuse and re-send an agent prompt from CI that reads as re-sampling; "
+    "strict, so a fix shows up as XPASS",
 )
 def test_no_benign_group_above_two_percent_flagged(first_run) -> None:  # type: ignore[no-untyped-def]
     _, result = first_run
