@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from linker.masking import mask_free_text
 from linker.settings.learn import LearnSettings
 
 
@@ -150,7 +151,10 @@ def apply_verdicts(
             ]
             continue
         cluster_label.iloc[i] = label
-        reasons[i] = [f"analyst verdict: {label} ({v['author']}: {v['reason']})", *reasons[i]]
+        # the analyst's words are free text: anything in them shaped like an identifier
+        # is masked, as identifier values are for every reader of the reasons
+        why = mask_free_text(str(v["reason"]))
+        reasons[i] = [f"analyst verdict: {label} ({v['author']}: {why})", *reasons[i]]
         joined = in_cluster & ~seen
         if label == "sybil":
             account_label[in_cluster] = label

@@ -20,7 +20,7 @@ from linker.learn import learn
 from linker.learn.labels import gather_labels, table_verdicts
 from linker.learn.propagate import build_walk, propagate, seed_paths
 from linker.learn.sticky import cluster_verdicts
-from linker.masking import mask_identifier
+from linker.masking import mask_free_text, mask_identifier
 from linker.pipeline import link
 from linker.settings import settings_from_dict
 from linker.settings.learn import LearnSettings
@@ -270,7 +270,7 @@ def test_a_cleared_cluster_stays_cleared_over_a_rerun(world, unsupervised, tmp_p
         "target_id": target,
         "label": "benign",
         "author": "ana",
-        "reason": "a school",
+        "reason": "a school, bursar pays by card 4111 1111 1111 1234",
         "created_at": "2026-02-01T00:00:00+00:00",
     }
     (out / "labels.jsonl").write_text(json.dumps(verdict) + "\n")
@@ -278,6 +278,8 @@ def test_a_cleared_cluster_stays_cleared_over_a_rerun(world, unsupervised, tmp_p
         again = link(data, EmbeddedStore(out), out_dir=out).run
         row = again.clusters.set_index("cluster_id").loc[target]
         assert not row["flagged"] and row["reasons"][0].startswith("analyst verdict: benign")
+        # the analyst's words reach every reader of the reasons: the card is masked
+        assert "***1234" in row["reasons"][0] and "4111" not in row["reasons"][0]
         members = again.accounts[again.accounts["cluster_id"] == target]
         assert not members["flagged"].any()
         assert again.meta["verdict_baselines"][target]["members"] == sorted(members["account_id"])
@@ -375,3 +377,10 @@ def test_a_projection_without_its_columns_is_refused() -> None:
         Projection(
             proj.accounts, proj.identifiers, proj.memberships.drop(columns="ident"), proj.edges
         )
+
+
+def test_free_text_masks_what_looks_like_an_identifier() -> None:
+    text = "card 4111-1111-1111-1234, bob@example.com at 203.0.113.7, phone +44 7700 900123"
+    masked = mask_free_text(text)
+    assert masked == "card ***1234, b***@example.com at 203.0.x.x, phone ***0123"
+    assert mask_free_text("ticket 42 of the school") == "ticket 42 of the school"
