@@ -130,11 +130,12 @@ UNWIND $rows AS row
 MATCH (a:Account) WHERE elementId(a) = row[0]
 MATCH (n:{label}) WHERE elementId(n) = row[1]
 """
+    # the count lets the load check that every row found both of its ends
     if fresh:
         body = ", ".join(f"{p}: row[{i + 2}]" for i, p in enumerate(props))
-        return head + f"CREATE (a)-[r:{rel} {{{body}}}]->(n)\n"
+        return head + f"CREATE (a)-[r:{rel} {{{body}}}]->(n)\nRETURN count(r) AS written\n"
     sets = ", ".join(f"r.{p} = row[{i + 2}]" for i, p in enumerate(props))
-    return head + f"MERGE (a)-[r:{rel}]->(n)\nSET {sets}\n"
+    return head + f"MERGE (a)-[r:{rel}]->(n)\nSET {sets}\nRETURN count(r) AS written\n"
 
 
 def membership_by_key(kind: str) -> str:

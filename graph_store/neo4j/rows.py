@@ -17,6 +17,7 @@ from graph_store.base import (
     ACCOUNT_COLUMNS,
     LEARNED_ACCOUNT_COLUMNS,
     LEARNED_CLUSTER_COLUMNS,
+    MEMBERSHIP_COLUMNS,
     GraphStoreError,
     InputTables,
     RunTables,
@@ -208,6 +209,38 @@ def membership_rows(inp: InputTables) -> pd.DataFrame:
     wanted = pair_keys(mem.loc[ip, "account_id"].to_numpy(), mem.loc[ip, "value"].to_numpy())
     mem.loc[ip, "windows"] = lists.reindex(wanted).to_numpy()
     return mem
+
+
+def input_tables(
+    accounts: list[dict[str, Any]],
+    memberships: list[dict[str, Any]],
+    ip_ranges: list[dict[str, Any]],
+    templates: list[dict[str, Any]],
+) -> InputTables:
+    """The input graph's tables from the answers to ``queries.READ_*`` (accounts sorted
+    by id, memberships by account, kind and value)."""
+    acc = pd.DataFrame(accounts, columns=[*ACCOUNT_FIELDS, "attributes", *PROMPT_PROPS])
+    acc["created_at"] = pd.to_datetime(acc["created_at"].astype("Int64"), utc=True)
+    acc = acc.sort_values("account_id", ignore_index=True)
+    mem = pd.DataFrame(memberships, columns=[*MEMBERSHIP_COLUMNS, "windows"])
+    for col in ("first_ts", "last_ts"):
+        mem[col] = pd.to_datetime(mem[col].astype("Int64"), utc=True)
+    mem["n_obs"] = mem["n_obs"].astype(np.int64)
+    mem["strength"] = mem["strength"].astype(float)
+    mem = mem.sort_values(["account_id", "kind", "value"], ignore_index=True)
+    windows = mem.loc[mem["kind"] == "ip", ["account_id", "value", "windows"]].explode("windows")
+    windows = windows.dropna(subset=["windows"]).rename(columns={"windows": "window"})
+    windows["window"] = windows["window"].astype(np.int64)
+    ip_info = pd.DataFrame(ip_ranges, columns=["ip", "asn", "category"])
+    examples = {r["value"]: r["example"] for r in templates if r["example"]}
+    return InputTables(
+        accounts=accounts_frame(acc),
+        memberships=mem[list(MEMBERSHIP_COLUMNS)],
+        ip_windows=windows.reset_index(drop=True),
+        ip_info=None if ip_info.empty else ip_info.astype({"asn": np.int64}),
+        prompt_features=prompt_frame(acc),
+        template_examples=examples,
+    )
 
 
 def pair_keys(accounts: np.ndarray, values: np.ndarray) -> pd.Index:

@@ -41,12 +41,10 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import numpy as np
 import pandas as pd
 
 from graph_store.base import (
     ACCOUNT_COLUMNS,
-    MEMBERSHIP_COLUMNS,
     VERDICT_COLUMNS,
     InputTables,
     RunTables,
@@ -54,21 +52,18 @@ from graph_store.base import (
 from graph_store.neo4j import faults, schema
 from graph_store.neo4j import queries as q
 from graph_store.neo4j.rows import (
-    ACCOUNT_FIELDS,
-    PROMPT_PROPS,
     Neo4jStoreError,
     account_rows,
-    accounts_frame,
     batches,
     check_run,
     cluster_rows,
     clusters_frame,
+    input_tables,
     learned_columns,
     lists,
     membership_rows,
     node_map,
     prefixes,
-    prompt_frame,
     records,
     score_rows,
     scores_frame,
@@ -122,6 +117,15 @@ class LoadStats:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self._clock
         self.rows[stage] = self.rows.get(stage, 0) + rows
         self._clock = now
+
+
+def _check_written(what: str, written: int, sent: int) -> None:
+    """Raise Neo4jStoreError unless the server answered for every row sent."""
+    if written != sent:
+        raise Neo4jStoreError(
+            f"the load wrote {written:,} of {sent:,} {what}; load again (a load MERGEs "
+            "onto what is there)"
+        )
 
 
 class Neo4jStore:
@@ -293,7 +297,9 @@ class Neo4jStore:
     def _load_accounts(self, inp: InputTables, load: int) -> pd.DataFrame:
         """MERGE the accounts; ``account_id -> (node, fresh)``."""
         rows = records(account_rows(inp))
-        return node_map(self._write_rows_concurrently(q.MERGE_ACCOUNTS, rows, load=load))
+        nodes = node_map(self._write_rows_concurrently(q.MERGE_ACCOUNTS, rows, load=load))
+        _check_written("accounts", len(nodes), inp.accounts["account_id"].nunique())
+        return nodes
 
     def _load_identifiers(
         self, kind: str, group: pd.DataFrame, inp: InputTables, load: int
@@ -305,7 +311,9 @@ class Neo4jStore:
         elif kind in q.KIND_LABELS:
             idents["example"] = idents["value"].map(inp.template_examples)
         rows = records(idents)
-        return node_map(self._write_rows_concurrently(q.merge_identifiers(kind), rows, load=load))
+        nodes = node_map(self._write_rows_concurrently(q.merge_identifiers(kind), rows, load=load))
+        _check_written(f"{kind} identifiers", len(nodes), len(idents))
+        return nodes
 
     def _load_memberships(
         self, kind: str, group: pd.DataFrame, accounts: pd.DataFrame, nodes: pd.DataFrame
@@ -318,43 +326,26 @@ class Neo4jStore:
         cols += ["windows"] if kind == "ip" else []
         rows = group.assign(a=acc["node"].to_numpy(), n=ident["node"].to_numpy())
         created = rows.loc[known & fresh, cols]
+        answers = []
         if not created.empty:
-            self._write_rows_concurrently(q.membership_query(kind, fresh=True), lists(created))
+            query = q.membership_query(kind, fresh=True)
+            answers += self._write_rows_concurrently(query, lists(created))
         # MERGE batches go one at a time: concurrent MERGEs that create relationships on
         # the same dense identifier deadlock (the retries made a load twice as slow)
         merged = rows.loc[known & ~fresh, cols]
         if not merged.empty:
-            self._write_rows(q.membership_query(kind, fresh=False), lists(merged))
+            answers += self._write_rows(q.membership_query(kind, fresh=False), lists(merged))
+        written = sum(int(a["written"]) for a in answers)
+        _check_written(f"{kind} memberships", written, int(known.sum()))
 
     def read_input(self) -> InputTables:
         """Read back a InputTables equal to the one loaded (accounts sorted by id,
-        memberships by account, kind and value)."""
-        acc = pd.DataFrame(
+        memberships by account, kind and value): everything the graph holds."""
+        return input_tables(
             self._read(q.READ_ACCOUNTS),
-            columns=[*ACCOUNT_FIELDS, "attributes", *PROMPT_PROPS],
-        )
-        acc["created_at"] = pd.to_datetime(acc["created_at"].astype("Int64"), utc=True)
-        acc = acc.sort_values("account_id", ignore_index=True)
-        mem = pd.DataFrame(self._read(q.READ_MEMBERSHIPS), columns=[*MEMBERSHIP_COLUMNS, "windows"])
-        for col in ("first_ts", "last_ts"):
-            mem[col] = pd.to_datetime(mem[col].astype("Int64"), utc=True)
-        mem["n_obs"] = mem["n_obs"].astype(np.int64)
-        mem["strength"] = mem["strength"].astype(float)
-        mem = mem.sort_values(["account_id", "kind", "value"], ignore_index=True)
-        windows = mem.loc[mem["kind"] == "ip", ["account_id", "value", "windows"]].explode(
-            "windows"
-        )
-        windows = windows.dropna(subset=["windows"]).rename(columns={"windows": "window"})
-        windows["window"] = windows["window"].astype(np.int64)
-        ip_info = pd.DataFrame(self._read(q.READ_IP_RANGES), columns=["ip", "asn", "category"])
-        examples = {r["value"]: r["example"] for r in self._read(q.READ_TEMPLATES) if r["example"]}
-        return InputTables(
-            accounts=accounts_frame(acc),
-            memberships=mem[list(MEMBERSHIP_COLUMNS)],
-            ip_windows=windows.reset_index(drop=True),
-            ip_info=None if ip_info.empty else ip_info.astype({"asn": np.int64}),
-            prompt_features=prompt_frame(acc),
-            template_examples=examples,
+            self._read(q.READ_MEMBERSHIPS),
+            self._read(q.READ_IP_RANGES),
+            self._read(q.READ_TEMPLATES),
         )
 
     # --- runs ------------------------------------------------------------------------
