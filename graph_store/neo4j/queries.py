@@ -156,6 +156,21 @@ SET r.n_obs = $n_obs, r.first_seen = $first_seen, r.last_seen = $last_seen,
 """
 
 
+def caption_queries(rows_per_transaction: int) -> list[str]:
+    """Queries that set the ``caption`` of every Account and identifier node from its
+    properties, with the load's own caption clauses (a node stands in for ``row``):
+    for a graph written by ``neo4j-admin database import``. Auto-commit only
+    (``IN TRANSACTIONS``)."""
+    kinds = {KIND_LABELS[k][0]: k for k in KIND_LABELS} | {GENERIC[0]: "other"}
+    parts = [("Account", ACCOUNT_CAPTION)]
+    parts += [(label, identifier_caption(kind)) for label, kind in kinds.items()]
+    return [
+        f"MATCH (row:{label})\nCALL (row) {{\n{caption}\nSET row.caption = caption\n}}"
+        f" IN TRANSACTIONS OF {int(rows_per_transaction)} ROWS"
+        for label, caption in parts
+    ]
+
+
 READ_ACCOUNTS = """
 MATCH (a:Account)
 RETURN a.account_id AS account_id, a.created_at AS created_at, a.email_domain AS email_domain,
@@ -342,6 +357,7 @@ RETURN a.account_id AS a, b.account_id AS b, l.weight AS weight, l.n_shared AS n
        l.evidence AS evidence
 """
 
+COUNT_ALL_NODES = "MATCH (n) RETURN count(n) AS n"
 COUNT_NODES = "MATCH (n) RETURN labels(n)[0] AS label, count(*) AS n"
 COUNT_RELS = "MATCH ()-[r]->() RETURN type(r) AS type, count(*) AS n"
 

@@ -253,6 +253,17 @@ class Neo4jStore:
         for statement in schema.statements():
             self._write(statement)
 
+    def set_captions(self) -> None:
+        """Set the Browser caption of every Account and identifier node, as a load does
+        (for a graph written by the bulk importer, which knows no Cypher)."""
+        for query in q.caption_queries(self.config.batch_size):
+            with self._session() as session:
+                session.run(query).consume()  # IN TRANSACTIONS: auto-commit only
+
+    def node_count(self) -> int:
+        """How many nodes the database holds (from the count store: cheap)."""
+        return int(self._read(q.COUNT_ALL_NODES)[0]["n"])
+
     def counts(self) -> dict[str, int]:
         """Node counts per label and relationship counts per type."""
         nodes = {r["label"]: r["n"] for r in self._read(q.COUNT_NODES)}
