@@ -38,10 +38,17 @@ import pyarrow.csv as pa_csv
 from graph_store.base import InputTables
 from graph_store.neo4j import server
 from graph_store.neo4j.queries import GENERIC, label_of
-from graph_store.neo4j.rows import Neo4jStoreError, account_rows, column, membership_rows, prefixes
+from graph_store.neo4j.rows import (
+    LoadStats,
+    Neo4jStoreError,
+    account_rows,
+    column,
+    membership_rows,
+    prefixes,
+)
 from graph_store.neo4j.server.admin import ARRAY_DELIMITER, import_database
 from graph_store.neo4j.server.config import configured_ports, configured_start
-from graph_store.neo4j.store import LoadStats, Neo4jStore
+from graph_store.neo4j.store import Neo4jStore
 
 #: Arrow type -> the importer's header type (strings need none)
 HEADER_TYPES = {pa.int64(): "long", pa.float64(): "double", pa.bool_(): "boolean"}
@@ -224,6 +231,7 @@ def bulk_import(
     say = progress or (lambda _message: None)
     home = server.default_home() if home is None else Path(home).resolve()
     _check_home(store, home)
+    server.install(home)  # the importer is in the server's jars
     stats = LoadStats()
     if not overwrite:  # with overwrite, even a database that does not start is replaced
         say("checking the database")
@@ -257,6 +265,7 @@ def bulk_import(
     say("constraints, indexes and captions")
     store.ensure_schema()
     store.set_captions()
+    store.mark_input(inp, "neo4j-admin database import")  # `link` need not load it again
     stats.lap("schema", 0)
     stats.rows.update(files.rows)
     return stats

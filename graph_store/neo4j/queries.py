@@ -65,8 +65,11 @@ def identifier_caption(kind: str) -> str:
 
 
 # --- the input graph -----------------------------------------------------------------
-# Nodes are MERGEd on their key and return their element id, so the membership batches
-# that follow find both ends by id instead of two index seeks per row. ``first_load``
+# Nodes are MERGEd on their key and return their id, so the membership batches that
+# follow find both ends by id instead of two index seeks per row. The integer ``id()``,
+# not ``elementId()``: an element id is a ~45-character string that the client packs and
+# the server parses twice per membership (measured: benchmarks/neo4j_scale.py); ids
+# are stable while the load runs, as a load deletes nothing. ``first_load``
 # records the load that created a node: a node created by this very load has no
 # relationships yet, so its memberships can be CREATEd (see ``membership_query``).
 
@@ -82,7 +85,7 @@ SET a.caption = caption, a.created_at = row.created_at, a.email_domain = row.ema
     a.prompt_top_template = row.prompt_top_template, a.prompt_top_variety = row.prompt_top_variety,
     a.prompt_family = row.prompt_family, a.prompt_family_share = row.prompt_family_share,
     a.prompt_family_variety = row.prompt_family_variety
-RETURN collect(row.account_id) AS key, collect(elementId(a)) AS node,
+RETURN collect(row.account_id) AS key, collect(id(a)) AS node,
        collect(a.first_load = $load) AS fresh
 """
 
@@ -110,7 +113,7 @@ UNWIND $rows AS row
 {merge}
 ON CREATE SET n.first_load = $load
 {sets}
-RETURN collect(row.value) AS key, collect(elementId(n)) AS node,
+RETURN collect(row.value) AS key, collect(id(n)) AS node,
        collect(n.first_load = $load) AS fresh
 """
 
@@ -127,8 +130,8 @@ def membership_query(kind: str, *, fresh: bool) -> str:
     props = ["n_obs", "first_seen", "last_seen", "strength"] + (["windows"] if kind == "ip" else [])
     head = f"""
 UNWIND $rows AS row
-MATCH (a:Account) WHERE elementId(a) = row[0]
-MATCH (n:{label}) WHERE elementId(n) = row[1]
+MATCH (a:Account) WHERE id(a) = row[0]
+MATCH (n:{label}) WHERE id(n) = row[1]
 """
     # the count lets the load check that every row found both of its ends
     if fresh:
@@ -170,6 +173,16 @@ def caption_queries(rows_per_transaction: int) -> list[str]:
         for label, caption in parts
     ]
 
+
+# the input the graph holds whole, as of its last bulk import (``InputLoad`` node): a
+# load of the same input (the same fingerprint) has nothing to write
+READ_INPUT_MARK = "MATCH (l:InputLoad {name: 'last'}) RETURN l.fingerprint AS fingerprint"
+DELETE_INPUT_MARK = "MATCH (l:InputLoad {name: 'last'}) DELETE l"
+SET_INPUT_MARK = """
+MERGE (l:InputLoad {name: 'last'})
+SET l.fingerprint = $fingerprint, l.accounts = $accounts, l.memberships = $memberships,
+    l.loaded_at = datetime(), l.by = $by
+"""
 
 READ_ACCOUNTS = """
 MATCH (a:Account)

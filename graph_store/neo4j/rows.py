@@ -1,13 +1,17 @@
 """Rows between pandas and Cypher parameters: values cleaned for the driver, records
 and lists for ``UNWIND``, and the frames a run and an input graph are written from and
-read back into. Pure functions; no connection."""
+read back into, and the bookkeeping of a load (seconds per stage, rows sent against rows
+the server answered for). Pure functions; no connection."""
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import math
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -243,6 +247,21 @@ def input_tables(
     )
 
 
+def fingerprint(inp: InputTables) -> str:
+    """A digest of every table of ``inp`` (values, column names and order): two inputs
+    with the same fingerprint load the same graph."""
+    digest = hashlib.sha256()
+    frames = [inp.accounts, inp.memberships, inp.ip_windows, inp.ip_info, inp.prompt_features]
+    for frame in frames:
+        if frame is None:
+            digest.update(b"none")
+            continue
+        digest.update(json.dumps([str(c) for c in frame.columns]).encode())
+        digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    digest.update(json.dumps(sorted(inp.template_examples.items())).encode())
+    return digest.hexdigest()
+
+
 def pair_keys(accounts: np.ndarray, values: np.ndarray) -> pd.Index:
     """One hashable key per (account, value) pair (faster to match than a MultiIndex)."""
     return pd.Index(pd.Series(accounts, dtype=object) + "\x00" + pd.Series(values, dtype=object))
@@ -308,3 +327,28 @@ def clusters_frame(rows: list[dict[str, Any]], learned: list[str] | None = None)
     return props.sort_values(
         ["risk", "size", "cluster_id"], ascending=[False, False, True], ignore_index=True
     )
+
+
+@dataclass
+class LoadStats:
+    """What the last ``load_input`` did: rows and seconds per stage."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    _clock: float = field(default_factory=time.perf_counter, repr=False)
+
+    def lap(self, stage: str, rows: int) -> None:
+        """Add the time since the previous lap (or creation) and ``rows`` to ``stage``."""
+        now = time.perf_counter()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self._clock
+        self.rows[stage] = self.rows.get(stage, 0) + rows
+        self._clock = now
+
+
+def check_written(what: str, written: int, sent: int) -> None:
+    """Raise Neo4jStoreError unless the server answered for every row sent."""
+    if written != sent:
+        raise Neo4jStoreError(
+            f"the load wrote {written:,} of {sent:,} {what}; load again (a load MERGEs "
+            "onto what is there)"
+        )

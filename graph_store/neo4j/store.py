@@ -38,9 +38,10 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from graph_store.base import (
@@ -52,12 +53,15 @@ from graph_store.base import (
 from graph_store.neo4j import faults, schema
 from graph_store.neo4j import queries as q
 from graph_store.neo4j.rows import (
+    LoadStats,
     Neo4jStoreError,
     account_rows,
     batches,
     check_run,
+    check_written,
     cluster_rows,
     clusters_frame,
+    fingerprint,
     input_tables,
     learned_columns,
     lists,
@@ -101,31 +105,6 @@ class Neo4jConfig:
     #: a run being written whose writer has not renewed its lease for this long is
     #: deleted by the next write (renewed every quarter of it)
     lease_seconds: float = 60.0
-
-
-@dataclass
-class LoadStats:
-    """What the last ``load_input`` did: rows and seconds per stage."""
-
-    rows: dict[str, int] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
-    _clock: float = field(default_factory=time.perf_counter, repr=False)
-
-    def lap(self, stage: str, rows: int) -> None:
-        """Add the time since the previous lap (or creation) and ``rows`` to ``stage``."""
-        now = time.perf_counter()
-        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self._clock
-        self.rows[stage] = self.rows.get(stage, 0) + rows
-        self._clock = now
-
-
-def _check_written(what: str, written: int, sent: int) -> None:
-    """Raise Neo4jStoreError unless the server answered for every row sent."""
-    if written != sent:
-        raise Neo4jStoreError(
-            f"the load wrote {written:,} of {sent:,} {what}; load again (a load MERGEs "
-            "onto what is there)"
-        )
 
 
 class Neo4jStore:
@@ -260,6 +239,18 @@ class Neo4jStore:
             with self._session() as session:
                 session.run(query).consume()  # IN TRANSACTIONS: auto-commit only
 
+    def mark_input(self, inp: InputTables, by: str) -> None:
+        """Record that the graph holds ``inp`` whole (its fingerprint), so that a load
+        of the same input writes nothing; ``by`` says what loaded it."""
+        mem = len(inp.memberships)
+        self._write(
+            q.SET_INPUT_MARK,
+            fingerprint=fingerprint(inp),
+            accounts=len(inp.accounts),
+            memberships=mem,
+            by=by,
+        )
+
     def node_count(self) -> int:
         """How many nodes the database holds (from the count store: cheap)."""
         return int(self._read(q.COUNT_ALL_NODES)[0]["n"])
@@ -288,6 +279,12 @@ class Neo4jStore:
         load = time.time_ns()  # tags the nodes this load creates
         self.ensure_schema()
         stats.lap("schema", 0)
+        marks = self._read(q.READ_INPUT_MARK)
+        if marks and marks[0]["fingerprint"] == fingerprint(inp):  # bulk-imported as is
+            stats.lap("unchanged", 0)
+            return
+        if marks:  # this load may change what the mark vouches for
+            self._write(q.DELETE_INPUT_MARK)
         with ThreadPoolExecutor(1, thread_name_prefix="neo4j-prepare") as pool:
             # the memberships are prepared while the accounts go out
             prepared = pool.submit(membership_rows, inp)
@@ -309,7 +306,7 @@ class Neo4jStore:
         """MERGE the accounts; ``account_id -> (node, fresh)``."""
         rows = records(account_rows(inp))
         nodes = node_map(self._write_rows_concurrently(q.MERGE_ACCOUNTS, rows, load=load))
-        _check_written("accounts", len(nodes), inp.accounts["account_id"].nunique())
+        check_written("accounts", len(nodes), inp.accounts["account_id"].nunique())
         return nodes
 
     def _load_identifiers(
@@ -323,7 +320,7 @@ class Neo4jStore:
             idents["example"] = idents["value"].map(inp.template_examples)
         rows = records(idents)
         nodes = node_map(self._write_rows_concurrently(q.merge_identifiers(kind), rows, load=load))
-        _check_written(f"{kind} identifiers", len(nodes), len(idents))
+        check_written(f"{kind} identifiers", len(nodes), len(idents))
         return nodes
 
     def _load_memberships(
@@ -335,19 +332,21 @@ class Neo4jStore:
         fresh = acc["fresh"].eq(True).to_numpy() | ident["fresh"].eq(True).to_numpy()
         cols = ["a", "n", "n_obs", "first_ts", "last_ts", "strength"]
         cols += ["windows"] if kind == "ip" else []
-        rows = group.assign(a=acc["node"].to_numpy(), n=ident["node"].to_numpy())
-        created = rows.loc[known & fresh, cols]
+        rows = group.assign(a=acc["node"].to_numpy(), n=ident["node"].to_numpy()).loc[known]
+        rows = rows.astype({"a": np.int64, "n": np.int64})  # node ids, not floats
+        fresh = fresh[known]
+        created = rows.loc[fresh, cols]
         answers = []
         if not created.empty:
             query = q.membership_query(kind, fresh=True)
             answers += self._write_rows_concurrently(query, lists(created))
         # MERGE batches go one at a time: concurrent MERGEs that create relationships on
         # the same dense identifier deadlock (the retries made a load twice as slow)
-        merged = rows.loc[known & ~fresh, cols]
+        merged = rows.loc[~fresh, cols]
         if not merged.empty:
             answers += self._write_rows(q.membership_query(kind, fresh=False), lists(merged))
         written = sum(int(a["written"]) for a in answers)
-        _check_written(f"{kind} memberships", written, int(known.sum()))
+        check_written(f"{kind} memberships", written, len(rows))
 
     def read_input(self) -> InputTables:
         """Read back a InputTables equal to the one loaded (accounts sorted by id,

@@ -11,6 +11,7 @@ jars linked, two free loopback ports; stopped when the module is done.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,7 @@ def _graph(store: Neo4jStore) -> dict[str, Any]:
     """Counts per label and type, and every node's and relationship's properties but
     the load tag, in a stable order."""
     nodes = store._read(
-        "MATCH (n) RETURN labels(n) AS labels, properties(n) AS props "
+        "MATCH (n) WHERE NOT n:InputLoad RETURN labels(n) AS labels, properties(n) AS props "
         "ORDER BY labels(n)[0], coalesce(n.account_id, n.cidr, n.kind + ':' + n.value)"
     )
     rels = store._read(
@@ -84,7 +85,12 @@ def _graph(store: Neo4jStore) -> dict[str, Any]:
     )
     for row in nodes:
         row["props"].pop("first_load", None)
-    return {"counts": store.counts(), "nodes": nodes, "rels": rels}
+    return {"counts": _input_counts(store), "nodes": nodes, "rels": rels}
+
+
+def _input_counts(store: Neo4jStore) -> dict[str, int]:
+    """Counts per label and type, the bulk import's mark aside."""
+    return {k: v for k, v in store.counts().items() if k != "InputLoad"}
 
 
 def _clear(store: Neo4jStore) -> None:
@@ -116,9 +122,9 @@ def test_imported_counts_reads_the_summary() -> None:
 def test_database_with_data_is_refused_without_overwrite(
     store: Neo4jStore, own_server: srv.ServerStatus, link_input: LinkInput, batch_graph: Any
 ) -> None:
-    with pytest.raises(Neo4jStoreError, match="holds .* nodes; the bulk import replaces"):
+    with pytest.raises(Neo4jStoreError, match=r"holds .* nodes; the bulk import replaces"):
         bulk_import(link_input.to_tables(), store, own_server.home)
-    assert store.counts() == batch_graph["counts"]  # nothing changed
+    assert _input_counts(store) == batch_graph["counts"]  # nothing changed
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +150,7 @@ def test_link_on_the_imported_graph_gives_the_same_clusters(
     from graph_store.embedded import EmbeddedStore
 
     ours: RunResult = link(small_world, store)
+    assert "unchanged" in store.load_stats.seconds  # the imported input is not loaded again
     embedded = link(small_world, EmbeddedStore(tmp_path))
     cols = ["account_id", "cluster_id", "risk", "flagged"]
     pd.testing.assert_frame_equal(
@@ -170,9 +177,25 @@ def test_failed_import_says_so_and_a_new_import_repairs(
 
     tables = link_input.to_tables()
     monkeypatch.setattr(bulk, "write_import_files", broken)
-    with pytest.raises(srv.Neo4jServerError, match="^neo4j-admin database import failed .*incomplete: import again"):
+    failed = r"^neo4j-admin database import failed .*incomplete: import again"
+    with pytest.raises(srv.Neo4jServerError, match=failed):
         bulk_import(tables, store, own_server.home, overwrite=True)
     assert srv.status(own_server.home).running  # started again
     monkeypatch.undo()
     bulk_import(tables, store, own_server.home, overwrite=True)
-    assert store.counts() == batch_graph["counts"]
+    assert _input_counts(store) == batch_graph["counts"]
+
+
+def test_a_changed_input_is_loaded_and_clears_the_mark(
+    store: Neo4jStore, own_server: srv.ServerStatus, link_input: LinkInput
+) -> None:
+    tables = link_input.to_tables()
+    bulk_import(tables, store, own_server.home, overwrite=True)
+    store.load_input(tables)
+    assert "unchanged" in store.load_stats.seconds
+    fewer = replace(tables, memberships=tables.memberships.iloc[1:])
+    store.load_input(fewer)
+    assert "memberships" in store.load_stats.seconds  # loaded (MERGEd onto the graph)
+    assert "InputLoad" not in store.counts()
+    store.load_input(tables)
+    assert "unchanged" not in store.load_stats.seconds  # no mark any more: loaded again
