@@ -73,21 +73,45 @@ def identifier_caption(kind: str) -> str:
 # records the load that created a node: a node created by this very load has no
 # relationships yet, so its memberships can be CREATEd (see ``membership_query``).
 
-MERGE_ACCOUNTS = f"""
+
+def _node_write(pattern: str, create: bool) -> str:
+    """``MERGE pattern`` tagging a node it creates with the load, or (``create``: a
+    label that held no node when the load began, so every key is new) a plain
+    ``CREATE``, which skips MERGE's lookup and locking."""
+    if create:
+        return f"CREATE {pattern[:-2]}, first_load: $load}})"
+    return f"MERGE {pattern}\nON CREATE SET n.first_load = $load"
+
+
+def account_query(*, create: bool = False) -> str:
+    """Account nodes from account rows; returns each id's node id and whether this load
+    created it."""
+    return f"""
 UNWIND $rows AS row
 {ACCOUNT_CAPTION}
-MERGE (a:Account {{account_id: row.account_id}})
-ON CREATE SET a.first_load = $load
-SET a.caption = caption, a.created_at = row.created_at, a.email_domain = row.email_domain,
-    a.country = row.country, a.org_id = row.org_id, a.attributes = row.attributes,
-    a.prompt_n = row.prompt_n, a.prompt_templates = row.prompt_templates,
-    a.prompt_intent = row.prompt_intent, a.prompt_top_share = row.prompt_top_share,
-    a.prompt_top_template = row.prompt_top_template, a.prompt_top_variety = row.prompt_top_variety,
-    a.prompt_family = row.prompt_family, a.prompt_family_share = row.prompt_family_share,
-    a.prompt_family_variety = row.prompt_family_variety
-RETURN collect(row.account_id) AS key, collect(id(a)) AS node,
-       collect(a.first_load = $load) AS fresh
+{_node_write("(n:Account {account_id: row.account_id})", create)}
+SET n.caption = caption, n.created_at = row.created_at, n.email_domain = row.email_domain,
+    n.country = row.country, n.org_id = row.org_id, n.attributes = row.attributes,
+    n.prompt_n = row.prompt_n, n.prompt_templates = row.prompt_templates,
+    n.prompt_intent = row.prompt_intent, n.prompt_top_share = row.prompt_top_share,
+    n.prompt_top_template = row.prompt_top_template, n.prompt_top_variety = row.prompt_top_variety,
+    n.prompt_family = row.prompt_family, n.prompt_family_share = row.prompt_family_share,
+    n.prompt_family_variety = row.prompt_family_variety
+RETURN collect(row.account_id) AS key, collect(id(n)) AS node,
+       collect(n.first_load = $load) AS fresh
 """
+
+
+MERGE_ACCOUNTS = account_query()
+
+#: the labels of the input graph's keyed nodes
+INPUT_LABELS = ("Account", *(label for label, _ in KIND_LABELS.values()), GENERIC[0])
+
+
+def label_count(label: str) -> str:
+    """How many nodes have ``label`` (one of INPUT_LABELS; from the count store)."""
+    return f"MATCH (n:{label}) RETURN count(n) AS n"
+
 
 MERGE_IP_RANGES = """
 UNWIND $rows AS row
@@ -96,22 +120,22 @@ SET r.asn = row.asn, r.category = row.category
 """
 
 
-def merge_identifiers(kind: str) -> str:
+def merge_identifiers(kind: str, *, create: bool = False) -> str:
     """Nodes of one identifier kind (other kinds share the Identifier label); returns
-    each value's element id and whether this load created it."""
+    each value's node id and whether this load created it (``create``: see
+    ``_node_write``)."""
     label, _ = label_of(kind)
     if label == GENERIC[0]:
-        merge = "MERGE (n:Identifier {kind: row.kind, value: row.value})"
+        pattern = "(n:Identifier {kind: row.kind, value: row.value})"
         sets = "SET n.caption = caption"
     else:
-        merge = f"MERGE (n:{label} {{value: row.value}})"
+        pattern = f"(n:{label} {{value: row.value}})"
         extra = ", n.prefix = row.prefix" if kind == "ip" else ", n.example = row.example"
         sets = f"SET n.kind = row.kind{extra}, n.caption = caption"
     return f"""
 UNWIND $rows AS row
 {identifier_caption(kind)}
-{merge}
-ON CREATE SET n.first_load = $load
+{_node_write(pattern, create)}
 {sets}
 RETURN collect(row.value) AS key, collect(id(n)) AS node,
        collect(n.first_load = $load) AS fresh

@@ -285,10 +285,12 @@ class Neo4jStore:
             return
         if marks:  # this load may change what the mark vouches for
             self._write(q.DELETE_INPUT_MARK)
+        # labels that hold no node yet (a first load): their nodes are CREATEd
+        empty = {n for n in q.INPUT_LABELS if not self._read(q.label_count(n))[0]["n"]}
         with ThreadPoolExecutor(1, thread_name_prefix="neo4j-prepare") as pool:
             # the memberships are prepared while the accounts go out
             prepared = pool.submit(membership_rows, inp)
-            accounts = self._load_accounts(inp, load)
+            accounts = self._load_accounts(inp, load, "Account" in empty)
             stats.lap("accounts", len(accounts))
             if inp.ip_info is not None and not inp.ip_info.empty:
                 ranges = inp.ip_info.rename(columns={"ip": "cidr"})[["cidr", "asn", "category"]]
@@ -297,29 +299,32 @@ class Neo4jStore:
             mem = prepared.result()
         stats.lap("prepare", 0)
         for kind, group in mem.groupby("kind", sort=True):
-            nodes = self._load_identifiers(str(kind), group, inp, load)
+            create = q.label_of(str(kind))[0] in empty
+            nodes = self._load_identifiers(str(kind), group, inp, load, create)
             stats.lap("identifiers", len(nodes))
             self._load_memberships(str(kind), group, accounts, nodes)
             stats.lap("memberships", len(group))
 
-    def _load_accounts(self, inp: InputTables, load: int) -> pd.DataFrame:
-        """MERGE the accounts; ``account_id -> (node, fresh)``."""
-        rows = records(account_rows(inp))
-        nodes = node_map(self._write_rows_concurrently(q.MERGE_ACCOUNTS, rows, load=load))
+    def _load_accounts(self, inp: InputTables, load: int, create: bool) -> pd.DataFrame:
+        """MERGE (or CREATE) the accounts; ``account_id -> (node, fresh)``."""
+        rows = records(account_rows(inp).drop_duplicates("account_id", keep="last"))
+        query = q.account_query(create=create)
+        nodes = node_map(self._write_rows_concurrently(query, rows, load=load))
         check_written("accounts", len(nodes), inp.accounts["account_id"].nunique())
         return nodes
 
     def _load_identifiers(
-        self, kind: str, group: pd.DataFrame, inp: InputTables, load: int
+        self, kind: str, group: pd.DataFrame, inp: InputTables, load: int, create: bool
     ) -> pd.DataFrame:
-        """MERGE the identifiers of one kind; ``value -> (node, fresh)``."""
+        """MERGE (or CREATE) the identifiers of one kind; ``value -> (node, fresh)``."""
         idents = pd.DataFrame({"kind": kind, "value": group["value"].unique()})
         if kind == "ip":
             idents["prefix"] = prefixes(idents["value"])
         elif kind in q.KIND_LABELS:
             idents["example"] = idents["value"].map(inp.template_examples)
         rows = records(idents)
-        nodes = node_map(self._write_rows_concurrently(q.merge_identifiers(kind), rows, load=load))
+        query = q.merge_identifiers(kind, create=create)
+        nodes = node_map(self._write_rows_concurrently(query, rows, load=load))
         check_written(f"{kind} identifiers", len(nodes), len(idents))
         return nodes
 
