@@ -240,8 +240,8 @@ def bulk_import(
         if held:
             raise Neo4jStoreError(
                 f"the database {store.config.database} of {store.config.uri} holds {held:,} "
-                "nodes; the bulk import replaces a database: pass overwrite to replace it, "
-                "or load with `sybil-linker link` (batch MERGE)"
+                "nodes; the bulk import replaces a database: pass overwrite (`sybil-linker "
+                "neo4j import --overwrite`) to replace it, or load with `sybil-linker link`"
             )
         stats.lap("check", 0)
     work = Path(tempfile.mkdtemp(prefix="bulk-import-", dir=workdir))

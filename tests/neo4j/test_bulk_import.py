@@ -127,6 +127,23 @@ def test_database_with_data_is_refused_without_overwrite(
     assert _input_counts(store) == batch_graph["counts"]  # nothing changed
 
 
+def test_cli_refuses_a_database_with_data_in_one_line(
+    own_server: srv.ServerStatus,
+    small_world: Path,
+    batch_graph: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from linker.cli import app
+
+    monkeypatch.setenv(srv.ENV_HOME, str(own_server.home))  # the CLI's default home
+    result = CliRunner().invoke(app, ["neo4j", "import", str(small_world)])
+    assert result.exit_code == 2
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "holds" in errors[0] and "--overwrite" in errors[0]
+
+
 @pytest.fixture(scope="module")
 def bulk_graph(
     store: Neo4jStore, own_server: srv.ServerStatus, link_input: LinkInput, batch_graph: Any
