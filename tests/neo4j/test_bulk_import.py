@@ -216,3 +216,22 @@ def test_a_changed_input_is_loaded_and_clears_the_mark(
     assert "InputLoad" not in store.counts()
     store.load_input(tables)
     assert "unchanged" not in store.load_stats.seconds  # no mark any more: loaded again
+
+
+def test_cli_imports_with_overwrite(
+    store: Neo4jStore,
+    own_server: srv.ServerStatus,
+    small_world: Path,
+    batch_graph: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from linker.cli import app
+
+    monkeypatch.setenv(srv.ENV_HOME, str(own_server.home))  # the CLI's default home
+    result = CliRunner().invoke(app, ["neo4j", "import", str(small_world), "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert "imported 1,500 accounts" in result.output
+    assert _input_counts(store) == batch_graph["counts"]
+    assert srv.status(own_server.home).running
