@@ -70,8 +70,11 @@ bench: setup
 
 # link stage by stage on 100k, 300k and 1M-account worlds (kept in benchmarks/.cache/scale),
 # each stage against a plain reference (docs/benchmarks.md, 'At scale')
-bench-scale: setup
+# and the Neo4j load of the 100k world: batch load_input beside neo4j-admin database import
+# of the same rows, on a server of its own (docs/benchmarks.md, 'Neo4j loads')
+bench-scale: setup neo4j-install
 	nice -n 10 $(BIN)/python benchmarks/scale.py --accounts 100000 300000 1000000
+	nice -n 10 $(BIN)/python benchmarks/neo4j_scale.py --accounts 100000
 
 bench-neo4j: neo4j-start
 	$(BIN)/python benchmarks/neo4j_load.py

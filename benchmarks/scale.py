@@ -23,7 +23,8 @@ subprocess, right after the run, the references are timed on the same data:
 - community detection: the bare ``igraph.Graph.community_leiden`` call (modularity,
   the run's resolution, iterated to convergence) on the run's own edge list.
 
-The Neo4j load reference (``neo4j-admin database import``) is not measured here.
+The Neo4j load of the same world against ``neo4j-admin database import`` of the same
+rows is benchmarks/neo4j_scale.py (the second command of ``make bench-scale``).
 Writes benchmarks/results/scale.json (rows of the sizes and tag measured are replaced,
 others kept) and, unless ``--no-doc``, the table and a log-log growth plot into
 docs/benchmarks.md (between markers) and docs/img/scale.png.

@@ -98,7 +98,8 @@ class GraphStore(Protocol):
 @runtime_checkable
 class InputGraphStore(GraphStore, Protocol):
     """A store that also holds the account-identifier graph (Neo4j): the pipeline
-    loads the projection's input into it and reads it back from it."""
+    loads the projection's input into it (and computes the projection from the same rows
+    in memory); ``read_input`` gives back everything the store holds."""
 
     def load_input(self, inp: InputTables) -> None:
         """Load (idempotently) accounts, identifiers and observations of ``inp``."""

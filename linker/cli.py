@@ -14,7 +14,8 @@ from rich.markup import escape
 from graph_store.base import GraphStoreError
 from linker import __version__
 from linker.errors import LinkerError
-from linker.report.console import console, counts_table, link_summary, stage_progress
+from linker.neo4j_commands import neo4j_app
+from linker.report.console import console, counts_table, fail, link_summary, stage_progress
 
 if TYPE_CHECKING:
     from graph_store.base import GraphStore
@@ -31,14 +32,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-
-def fail(err: Exception) -> typer.Exit:
-    """Print a project error in one clear line and return the exit to raise."""
-    # one line, never wrapped: a path cut in two cannot be pasted back
-    # the message is text, never markup: a column named "[/x]" must print as itself
-    console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True, highlight=False)
-    return typer.Exit(code=2)
 
 
 @app.command()
@@ -456,53 +449,7 @@ def demo(
     console.print(f"picture of the run: {picture}")
 
 
-neo4j_app = typer.Typer(
-    help="Install, start, stop and check the local Neo4j server.", no_args_is_help=True
-)
 app.add_typer(neo4j_app, name="neo4j")
-
-
-def _server_call(action: str) -> None:
-    from graph_store.neo4j import server
-
-    try:
-        if action == "install":
-            console.print(f"Neo4j {server.NEO4J_VERSION} installed in {server.install()}")
-            return
-        result = getattr(server, action)()
-    except server.Neo4jServerError as err:
-        raise fail(err) from err
-    if action == "stop":
-        console.print("stopped" if result else "not running")
-        return
-    console.print(result.message)
-    console.print(f"  bolt: {result.bolt_uri}  browser: {result.http_url}/browser/")
-    if action == "status" and not result.running:
-        raise typer.Exit(code=3)
-
-
-@neo4j_app.command("install")
-def neo4j_install() -> None:
-    """Resolve the Neo4j Community jars with Maven into the cache folder."""
-    _server_call("install")
-
-
-@neo4j_app.command("start")
-def neo4j_start() -> None:
-    """Start the server on 127.0.0.1 (Bolt 7687, HTTP 7474) and wait until it answers."""
-    _server_call("start")
-
-
-@neo4j_app.command("stop")
-def neo4j_stop() -> None:
-    """Stop the server cleanly."""
-    _server_call("stop")
-
-
-@neo4j_app.command("status")
-def neo4j_status() -> None:
-    """Tell whether the server runs and answers (exit 3 when it does not)."""
-    _server_call("status")
 
 
 @app.command()

@@ -327,8 +327,9 @@ def link(
     """Run the linkage job on ``data_dir`` and write the run into ``store``.
 
     Rejected input rows go to ``out_dir/rejected.csv`` when ``out_dir`` is given. A store
-    that holds the input graph (Neo4j) is loaded first and the projection's input is
-    read back from it, so the store is the system of record. Labels (the API's
+    that holds the input graph (Neo4j) is loaded first (the system of record for the
+    Browser, the API and later runs); the projection is computed from the input in
+    memory, the rows the load wrote, not read back. Labels (the API's
     ``out_dir/labels.jsonl``, the store's verdicts, ``labels_file`` and, with
     ``settings.learn.input_labels``, the input's labels table) are learned from
     (:mod:`linker.learn`).
@@ -347,10 +348,10 @@ def link(
         write_rejected(dataset.rejected, out_dir)
     kind_roles = inp.kind_roles
     if isinstance(store, InputGraphStore):
+        # the load checks that the store took every row; the projection is computed from
+        # the same rows in memory, never read back out of the store
         with _timed(timings, "store_load", progress):
             store.load_input(inp.to_tables())
-        with _timed(timings, "store_read", progress):
-            inp = LinkInput.from_tables(store.read_input())
     projection, accounts, clusters, edges = score_input(inp, store, settings, timings, progress)
     # the reasons' numbers go to run.json; clusters.parquet keeps the texts alone
     detail = clusters.pop("reason_features")

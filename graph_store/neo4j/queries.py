@@ -65,27 +65,54 @@ def identifier_caption(kind: str) -> str:
 
 
 # --- the input graph -----------------------------------------------------------------
-# Nodes are MERGEd on their key and return their element id, so the membership batches
-# that follow find both ends by id instead of two index seeks per row. ``first_load``
+# Nodes are MERGEd on their key and return their id, so the membership batches that
+# follow find both ends by id instead of two index seeks per row. The integer ``id()``,
+# not ``elementId()``: an element id is a ~45-character string that the client packs and
+# the server parses twice per membership (measured: benchmarks/neo4j_scale.py); ids
+# are stable while the load runs, as a load deletes nothing. ``first_load``
 # records the load that created a node: a node created by this very load has no
 # relationships yet, so its memberships can be CREATEd (see ``membership_query``).
 
-MERGE_ACCOUNTS = f"""
+
+def _node_write(pattern: str, create: bool) -> str:
+    """``MERGE pattern`` tagging a node it creates with the load, or (``create``: a
+    label that held no node when the load began, so every key is new) a plain
+    ``CREATE``, which skips MERGE's lookup and locking."""
+    if create:
+        return f"CREATE {pattern[:-2]}, first_load: $load}})"
+    return f"MERGE {pattern}\nON CREATE SET n.first_load = $load"
+
+
+def account_query(*, create: bool = False) -> str:
+    """Account nodes from account rows; returns each id's node id and whether this load
+    created it."""
+    return f"""
 UNWIND $rows AS row
 {ACCOUNT_CAPTION}
-MERGE (a:Account {{account_id: row.account_id}})
-ON CREATE SET a.first_load = $load
-SET a.caption = caption, a.created_at = row.created_at, a.email_domain = row.email_domain,
-    a.country = row.country, a.org_id = row.org_id, a.attributes = row.attributes,
-    a.prompt_n = row.prompt_n, a.prompt_templates = row.prompt_templates,
-    a.prompt_intent = row.prompt_intent, a.prompt_top_share = row.prompt_top_share,
-    a.prompt_top_template = row.prompt_top_template, a.prompt_top_variety = row.prompt_top_variety,
-    a.prompt_family = row.prompt_family, a.prompt_family_share = row.prompt_family_share,
-    a.prompt_family_variety = row.prompt_family_variety,
-    a.prompt_family_resample = row.prompt_family_resample
-RETURN collect(row.account_id) AS key, collect(elementId(a)) AS node,
-       collect(a.first_load = $load) AS fresh
+{_node_write("(n:Account {account_id: row.account_id})", create)}
+SET n.caption = caption, n.created_at = row.created_at, n.email_domain = row.email_domain,
+    n.country = row.country, n.org_id = row.org_id, n.attributes = row.attributes,
+    n.prompt_n = row.prompt_n, n.prompt_templates = row.prompt_templates,
+    n.prompt_intent = row.prompt_intent, n.prompt_top_share = row.prompt_top_share,
+    n.prompt_top_template = row.prompt_top_template, n.prompt_top_variety = row.prompt_top_variety,
+    n.prompt_family = row.prompt_family, n.prompt_family_share = row.prompt_family_share,
+    n.prompt_family_variety = row.prompt_family_variety,
+    n.prompt_family_resample = row.prompt_family_resample
+RETURN collect(row.account_id) AS key, collect(id(n)) AS node,
+       collect(n.first_load = $load) AS fresh
 """
+
+
+MERGE_ACCOUNTS = account_query()
+
+#: the labels of the input graph's keyed nodes
+INPUT_LABELS = ("Account", *(label for label, _ in KIND_LABELS.values()), GENERIC[0])
+
+
+def label_count(label: str) -> str:
+    """How many nodes have ``label`` (one of INPUT_LABELS; from the count store)."""
+    return f"MATCH (n:{label}) RETURN count(n) AS n"
+
 
 MERGE_IP_RANGES = """
 UNWIND $rows AS row
@@ -94,24 +121,24 @@ SET r.asn = row.asn, r.category = row.category
 """
 
 
-def merge_identifiers(kind: str) -> str:
+def merge_identifiers(kind: str, *, create: bool = False) -> str:
     """Nodes of one identifier kind (other kinds share the Identifier label); returns
-    each value's element id and whether this load created it."""
+    each value's node id and whether this load created it (``create``: see
+    ``_node_write``)."""
     label, _ = label_of(kind)
     if label == GENERIC[0]:
-        merge = "MERGE (n:Identifier {kind: row.kind, value: row.value})"
+        pattern = "(n:Identifier {kind: row.kind, value: row.value})"
         sets = "SET n.caption = caption"
     else:
-        merge = f"MERGE (n:{label} {{value: row.value}})"
+        pattern = f"(n:{label} {{value: row.value}})"
         extra = ", n.prefix = row.prefix" if kind == "ip" else ", n.example = row.example"
         sets = f"SET n.kind = row.kind{extra}, n.caption = caption"
     return f"""
 UNWIND $rows AS row
 {identifier_caption(kind)}
-{merge}
-ON CREATE SET n.first_load = $load
+{_node_write(pattern, create)}
 {sets}
-RETURN collect(row.value) AS key, collect(elementId(n)) AS node,
+RETURN collect(row.value) AS key, collect(id(n)) AS node,
        collect(n.first_load = $load) AS fresh
 """
 
@@ -128,14 +155,15 @@ def membership_query(kind: str, *, fresh: bool) -> str:
     props = ["n_obs", "first_seen", "last_seen", "strength"] + (["windows"] if kind == "ip" else [])
     head = f"""
 UNWIND $rows AS row
-MATCH (a:Account) WHERE elementId(a) = row[0]
-MATCH (n:{label}) WHERE elementId(n) = row[1]
+MATCH (a:Account) WHERE id(a) = row[0]
+MATCH (n:{label}) WHERE id(n) = row[1]
 """
+    # the count lets the load check that every row found both of its ends
     if fresh:
         body = ", ".join(f"{p}: row[{i + 2}]" for i, p in enumerate(props))
-        return head + f"CREATE (a)-[r:{rel} {{{body}}}]->(n)\n"
+        return head + f"CREATE (a)-[r:{rel} {{{body}}}]->(n)\nRETURN count(r) AS written\n"
     sets = ", ".join(f"r.{p} = row[{i + 2}]" for i, p in enumerate(props))
-    return head + f"MERGE (a)-[r:{rel}]->(n)\nSET {sets}\n"
+    return head + f"MERGE (a)-[r:{rel}]->(n)\nSET {sets}\nRETURN count(r) AS written\n"
 
 
 def membership_by_key(kind: str) -> str:
@@ -155,6 +183,31 @@ SET r.n_obs = $n_obs, r.first_seen = $first_seen, r.last_seen = $last_seen,
     r.strength = $strength, r.windows = $windows
 """
 
+
+def caption_queries(rows_per_transaction: int) -> list[str]:
+    """Queries that set the ``caption`` of every Account and identifier node from its
+    properties, with the load's own caption clauses (a node stands in for ``row``):
+    for a graph written by ``neo4j-admin database import``. Auto-commit only
+    (``IN TRANSACTIONS``)."""
+    kinds = {KIND_LABELS[k][0]: k for k in KIND_LABELS} | {GENERIC[0]: "other"}
+    parts = [("Account", ACCOUNT_CAPTION)]
+    parts += [(label, identifier_caption(kind)) for label, kind in kinds.items()]
+    return [
+        f"MATCH (row:{label})\nCALL (row) {{\n{caption}\nSET row.caption = caption\n}}"
+        f" IN TRANSACTIONS OF {int(rows_per_transaction)} ROWS"
+        for label, caption in parts
+    ]
+
+
+# the input the graph holds whole, as of its last bulk import (``InputLoad`` node): a
+# load of the same input (the same fingerprint) has nothing to write
+READ_INPUT_MARK = "MATCH (l:InputLoad {name: 'last'}) RETURN l.fingerprint AS fingerprint"
+DELETE_INPUT_MARK = "MATCH (l:InputLoad {name: 'last'}) DELETE l"
+SET_INPUT_MARK = """
+MERGE (l:InputLoad {name: 'last'})
+SET l.fingerprint = $fingerprint, l.accounts = $accounts, l.memberships = $memberships,
+    l.loaded_at = datetime(), l.by = $by
+"""
 
 READ_ACCOUNTS = """
 MATCH (a:Account)
@@ -343,6 +396,7 @@ RETURN a.account_id AS a, b.account_id AS b, l.weight AS weight, l.n_shared AS n
        l.evidence AS evidence
 """
 
+COUNT_ALL_NODES = "MATCH (n) RETURN count(n) AS n"
 COUNT_NODES = "MATCH (n) RETURN labels(n)[0] AS label, count(*) AS n"
 COUNT_RELS = "MATCH ()-[r]->() RETURN type(r) AS type, count(*) AS n"
 

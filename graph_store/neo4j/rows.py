@@ -1,13 +1,17 @@
 """Rows between pandas and Cypher parameters: values cleaned for the driver, records
 and lists for ``UNWIND``, and the frames a run and an input graph are written from and
-read back into. Pure functions; no connection."""
+read back into, and the bookkeeping of a load (seconds per stage, rows sent against rows
+the server answered for). Pure functions; no connection."""
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import math
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,6 +21,7 @@ from graph_store.base import (
     ACCOUNT_COLUMNS,
     LEARNED_ACCOUNT_COLUMNS,
     LEARNED_CLUSTER_COLUMNS,
+    MEMBERSHIP_COLUMNS,
     GraphStoreError,
     InputTables,
     RunTables,
@@ -212,6 +217,53 @@ def membership_rows(inp: InputTables) -> pd.DataFrame:
     return mem
 
 
+def input_tables(
+    accounts: list[dict[str, Any]],
+    memberships: list[dict[str, Any]],
+    ip_ranges: list[dict[str, Any]],
+    templates: list[dict[str, Any]],
+) -> InputTables:
+    """The input graph's tables from the answers to ``queries.READ_*`` (accounts sorted
+    by id, memberships by account, kind and value)."""
+    acc = pd.DataFrame(accounts, columns=[*ACCOUNT_FIELDS, "attributes", *PROMPT_PROPS])
+    acc["created_at"] = pd.to_datetime(acc["created_at"].astype("Int64"), utc=True)
+    acc = acc.sort_values("account_id", ignore_index=True)
+    mem = pd.DataFrame(memberships, columns=[*MEMBERSHIP_COLUMNS, "windows"])
+    for col in ("first_ts", "last_ts"):
+        mem[col] = pd.to_datetime(mem[col].astype("Int64"), utc=True)
+    mem["n_obs"] = mem["n_obs"].astype(np.int64)
+    mem["strength"] = mem["strength"].astype(float)
+    mem = mem.sort_values(["account_id", "kind", "value"], ignore_index=True)
+    windows = mem.loc[mem["kind"] == "ip", ["account_id", "value", "windows"]].explode("windows")
+    windows = windows.dropna(subset=["windows"]).rename(columns={"windows": "window"})
+    windows["window"] = windows["window"].astype(np.int64)
+    ip_info = pd.DataFrame(ip_ranges, columns=["ip", "asn", "category"])
+    examples = {r["value"]: r["example"] for r in templates if r["example"]}
+    return InputTables(
+        accounts=accounts_frame(acc),
+        memberships=mem[list(MEMBERSHIP_COLUMNS)],
+        ip_windows=windows.reset_index(drop=True),
+        ip_info=None if ip_info.empty else ip_info.astype({"asn": np.int64}),
+        prompt_features=prompt_frame(acc),
+        template_examples=examples,
+    )
+
+
+def fingerprint(inp: InputTables) -> str:
+    """A digest of every table of ``inp`` (values, column names and order): two inputs
+    with the same fingerprint load the same graph."""
+    digest = hashlib.sha256()
+    frames = [inp.accounts, inp.memberships, inp.ip_windows, inp.ip_info, inp.prompt_features]
+    for frame in frames:
+        if frame is None:
+            digest.update(b"none")
+            continue
+        digest.update(json.dumps([str(c) for c in frame.columns]).encode())
+        digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    digest.update(json.dumps(sorted(inp.template_examples.items())).encode())
+    return digest.hexdigest()
+
+
 def pair_keys(accounts: np.ndarray, values: np.ndarray) -> pd.Index:
     """One hashable key per (account, value) pair (faster to match than a MultiIndex)."""
     return pd.Index(pd.Series(accounts, dtype=object) + "\x00" + pd.Series(values, dtype=object))
@@ -277,3 +329,28 @@ def clusters_frame(rows: list[dict[str, Any]], learned: list[str] | None = None)
     return props.sort_values(
         ["risk", "size", "cluster_id"], ascending=[False, False, True], ignore_index=True
     )
+
+
+@dataclass
+class LoadStats:
+    """What the last ``load_input`` did: rows and seconds per stage."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    _clock: float = field(default_factory=time.perf_counter, repr=False)
+
+    def lap(self, stage: str, rows: int) -> None:
+        """Add the time since the previous lap (or creation) and ``rows`` to ``stage``."""
+        now = time.perf_counter()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self._clock
+        self.rows[stage] = self.rows.get(stage, 0) + rows
+        self._clock = now
+
+
+def check_written(what: str, written: int, sent: int) -> None:
+    """Raise Neo4jStoreError unless the server answered for every row sent."""
+    if written != sent:
+        raise Neo4jStoreError(
+            f"the load wrote {written:,} of {sent:,} {what}; load again (a load MERGEs "
+            "onto what is there)"
+        )

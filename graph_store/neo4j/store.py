@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -46,7 +46,6 @@ import pandas as pd
 
 from graph_store.base import (
     ACCOUNT_COLUMNS,
-    MEMBERSHIP_COLUMNS,
     VERDICT_COLUMNS,
     InputTables,
     RunTables,
@@ -54,21 +53,21 @@ from graph_store.base import (
 from graph_store.neo4j import faults, schema
 from graph_store.neo4j import queries as q
 from graph_store.neo4j.rows import (
-    ACCOUNT_FIELDS,
-    PROMPT_PROPS,
+    LoadStats,
     Neo4jStoreError,
     account_rows,
-    accounts_frame,
     batches,
     check_run,
+    check_written,
     cluster_rows,
     clusters_frame,
+    fingerprint,
+    input_tables,
     learned_columns,
     lists,
     membership_rows,
     node_map,
     prefixes,
-    prompt_frame,
     records,
     score_rows,
     scores_frame,
@@ -106,22 +105,6 @@ class Neo4jConfig:
     #: a run being written whose writer has not renewed its lease for this long is
     #: deleted by the next write (renewed every quarter of it)
     lease_seconds: float = 60.0
-
-
-@dataclass
-class LoadStats:
-    """What the last ``load_input`` did: rows and seconds per stage."""
-
-    rows: dict[str, int] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
-    _clock: float = field(default_factory=time.perf_counter, repr=False)
-
-    def lap(self, stage: str, rows: int) -> None:
-        """Add the time since the previous lap (or creation) and ``rows`` to ``stage``."""
-        now = time.perf_counter()
-        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self._clock
-        self.rows[stage] = self.rows.get(stage, 0) + rows
-        self._clock = now
 
 
 class Neo4jStore:
@@ -249,6 +232,29 @@ class Neo4jStore:
         for statement in schema.statements():
             self._write(statement)
 
+    def set_captions(self) -> None:
+        """Set the Browser caption of every Account and identifier node, as a load does
+        (for a graph written by the bulk importer, which knows no Cypher)."""
+        for query in q.caption_queries(self.config.batch_size):
+            with self._session() as session:
+                session.run(query).consume()  # IN TRANSACTIONS: auto-commit only
+
+    def mark_input(self, inp: InputTables, by: str) -> None:
+        """Record that the graph holds ``inp`` whole (its fingerprint), so that a load
+        of the same input writes nothing; ``by`` says what loaded it."""
+        mem = len(inp.memberships)
+        self._write(
+            q.SET_INPUT_MARK,
+            fingerprint=fingerprint(inp),
+            accounts=len(inp.accounts),
+            memberships=mem,
+            by=by,
+        )
+
+    def node_count(self) -> int:
+        """How many nodes the database holds (from the count store: cheap)."""
+        return int(self._read(q.COUNT_ALL_NODES)[0]["n"])
+
     def counts(self) -> dict[str, int]:
         """Node counts per label and relationship counts per type."""
         nodes = {r["label"]: r["n"] for r in self._read(q.COUNT_NODES)}
@@ -273,10 +279,18 @@ class Neo4jStore:
         load = time.time_ns()  # tags the nodes this load creates
         self.ensure_schema()
         stats.lap("schema", 0)
+        marks = self._read(q.READ_INPUT_MARK)
+        if marks and marks[0]["fingerprint"] == fingerprint(inp):  # bulk-imported as is
+            stats.lap("unchanged", 0)
+            return
+        if marks:  # this load may change what the mark vouches for
+            self._write(q.DELETE_INPUT_MARK)
+        # labels that hold no node yet (a first load): their nodes are CREATEd
+        empty = {n for n in q.INPUT_LABELS if not self._read(q.label_count(n))[0]["n"]}
         with ThreadPoolExecutor(1, thread_name_prefix="neo4j-prepare") as pool:
             # the memberships are prepared while the accounts go out
             prepared = pool.submit(membership_rows, inp)
-            accounts = self._load_accounts(inp, load)
+            accounts = self._load_accounts(inp, load, "Account" in empty)
             stats.lap("accounts", len(accounts))
             if inp.ip_info is not None and not inp.ip_info.empty:
                 ranges = inp.ip_info.rename(columns={"ip": "cidr"})[["cidr", "asn", "category"]]
@@ -285,27 +299,34 @@ class Neo4jStore:
             mem = prepared.result()
         stats.lap("prepare", 0)
         for kind, group in mem.groupby("kind", sort=True):
-            nodes = self._load_identifiers(str(kind), group, inp, load)
+            create = q.label_of(str(kind))[0] in empty
+            nodes = self._load_identifiers(str(kind), group, inp, load, create)
             stats.lap("identifiers", len(nodes))
             self._load_memberships(str(kind), group, accounts, nodes)
             stats.lap("memberships", len(group))
 
-    def _load_accounts(self, inp: InputTables, load: int) -> pd.DataFrame:
-        """MERGE the accounts; ``account_id -> (node, fresh)``."""
-        rows = records(account_rows(inp))
-        return node_map(self._write_rows_concurrently(q.MERGE_ACCOUNTS, rows, load=load))
+    def _load_accounts(self, inp: InputTables, load: int, create: bool) -> pd.DataFrame:
+        """MERGE (or CREATE) the accounts; ``account_id -> (node, fresh)``."""
+        rows = records(account_rows(inp).drop_duplicates("account_id", keep="last"))
+        query = q.account_query(create=create)
+        nodes = node_map(self._write_rows_concurrently(query, rows, load=load))
+        check_written("accounts", len(nodes), inp.accounts["account_id"].nunique())
+        return nodes
 
     def _load_identifiers(
-        self, kind: str, group: pd.DataFrame, inp: InputTables, load: int
+        self, kind: str, group: pd.DataFrame, inp: InputTables, load: int, create: bool
     ) -> pd.DataFrame:
-        """MERGE the identifiers of one kind; ``value -> (node, fresh)``."""
+        """MERGE (or CREATE) the identifiers of one kind; ``value -> (node, fresh)``."""
         idents = pd.DataFrame({"kind": kind, "value": group["value"].unique()})
         if kind == "ip":
             idents["prefix"] = prefixes(idents["value"])
         elif kind in q.KIND_LABELS:
             idents["example"] = idents["value"].map(inp.template_examples)
         rows = records(idents)
-        return node_map(self._write_rows_concurrently(q.merge_identifiers(kind), rows, load=load))
+        query = q.merge_identifiers(kind, create=create)
+        nodes = node_map(self._write_rows_concurrently(query, rows, load=load))
+        check_written(f"{kind} identifiers", len(nodes), len(idents))
+        return nodes
 
     def _load_memberships(
         self, kind: str, group: pd.DataFrame, accounts: pd.DataFrame, nodes: pd.DataFrame
@@ -316,45 +337,30 @@ class Neo4jStore:
         fresh = acc["fresh"].eq(True).to_numpy() | ident["fresh"].eq(True).to_numpy()
         cols = ["a", "n", "n_obs", "first_ts", "last_ts", "strength"]
         cols += ["windows"] if kind == "ip" else []
-        rows = group.assign(a=acc["node"].to_numpy(), n=ident["node"].to_numpy())
-        created = rows.loc[known & fresh, cols]
+        rows = group.assign(a=acc["node"].to_numpy(), n=ident["node"].to_numpy()).loc[known]
+        rows = rows.astype({"a": np.int64, "n": np.int64})  # node ids, not floats
+        fresh = fresh[known]
+        created = rows.loc[fresh, cols]
+        answers = []
         if not created.empty:
-            self._write_rows_concurrently(q.membership_query(kind, fresh=True), lists(created))
+            query = q.membership_query(kind, fresh=True)
+            answers += self._write_rows_concurrently(query, lists(created))
         # MERGE batches go one at a time: concurrent MERGEs that create relationships on
         # the same dense identifier deadlock (the retries made a load twice as slow)
-        merged = rows.loc[known & ~fresh, cols]
+        merged = rows.loc[~fresh, cols]
         if not merged.empty:
-            self._write_rows(q.membership_query(kind, fresh=False), lists(merged))
+            answers += self._write_rows(q.membership_query(kind, fresh=False), lists(merged))
+        written = sum(int(a["written"]) for a in answers)
+        check_written(f"{kind} memberships", written, len(rows))
 
     def read_input(self) -> InputTables:
         """Read back a InputTables equal to the one loaded (accounts sorted by id,
-        memberships by account, kind and value)."""
-        acc = pd.DataFrame(
+        memberships by account, kind and value): everything the graph holds."""
+        return input_tables(
             self._read(q.READ_ACCOUNTS),
-            columns=[*ACCOUNT_FIELDS, "attributes", *PROMPT_PROPS],
-        )
-        acc["created_at"] = pd.to_datetime(acc["created_at"].astype("Int64"), utc=True)
-        acc = acc.sort_values("account_id", ignore_index=True)
-        mem = pd.DataFrame(self._read(q.READ_MEMBERSHIPS), columns=[*MEMBERSHIP_COLUMNS, "windows"])
-        for col in ("first_ts", "last_ts"):
-            mem[col] = pd.to_datetime(mem[col].astype("Int64"), utc=True)
-        mem["n_obs"] = mem["n_obs"].astype(np.int64)
-        mem["strength"] = mem["strength"].astype(float)
-        mem = mem.sort_values(["account_id", "kind", "value"], ignore_index=True)
-        windows = mem.loc[mem["kind"] == "ip", ["account_id", "value", "windows"]].explode(
-            "windows"
-        )
-        windows = windows.dropna(subset=["windows"]).rename(columns={"windows": "window"})
-        windows["window"] = windows["window"].astype(np.int64)
-        ip_info = pd.DataFrame(self._read(q.READ_IP_RANGES), columns=["ip", "asn", "category"])
-        examples = {r["value"]: r["example"] for r in self._read(q.READ_TEMPLATES) if r["example"]}
-        return InputTables(
-            accounts=accounts_frame(acc),
-            memberships=mem[list(MEMBERSHIP_COLUMNS)],
-            ip_windows=windows.reset_index(drop=True),
-            ip_info=None if ip_info.empty else ip_info.astype({"asn": np.int64}),
-            prompt_features=prompt_frame(acc),
-            template_examples=examples,
+            self._read(q.READ_MEMBERSHIPS),
+            self._read(q.READ_IP_RANGES),
+            self._read(q.READ_TEMPLATES),
         )
 
     # --- runs ------------------------------------------------------------------------

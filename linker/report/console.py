@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import typer
 from rich.console import Console, RenderableType
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -22,6 +23,14 @@ if TYPE_CHECKING:
 
 #: no emoji codes: a masked IPv6 address (2a02:d2c3:x:x:...) holds ":x:"
 console = Console(stderr=False, emoji=False)
+
+
+def fail(err: Exception) -> typer.Exit:
+    """Print a project error in one clear line and return the exit to raise."""
+    # one line, never wrapped: a path cut in two cannot be pasted back
+    # the message is text, never markup: a column named "[/x]" must print as itself
+    console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True, highlight=False)
+    return typer.Exit(code=2)
 
 
 @contextmanager

@@ -147,9 +147,26 @@ def test_read_input_round_trips(neo4j_store: Neo4jStore, link_input: LinkInput) 
 # --- runs through the pipeline ------------------------------------------------------
 
 
+class NoReadBackStore(Neo4jStore):
+    """A real Neo4j store whose ``read_input`` fails: ``link`` must not read the graph
+    back after loading it (it holds the same rows in memory)."""
+
+    def read_input(self) -> Any:
+        raise AssertionError("link read the input graph back out of Neo4j")
+
+
 @pytest.fixture(scope="module")
 def neo4j_result(small_world: Path, neo4j_store: Neo4jStore) -> RunResult:
-    return link(small_world, neo4j_store)
+    store = NoReadBackStore(neo4j_store.config)
+    try:
+        return link(small_world, store)
+    finally:
+        store.close()
+
+
+def test_link_loads_and_checks_without_reading_back(neo4j_result: RunResult) -> None:
+    timings = neo4j_result.timings
+    assert "store_load" in timings and "store_read" not in timings
 
 
 def _assignment(accounts: pd.DataFrame) -> pd.DataFrame:

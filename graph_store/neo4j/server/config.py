@@ -240,3 +240,24 @@ def ensure_password(home: Path, current: ServerStatus, password: str) -> None:
             f"${ENV_PASSWORD} or the dev default). Use that password, or stop the server and "
             f"delete {home / 'data'} to re-initialise (this deletes the databases)."
         )
+
+
+def configured_start(home: Path) -> dict[str, object]:
+    """The ``start()`` arguments ``home``'s neo4j.conf was last written with (ports,
+    heap, page cache, extra_config), so that a restart keeps them; {} without one."""
+    try:
+        lines = conf_file(home).read_text().splitlines()
+    except OSError:
+        return {}
+    bolt, http = configured_ports(home)
+    values = dict(line.split("=", 1) for line in lines if "=" in line and line[0] != "#")
+    marker = "# extra_config passed to start()"
+    extra = lines[lines.index(marker) + 1 :] if marker in lines else []
+    out: dict[str, object] = {"bolt_port": bolt, "http_port": http}
+    if "server.memory.heap.max_size" in values:
+        out["heap"] = values["server.memory.heap.max_size"]
+    if "server.memory.pagecache.size" in values:
+        out["pagecache"] = values["server.memory.pagecache.size"]
+    if extra:
+        out["extra_config"] = dict(line.split("=", 1) for line in extra if "=" in line)
+    return out
