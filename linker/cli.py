@@ -138,6 +138,9 @@ def _link_settings(config: Path | None, **options: Any) -> LinkSettings:
         "max_degree": "linkage",
         "threshold": "risk",
         "input_labels": "learn",
+        "name": "engine",
+        "spark_master": "engine",
+        "spark_communities": "engine",
     }
     for name, section in sections.items():
         if options.get(name) is not None:
@@ -244,7 +247,7 @@ def link_cmd(
         Path | None,
         typer.Option(
             help="Settings file (TOML, sections as in run.json's settings: [linkage], "
-            "[community], [risk], [prompt], [semantic_stage]); options given here win.",
+            "[community], [risk], [prompt], [semantic_stage], [engine]); options given here win.",
         ),
     ] = None,
     resolution: Annotated[
@@ -299,6 +302,28 @@ def link_cmd(
         bool | None,
         typer.Option(help="Learn from the input's labels table too [default: off]."),
     ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help="embedded, or spark (Apache Spark; needs the 'spark' extra and Java 17+; "
+            "the same flagged accounts: docs/scaling.md) [default: embedded]."
+        ),
+    ] = None,
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SYBIL_LINKER_SPARK_MASTER",
+            help="Spark master URL for --engine spark [default: local[2]].",
+        ),
+    ] = None,
+    spark_communities: Annotated[
+        str | None,
+        typer.Option(
+            help="With --engine spark: 'driver' (Leiden on the collected edges, as embedded) "
+            "or 'components' (connected components inside Spark, past one machine's "
+            "memory; coarser) [default: driver]."
+        ),
+    ] = None,
 ) -> None:
     """Link accounts into clusters and score them; writes accounts/clusters/edges parquet.
     With labels (--labels, the API's, the Browser's), learns a calibrated risk."""
@@ -316,6 +341,9 @@ def link_cmd(
             semantic=semantic,
             attach_share=attach_share,
             input_labels=learn_from_input_labels,
+            name=engine,
+            spark_master=spark_master,
+            spark_communities=spark_communities,
         )
         check_settings(settings)  # a missing extra fails here, before any work
     except LinkerError as err:

@@ -28,6 +28,15 @@ def _noop(stage: str) -> None:
     """The progress callback that says nothing."""
 
 
+#: the edges of one pass from (memberships, their identifier numbers, the identifier
+#: table with this pass's ``p``, simultaneity counts, settings, progress): the embedded
+#: :func:`pass_edges`, or an engine's (linker/engines/spark) that must give the same
+PassEdges = Callable[
+    [pd.DataFrame, np.ndarray, pd.DataFrame, pd.DataFrame, LinkageSettings, Progress],
+    pd.DataFrame,
+]
+
+
 @dataclass(frozen=True)
 class Projection:
     """The linkage graph of one run.
@@ -153,7 +162,7 @@ def combine_edges(
     return edges.sort_values(["a", "b"], ignore_index=True)
 
 
-def _edges(
+def pass_edges(
     memberships: pd.DataFrame,
     mem_ident: np.ndarray,
     identifiers: pd.DataFrame,
@@ -165,7 +174,7 @@ def _edges(
     rows reaching ``min_contribution`` are kept), so memory follows the strong pairs,
     not every pair the identifiers make; rows keep their order, so the sums are the
     same as over one whole frame."""
-    eligible = _eligible(identifiers, settings)
+    eligible = eligible_identifiers(identifiers, settings)
     use = eligible[mem_ident]
     evidence = PairEvidence(memberships, mem_ident, identifiers, sync, settings)
     kept: list[tuple[np.ndarray, np.ndarray]] = []
@@ -192,7 +201,7 @@ def _edges(
     return combine_edges(pairs, p, kinds, settings)
 
 
-def _eligible(identifiers: pd.DataFrame, settings: LinkageSettings) -> np.ndarray:
+def eligible_identifiers(identifiers: pd.DataFrame, settings: LinkageSettings) -> np.ndarray:
     """Identifiers that make pairs: shared, not supernodes, able to reach
     ``min_contribution`` even with the simultaneity boost."""
     eligible: np.ndarray = (
@@ -204,7 +213,10 @@ def _eligible(identifiers: pd.DataFrame, settings: LinkageSettings) -> np.ndarra
 
 
 def build_projection(
-    inp: LinkInput, settings: LinkageSettings | None = None, progress: Progress | None = None
+    inp: LinkInput,
+    settings: LinkageSettings | None = None,
+    progress: Progress | None = None,
+    edges_of: PassEdges | None = None,
 ) -> Projection:
     """Build the weighted account projection of ``inp``. Returns a :class:`Projection`.
 
@@ -214,9 +226,11 @@ def build_projection(
     full value, in proportion to how much other evidence backs it
     (:func:`corroboration`), and the second pass gives the edges. ``progress`` is told
     each sub-stage as it starts (identifier table, pair expansion, time evidence, edges,
-    corroboration; a pass repeats them).
+    corroboration; a pass repeats them). ``edges_of`` makes each pass's edges
+    (:func:`pass_edges` by default; the Spark engine's runs on a cluster).
     """
     settings = settings or LinkageSettings()
+    edges_of = edges_of or pass_edges
     progress = progress or _noop
     progress("projection: identifier table")
     accounts = pd.Index(inp.accounts["account_id"])
@@ -237,16 +251,16 @@ def build_projection(
     # simultaneity is counted on addresses only, whose weights both passes share
     progress("projection: time evidence")
     sync = sync_counts(
-        inp.ip_windows, accounts, identifiers, _eligible(identifiers, settings), settings
+        inp.ip_windows, accounts, identifiers, eligible_identifiers(identifiers, settings), settings
     )
-    first = _edges(memberships, mem_ident, identifiers, sync, settings, progress)
+    first = edges_of(memberships, mem_ident, identifiers, sync, settings, progress)
     progress("projection: corroboration")
     labels = leiden_labels(len(accounts), first, settings.seed)
     coh = corroboration(memberships, mem_ident, identifiers, labels, settings)
     identifiers["corroboration"] = coh
     p_alone, p_full = identifiers["p_alone"].to_numpy(), identifiers["p_corroborated"].to_numpy()
     identifiers["p"] = p_alone + (p_full - p_alone) * coh
-    edges = _edges(memberships, mem_ident, identifiers, sync, settings, progress)
+    edges = edges_of(memberships, mem_ident, identifiers, sync, settings, progress)
     progress("projection: edges")
     memberships = memberships.assign(ident=mem_ident)
     if len(feature_only):
