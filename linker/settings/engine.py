@@ -11,10 +11,10 @@ from linker.errors import LinkerError
 
 ENGINES = ("embedded", "spark")
 #: where the Spark engine finds communities: "driver" collects the final edges and runs
-#: the embedded engine's Leiden on them (the same clusters as embedded); "components"
-#: keeps the graph in Spark and takes connected components by label propagation, the
-#: stand-in past one machine's memory (coarser clusters: docs/scaling.md)
-SPARK_COMMUNITIES = ("driver", "components")
+#: the embedded engine's Leiden on them (the same clusters as embedded); "propagation"
+#: (weighted label propagation) and "components" (connected components) keep the graph
+#: in Spark, the stand-ins past one machine's memory (what they cost: docs/scaling.md)
+SPARK_COMMUNITIES = ("driver", "propagation", "components")
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,10 @@ class EngineSettings:
     #: partitions of the shuffles (by identifier for the pair expansion, by pair for the
     #: noisy-OR); a few per core
     spark_partitions: int = 8
-    #: "driver" or "components" (:data:`SPARK_COMMUNITIES`)
+    #: "driver", "propagation" or "components" (:data:`SPARK_COMMUNITIES`)
     spark_communities: str = "driver"
+    #: most rounds of label propagation ("propagation"); each is a few shuffles
+    spark_propagation_rounds: int = 20
     #: where Spark spills shuffle files ("" : a temporary directory, removed after the run)
     spark_scratch: str = ""
 

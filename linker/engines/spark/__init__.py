@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from linker import graph
-from linker.engines.spark.components import component_labels
+from linker.engines.spark.components import component_labels, propagation_labels
 from linker.engines.spark.projection import spark_pass_edges
 from linker.engines.spark.session import require_spark, spark_session
 from linker.evidence.projection import Progress, Projection, build_projection
@@ -44,10 +44,15 @@ class SparkEngine:
         self, n_accounts: int, edges: pd.DataFrame, settings: CommunitySettings
     ) -> np.ndarray:
         """:func:`graph.detect` on the collected edges (``spark_communities =
-        "driver"``), or connected components found in Spark (``"components"``); either
+        "driver"``), or label propagation or connected components in Spark
+        (``"propagation"``, ``"components"``); either
         way, communities smaller than ``settings.min_cluster_size`` are no cluster."""
         if self.settings.spark_communities == "driver":
             return graph.detect(n_accounts, edges, settings)
-        labels = component_labels(self.spark, n_accounts, edges)
+        if self.settings.spark_communities == "propagation":
+            rounds = self.settings.spark_propagation_rounds
+            labels = propagation_labels(self.spark, n_accounts, edges, rounds)
+        else:
+            labels = component_labels(self.spark, n_accounts, edges)
         sizes = np.bincount(labels, minlength=n_accounts)
         return np.where(sizes[labels] >= settings.min_cluster_size, labels, -1)

@@ -85,6 +85,24 @@ def _combine(pairs: DataFrame, kinds: list[str], settings: LinkageSettings) -> D
     ).where(F.col("log_miss") <= bound)
 
 
+def spark_pairs(
+    spark: SparkSession,
+    memberships: pd.DataFrame,
+    mem_ident: np.ndarray,
+    identifiers: pd.DataFrame,
+    sync: pd.DataFrame,
+    settings: LinkageSettings,
+    partitions: int,
+) -> DataFrame:
+    """The evidence rows of one pass (:data:`PAIRS_SCHEMA`), lazily: the eligible
+    identifiers' rows partitioned by identifier (a shuffle), each partition's pairs
+    expanded and judged by :func:`linker.engines.spark.kernels.partition_pairs`."""
+    rows = _rows(spark, memberships, mem_ident, identifiers, sync, settings)
+    return rows.repartition(partitions, "ident").mapInPandas(
+        pairs_task(settings), schema=PAIRS_SCHEMA
+    )
+
+
 def spark_pass_edges(spark: SparkSession, partitions: int) -> PassEdges:
     """The edges of one projection pass, computed on ``spark`` (a
     :data:`linker.evidence.projection.PassEdges`): the memberships are partitioned by
@@ -102,12 +120,9 @@ def spark_pass_edges(spark: SparkSession, partitions: int) -> PassEdges:
         progress: Progress,
     ) -> pd.DataFrame:
         progress("projection: pair expansion (spark)")
-        rows = _rows(spark, memberships, mem_ident, identifiers, sync, settings)
-        pairs = (
-            rows.repartition(partitions, "ident")
-            .mapInPandas(pairs_task(settings), schema=PAIRS_SCHEMA)
-            .persist()
-        )
+        pairs = spark_pairs(
+            spark, memberships, mem_ident, identifiers, sync, settings, partitions
+        ).persist()
         try:
             kinds = sorted(r["kind"] for r in pairs.select("kind").distinct().collect())
             progress("projection: edges (spark)")

@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,6 +54,11 @@ def spark_session(settings: EngineSettings) -> Iterator[SparkSession]:
     require_spark()
     from pyspark.sql import SparkSession
 
+    # pyspark 4.x warns on every pandas conversion under pandas 3; the conversions the
+    # engine makes are checked against the embedded engine by tests/linker/test_spark_engine
+    warnings.filterwarnings(
+        "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+    )
     active = SparkSession.getActiveSession()
     if active is not None:
         yield active
