@@ -125,31 +125,10 @@ def validate(
 def _link_settings(config: Path | None, **options: Any) -> LinkSettings:
     """The run's settings: the defaults, then ``config`` (a TOML file), then every
     command-line option that was given (``None``: not given)."""
-    from dataclasses import replace
-
     from linker.settings import LinkSettings, load_settings
+    from linker.settings.options import with_options
 
-    settings = load_settings(config) if config is not None else LinkSettings()
-    sections = {
-        "resolution": "community",
-        "method": "community",
-        "attach_share": "community",
-        "min_edge_weight": "linkage",
-        "max_degree": "linkage",
-        "threshold": "risk",
-        "input_labels": "learn",
-        "name": "engine",
-        "spark_master": "engine",
-        "spark_communities": "engine",
-    }
-    for name, section in sections.items():
-        if options.get(name) is not None:
-            part = replace(getattr(settings, section), **{name: options[name]})
-            settings = replace(settings, **{section: part})
-    for name in ("use_prompts", "semantic"):
-        if options.get(name) is not None:
-            settings = replace(settings, **{name: options[name]})
-    return settings
+    return with_options(load_settings(config) if config is not None else LinkSettings(), **options)
 
 
 def open_store(spec: str, out: Path) -> GraphStore:
@@ -303,11 +282,7 @@ def link_cmd(
         typer.Option(help="Learn from the input's labels table too [default: off]."),
     ] = None,
     engine: Annotated[
-        str | None,
-        typer.Option(
-            help="embedded, or spark (Apache Spark; needs the 'spark' extra and Java 17+; "
-            "the same flagged accounts: docs/scaling.md) [default: embedded]."
-        ),
+        str | None, typer.Option(help="embedded or spark (docs/scaling.md) [default: embedded].")
     ] = None,
     spark_master: Annotated[
         str | None,
@@ -319,9 +294,8 @@ def link_cmd(
     spark_communities: Annotated[
         str | None,
         typer.Option(
-            help="With --engine spark: 'driver' (Leiden on the collected edges, as embedded), "
-            "'propagation' or 'components' (label propagation or connected components "
-            "inside Spark, past one machine's memory; coarser) [default: driver]."
+            help="With --engine spark: driver (Leiden, as embedded), or propagation or "
+            "components inside Spark (coarser: docs/scaling.md) [default: driver]."
         ),
     ] = None,
 ) -> None:
@@ -341,7 +315,7 @@ def link_cmd(
             semantic=semantic,
             attach_share=attach_share,
             input_labels=learn_from_input_labels,
-            name=engine,
+            engine=engine,
             spark_master=spark_master,
             spark_communities=spark_communities,
         )

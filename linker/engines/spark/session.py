@@ -32,6 +32,9 @@ appender.console.name = console
 appender.console.target = SYSTEM_ERR
 appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = spark: %p %c{1}: %m%n
+# at the root's level, so Spark does not announce a shell log level of its own
+logger.repl.name = org.apache.spark.repl.Main
+logger.repl.level = error
 """
 
 
@@ -54,11 +57,11 @@ def spark_session(settings: EngineSettings) -> Iterator[SparkSession]:
     require_spark()
     from pyspark.sql import SparkSession
 
-    # pyspark 4.x warns on every pandas conversion under pandas 3; the conversions the
-    # engine makes are checked against the embedded engine by tests/linker/test_spark_engine
-    warnings.filterwarnings(
-        "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
-    )
+    # pyspark 4.x warns on every pandas conversion under pandas 3 (and its own use of a
+    # deprecated pandas keyword); the conversions the engine makes are checked against
+    # the embedded engine by tests/linker/test_spark_engine.py
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+    warnings.filterwarnings("ignore", message="The copy keyword is deprecated")
     active = SparkSession.getActiveSession()
     if active is not None:
         yield active
