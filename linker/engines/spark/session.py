@@ -35,6 +35,10 @@ appender.console.layout.pattern = spark: %p %c{1}: %m%n
 # at the root's level, so Spark does not announce a shell log level of its own
 logger.repl.name = org.apache.spark.repl.Main
 logger.repl.level = error
+logger.submit.name = org.apache.spark.deploy.SparkSubmit
+logger.submit.level = error
+logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer
+logger.gateway.level = error
 """
 
 
