@@ -35,6 +35,12 @@ PassEdges = Callable[
     [pd.DataFrame, np.ndarray, pd.DataFrame, pd.DataFrame, LinkageSettings, Progress],
     pd.DataFrame,
 ]
+#: each identifier's corroboration from (memberships, their identifier numbers, the
+#: identifier table, first-pass community labels, settings): :func:`corroboration`, or
+#: an engine's that gives the same numbers
+Corroborate = Callable[
+    [pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray, LinkageSettings], np.ndarray
+]
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,7 @@ class Projection:
         require_columns(self.edges, EDGE_COLUMNS, "projection: edges")
 
 
-def _judged(identifiers: pd.DataFrame, settings: LinkageSettings) -> np.ndarray:
+def judged_identifiers(identifiers: pd.DataFrame, settings: LinkageSettings) -> np.ndarray:
     """Instruments (every kind but the linker's own roles) whose weight depends on
     corroboration: shared by more accounts than ``specificity_free_degree``."""
     return is_instrument(identifiers["kind"]) & (
@@ -111,7 +117,7 @@ def corroboration(
     addresses, prompts and small shared instruments; strangers on a popular device
     fingerprint scatter), and the largest Jaccard overlap with another judged
     instrument's accounts (six cards and devices all shared by the same ring)."""
-    judged = _judged(identifiers, settings)
+    judged = judged_identifiers(identifiers, settings)
     out = np.ones(len(identifiers))
     rows = judged[mem_ident]
     if not rows.any():
@@ -217,6 +223,7 @@ def build_projection(
     settings: LinkageSettings | None = None,
     progress: Progress | None = None,
     edges_of: PassEdges | None = None,
+    corroborate: Corroborate | None = None,
 ) -> Projection:
     """Build the weighted account projection of ``inp``. Returns a :class:`Projection`.
 
@@ -227,10 +234,12 @@ def build_projection(
     (:func:`corroboration`), and the second pass gives the edges. ``progress`` is told
     each sub-stage as it starts (identifier table, pair expansion, time evidence, edges,
     corroboration; a pass repeats them). ``edges_of`` makes each pass's edges
-    (:func:`pass_edges` by default; the Spark engine's runs on a cluster).
+    (:func:`pass_edges` by default) and ``corroborate`` measures corroboration
+    (:func:`corroboration` by default); the Spark engine's run on a cluster.
     """
     settings = settings or LinkageSettings()
     edges_of = edges_of or pass_edges
+    corroborate = corroborate or corroboration
     progress = progress or _noop
     progress("projection: identifier table")
     accounts = pd.Index(inp.accounts["account_id"])
@@ -246,7 +255,7 @@ def build_projection(
         .reindex(range(len(identifiers)), fill_value=False)
         .to_numpy()
     )
-    judged = _judged(identifiers, settings)
+    judged = judged_identifiers(identifiers, settings)
     identifiers["p"] = np.where(judged, 0.0, identifiers["p_corroborated"].to_numpy())
     # simultaneity is counted on addresses only, whose weights both passes share
     progress("projection: time evidence")
@@ -256,7 +265,7 @@ def build_projection(
     first = edges_of(memberships, mem_ident, identifiers, sync, settings, progress)
     progress("projection: corroboration")
     labels = leiden_labels(len(accounts), first, settings.seed)
-    coh = corroboration(memberships, mem_ident, identifiers, labels, settings)
+    coh = corroborate(memberships, mem_ident, identifiers, labels, settings)
     identifiers["corroboration"] = coh
     p_alone, p_full = identifiers["p_alone"].to_numpy(), identifiers["p_corroborated"].to_numpy()
     identifiers["p"] = p_alone + (p_full - p_alone) * coh

@@ -103,14 +103,19 @@ def test_spark_pairs_equal_the_embedded_pairs(spark: Any, small_input: LinkInput
 
 
 def test_spark_projection_equals_the_embedded_one(spark: Any, small_input: LinkInput) -> None:
-    """Both passes, corroboration included: the same edges, weights equal to the bit."""
-    from linker.engines.spark.projection import spark_pass_edges
+    """Both passes and the corroboration measures on Spark: the same edges, weights and
+    corroboration equal to the bit."""
+    from linker.engines.spark import SparkEngine
 
     embedded = build_projection(small_input, SMALL)
-    found = build_projection(small_input, SMALL, edges_of=spark_pass_edges(spark, PARTITIONS))
+    engine = SparkEngine(spark, EngineSettings(name="spark", spark_partitions=PARTITIONS))
+    found = engine.projection(small_input, SMALL, None)
     assert len(embedded.edges) > 100
+    corroboration = embedded.identifiers["corroboration"].to_numpy()
+    assert ((corroboration > 0) & (corroboration < 1)).any()  # judged instruments
     pd.testing.assert_frame_equal(found.edges, embedded.edges, check_exact=True)
     pd.testing.assert_frame_equal(found.identifiers, embedded.identifiers, check_exact=True)
+    pd.testing.assert_frame_equal(found.memberships, embedded.memberships, check_exact=True)
 
 
 @pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])

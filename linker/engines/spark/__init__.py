@@ -1,5 +1,6 @@
 """The Spark engine (``link --engine spark``): the projection's pair expansion, pair
-evidence and noisy-OR combine as Spark jobs, partitioned by identifier and by pair;
+evidence and noisy-OR combine as Spark jobs, partitioned by identifier and by pair, and
+the corroboration measures as groupBys;
 communities by the embedded Leiden on the collected edges, or by connected components
 inside Spark. pyspark is imported only when the engine runs (docs/scaling.md)."""
 
@@ -12,6 +13,7 @@ import pandas as pd
 
 from linker import graph
 from linker.engines.spark.components import component_labels, propagation_labels
+from linker.engines.spark.corroboration import spark_corroboration
 from linker.engines.spark.projection import spark_pass_edges
 from linker.engines.spark.session import require_spark, spark_session
 from linker.evidence.projection import Progress, Projection, build_projection
@@ -35,10 +37,10 @@ class SparkEngine:
     def projection(
         self, inp: LinkInput, settings: LinkageSettings, progress: Progress | None
     ) -> Projection:
-        """:func:`build_projection` with each pass's edges from Spark: the same
-        projection as the embedded engine's."""
+        """:func:`build_projection` with each pass's edges and the corroboration
+        measures from Spark: the same projection as the embedded engine's."""
         edges_of = spark_pass_edges(self.spark, self.settings.spark_partitions)
-        return build_projection(inp, settings, progress, edges_of)
+        return build_projection(inp, settings, progress, edges_of, spark_corroboration(self.spark))
 
     def communities(
         self, n_accounts: int, edges: pd.DataFrame, settings: CommunitySettings
