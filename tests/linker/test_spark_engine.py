@@ -4,6 +4,7 @@ accounts; the components stand-in against igraph."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,8 +14,10 @@ import igraph as ig
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from graph_store.embedded import EmbeddedStore
+from linker.cli import app
 from linker.errors import LinkerError
 from linker.evidence.identifiers import link_input
 from linker.evidence.pairs import PairEvidence, pair_chunks
@@ -43,12 +46,18 @@ def spark() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def small_input(tmp_path_factory: pytest.TempPathFactory) -> LinkInput:
-    """The projection input of a 1,500-account world (prompts left out: the prompt stage
-    is the same code in both engines)."""
+def small_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated world of 1,500 accounts."""
     root = tmp_path_factory.mktemp("spark-small")
     write_world(generate_world(1500, seed=4), root)
-    return link_input(load_dataset(root))
+    return root
+
+
+@pytest.fixture(scope="module")
+def small_input(small_world: Path) -> LinkInput:
+    """The projection input of the small world (prompts left out: the prompt stage is
+    the same code in both engines)."""
+    return link_input(load_dataset(small_world))
 
 
 #: small caps, so the small world has identifiers above ``dense_limit`` (random
@@ -155,6 +164,22 @@ def test_spark_engine_agrees_on_a_20k_world(spark: Any, tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(found.projection.edges, embedded.projection.edges)
     assert found.run.meta["settings"]["engine"]["name"] == "spark"
     assert embedded.run.meta["settings"]["engine"]["name"] == "embedded"
+
+
+def test_link_command_with_engine_spark(spark: Any, small_world: Path, tmp_path: Path) -> None:
+    """``sybil-linker link --engine spark`` writes what ``--engine embedded`` writes and
+    records the engine in run.json."""
+    outs = {}
+    for engine in ("embedded", "spark"):
+        outs[engine] = tmp_path / engine
+        args = ["link", str(small_world), "--out", str(outs[engine]), "--engine", engine]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+    accounts = {e: pd.read_parquet(out / "accounts.parquet") for e, out in outs.items()}
+    assert accounts["embedded"]["flagged"].any()
+    pd.testing.assert_frame_equal(accounts["spark"], accounts["embedded"])
+    meta = json.loads((outs["spark"] / "run.json").read_text())
+    assert meta["settings"]["engine"]["name"] == "spark"
 
 
 def test_spark_engine_without_pyspark_names_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
