@@ -1,6 +1,7 @@
 """The projection's pair work on Spark: each pass's pair expansion, pair evidence and
-noisy-OR combine run as Spark jobs; the rest of :func:`build_projection` (identifier
-table, simultaneity counts, the first pass's Leiden, corroboration) runs on the driver,
+noisy-OR combine run as Spark jobs (the corroboration measures too:
+:mod:`linker.engines.spark.corroboration`); the rest of :func:`build_projection`
+(identifier table, simultaneity counts, the first pass's Leiden) runs on the driver,
 unchanged (docs/scaling.md says why and what moves next)."""
 
 from __future__ import annotations
