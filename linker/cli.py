@@ -118,28 +118,10 @@ def validate(
 def _link_settings(config: Path | None, **options: Any) -> LinkSettings:
     """The run's settings: the defaults, then ``config`` (a TOML file), then every
     command-line option that was given (``None``: not given)."""
-    from dataclasses import replace
-
     from linker.settings import LinkSettings, load_settings
+    from linker.settings.options import with_options
 
-    settings = load_settings(config) if config is not None else LinkSettings()
-    sections = {
-        "resolution": "community",
-        "method": "community",
-        "attach_share": "community",
-        "min_edge_weight": "linkage",
-        "max_degree": "linkage",
-        "threshold": "risk",
-        "input_labels": "learn",
-    }
-    for name, section in sections.items():
-        if options.get(name) is not None:
-            part = replace(getattr(settings, section), **{name: options[name]})
-            settings = replace(settings, **{section: part})
-    for name in ("use_prompts", "semantic"):
-        if options.get(name) is not None:
-            settings = replace(settings, **{name: options[name]})
-    return settings
+    return with_options(load_settings(config) if config is not None else LinkSettings(), **options)
 
 
 def open_store(spec: str, out: Path) -> GraphStore:
@@ -237,7 +219,7 @@ def link_cmd(
         Path | None,
         typer.Option(
             help="Settings file (TOML, sections as in run.json's settings: [linkage], "
-            "[community], [risk], [prompt], [semantic_stage]); options given here win.",
+            "[community], [risk], [prompt], [semantic_stage], [engine]); options given here win.",
         ),
     ] = None,
     resolution: Annotated[
@@ -292,6 +274,23 @@ def link_cmd(
         bool | None,
         typer.Option(help="Learn from the input's labels table too [default: off]."),
     ] = None,
+    engine: Annotated[
+        str | None, typer.Option(help="embedded or spark (docs/scaling.md) [default: embedded].")
+    ] = None,
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SYBIL_LINKER_SPARK_MASTER",
+            help="Spark master URL for --engine spark [default: local[2]].",
+        ),
+    ] = None,
+    spark_communities: Annotated[
+        str | None,
+        typer.Option(
+            help="With --engine spark: driver (Leiden, as embedded), or propagation or "
+            "components inside Spark (coarser: docs/scaling.md) [default: driver]."
+        ),
+    ] = None,
 ) -> None:
     """Link accounts into clusters and score them; writes accounts/clusters/edges parquet.
     With labels (--labels, the API's, the Browser's), learns a calibrated risk."""
@@ -309,6 +308,9 @@ def link_cmd(
             semantic=semantic,
             attach_share=attach_share,
             input_labels=learn_from_input_labels,
+            engine=engine,
+            spark_master=spark_master,
+            spark_communities=spark_communities,
         )
         check_settings(settings)  # a missing extra fails here, before any work
     except LinkerError as err:

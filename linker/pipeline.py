@@ -18,11 +18,13 @@ import numpy as np
 import pandas as pd
 
 from graph_store.base import GraphStore, InputGraphStore, RunTables
-from linker import __version__, graph
+from linker import __version__
 from linker.clustering import attach, ids
+from linker.engines import EmbeddedEngine, Engine, open_engine
+from linker.engines.spark.session import require_spark
 from linker.errors import LinkerError
 from linker.evidence.identifiers import link_input
-from linker.evidence.projection import Projection, build_projection, shared_values
+from linker.evidence.projection import Projection, shared_values
 from linker.ingest.dataset import Dataset, absorb_prompt_stream, load_dataset, write_rejected
 from linker.learn import Learned, learn
 from linker.learn.labels import file_time, gather_labels, label_summary, verdict_counts
@@ -48,11 +50,14 @@ Progress = Callable[[str], None]
 def check_settings(settings: LinkSettings) -> None:
     """Raise :class:`LinkerError` for settings that cannot run, before any work: the
     semantic stage without the prompt stage, or without its extra installed
-    (:class:`linker.errors.SemanticError`, naming the install command)."""
+    (:class:`linker.errors.SemanticError`, naming the install command); the Spark
+    engine without pyspark or Java."""
     if settings.semantic:
         if not settings.use_prompts:
             raise LinkerError("the semantic stage joins prompt families: it needs prompts")
         require_extra()
+    if settings.engine.name == "spark":
+        require_spark()
 
 
 @dataclass
@@ -193,13 +198,16 @@ def score_input(
     settings: LinkSettings,
     timings: dict[str, float],
     progress: Progress | None = None,
+    engine: Engine | None = None,
 ) -> tuple[Projection, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Projection, communities and risk of ``inp``; returns the projection and the
+    """Projection, communities and risk of ``inp`` (projection and communities by
+    ``engine``, the embedded one by default); returns the projection and the
     accounts, clusters and edges tables."""
+    engine = engine or EmbeddedEngine()
     with _timed(timings, "projection", progress):
-        projection = build_projection(inp, settings.linkage, progress)
+        projection = engine.projection(inp, settings.linkage, progress)
     with _timed(timings, "communities", progress):
-        found = graph.detect(len(projection.accounts), projection.edges, settings.community)
+        found = engine.communities(len(projection.accounts), projection.edges, settings.community)
         # ids follow the linked communities; accounts joined by a family alone take their
         # community's id and do not move it
         cluster_ids = ids.assign_cluster_ids(
@@ -352,7 +360,10 @@ def link(
         # the same rows in memory, never read back out of the store
         with _timed(timings, "store_load", progress):
             store.load_input(inp.to_tables())
-    projection, accounts, clusters, edges = score_input(inp, store, settings, timings, progress)
+    with open_engine(settings.engine) as engine:
+        projection, accounts, clusters, edges = score_input(
+            inp, store, settings, timings, progress, engine
+        )
     # the reasons' numbers go to run.json; clusters.parquet keeps the texts alone
     detail = clusters.pop("reason_features")
     reason_features = dict(zip(clusters["cluster_id"], detail, strict=True))
@@ -378,6 +389,7 @@ def link(
             "semantic": settings.semantic,
             "semantic_stage": settings.semantic_settings.to_dict() if settings.semantic else None,
             "learn": settings.learn.to_dict(),
+            "engine": settings.engine.to_dict(),
         },
         "semantic": reports["semantic"],
         # what the linker made of each identifier kind (addresses are told by their values)

@@ -24,12 +24,15 @@ def _clique_pairs(groups: np.ndarray, members: np.ndarray, size: int) -> Pairs:
     return a, b, g
 
 
-def _sparse_pairs(
-    group: int, members: np.ndarray, partners: int, rng: np.random.Generator
-) -> Pairs:
+def _sparse_pairs(group: int, members: np.ndarray, partners: int, seed: int, key: int) -> Pairs:
     """A random expander over one large identifier's members: the union of
     ``partners // 2`` random Hamiltonian cycles, so every member has ~``partners``
-    links and the group stays one well-connected community."""
+    links and the group stays one well-connected community.
+
+    The generator is seeded by ``(seed, key)``, ``key`` naming the identifier, so each
+    identifier's expander depends on its own members alone: any slice of the
+    identifiers (a Spark partition, a chunk) expands to the same pairs."""
+    rng = np.random.default_rng([seed, key])
     a_parts, b_parts = [], []
     for _ in range(max(partners // 2, 1)):
         perm = rng.permutation(members)
@@ -59,7 +62,11 @@ def _ordered(pairs: Pairs, dedupe: bool) -> Pairs:
 
 
 def pair_parts(
-    ident: np.ndarray, account: np.ndarray, degree: np.ndarray, settings: LinkageSettings
+    ident: np.ndarray,
+    account: np.ndarray,
+    degree: np.ndarray,
+    settings: LinkageSettings,
+    keys: np.ndarray | None = None,
 ) -> Iterator[Pairs]:
     """The pairs of accounts sharing an identifier, part by part: ``(a, b, ident)``
     arrays with a < b, in a fixed order (by identifier degree, then identifier).
@@ -67,7 +74,9 @@ def pair_parts(
     Identifiers of equal degree up to ``dense_limit`` are expanded into cliques
     together with one index matrix, at most about :data:`CHUNK_ROWS` pairs a part, so
     the loop runs over distinct degrees, not over identifiers or pairs, and no part
-    grows with the number of identifiers; larger ones get a random expander each. A
+    grows with the number of identifiers; larger ones get a random expander each,
+    seeded by the identifier's ``keys`` entry (its own number when ``keys`` is None: a
+    caller that renumbers a slice of the identifiers passes the global numbers). A
     pair appears once per identifier.
     """
     if len(ident) == 0:
@@ -79,7 +88,6 @@ def pair_parts(
     repeats = bool(np.any((ident[1:] == ident[:-1]) & (account[1:] == account[:-1])))
     group_ids = ident[starts]
     sizes = degree[group_ids]
-    rng = np.random.default_rng(settings.seed)
     for size in np.unique(sizes):
         if size < 2:
             continue
@@ -93,7 +101,9 @@ def pair_parts(
         else:
             for s in sel:
                 members = account[starts[s] : starts[s] + size]
-                pairs = _sparse_pairs(int(group_ids[s]), members, settings.sparse_partners, rng)
+                group = int(group_ids[s])
+                key = group if keys is None else int(keys[group])
+                pairs = _sparse_pairs(group, members, settings.sparse_partners, settings.seed, key)
                 yield _ordered(pairs, True)
 
 
@@ -103,13 +113,15 @@ def pair_chunks(
     degree: np.ndarray,
     settings: LinkageSettings,
     rows: int | None = None,
+    keys: np.ndarray | None = None,
 ) -> Iterator[pd.DataFrame]:
     """:func:`pair_parts` gathered into frames (a, b, ident) of about ``rows`` rows
-    (:data:`CHUNK_ROWS` by default) or more, the last one smaller, in the same order."""
+    (:data:`CHUNK_ROWS` by default) or more, the last one smaller, in the same order
+    (``keys``: the identifiers' global numbers, as in :func:`pair_parts`)."""
     rows = rows or CHUNK_ROWS
     held: list[Pairs] = []
     count = 0
-    for part in pair_parts(ident, account, degree, settings):
+    for part in pair_parts(ident, account, degree, settings, keys):
         held.append(part)
         count += len(part[0])
         if count >= rows:

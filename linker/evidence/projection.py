@@ -28,6 +28,21 @@ def _noop(stage: str) -> None:
     """The progress callback that says nothing."""
 
 
+#: the edges of one pass from (memberships, their identifier numbers, the identifier
+#: table with this pass's ``p``, simultaneity counts, settings, progress): the embedded
+#: :func:`pass_edges`, or an engine's (linker/engines/spark) that must give the same
+PassEdges = Callable[
+    [pd.DataFrame, np.ndarray, pd.DataFrame, pd.DataFrame, LinkageSettings, Progress],
+    pd.DataFrame,
+]
+#: each identifier's corroboration from (memberships, their identifier numbers, the
+#: identifier table, first-pass community labels, settings): :func:`corroboration`, or
+#: an engine's that gives the same numbers
+Corroborate = Callable[
+    [pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray, LinkageSettings], np.ndarray
+]
+
+
 @dataclass(frozen=True)
 class Projection:
     """The linkage graph of one run.
@@ -53,7 +68,7 @@ class Projection:
         require_columns(self.edges, EDGE_COLUMNS, "projection: edges")
 
 
-def _judged(identifiers: pd.DataFrame, settings: LinkageSettings) -> np.ndarray:
+def judged_identifiers(identifiers: pd.DataFrame, settings: LinkageSettings) -> np.ndarray:
     """Instruments (every kind but the linker's own roles) whose weight depends on
     corroboration: shared by more accounts than ``specificity_free_degree``."""
     return is_instrument(identifiers["kind"]) & (
@@ -102,7 +117,7 @@ def corroboration(
     addresses, prompts and small shared instruments; strangers on a popular device
     fingerprint scatter), and the largest Jaccard overlap with another judged
     instrument's accounts (six cards and devices all shared by the same ring)."""
-    judged = _judged(identifiers, settings)
+    judged = judged_identifiers(identifiers, settings)
     out = np.ones(len(identifiers))
     rows = judged[mem_ident]
     if not rows.any():
@@ -153,7 +168,7 @@ def combine_edges(
     return edges.sort_values(["a", "b"], ignore_index=True)
 
 
-def _edges(
+def pass_edges(
     memberships: pd.DataFrame,
     mem_ident: np.ndarray,
     identifiers: pd.DataFrame,
@@ -165,7 +180,7 @@ def _edges(
     rows reaching ``min_contribution`` are kept), so memory follows the strong pairs,
     not every pair the identifiers make; rows keep their order, so the sums are the
     same as over one whole frame."""
-    eligible = _eligible(identifiers, settings)
+    eligible = eligible_identifiers(identifiers, settings)
     use = eligible[mem_ident]
     evidence = PairEvidence(memberships, mem_ident, identifiers, sync, settings)
     kept: list[tuple[np.ndarray, np.ndarray]] = []
@@ -192,7 +207,7 @@ def _edges(
     return combine_edges(pairs, p, kinds, settings)
 
 
-def _eligible(identifiers: pd.DataFrame, settings: LinkageSettings) -> np.ndarray:
+def eligible_identifiers(identifiers: pd.DataFrame, settings: LinkageSettings) -> np.ndarray:
     """Identifiers that make pairs: shared, not supernodes, able to reach
     ``min_contribution`` even with the simultaneity boost."""
     eligible: np.ndarray = (
@@ -204,7 +219,11 @@ def _eligible(identifiers: pd.DataFrame, settings: LinkageSettings) -> np.ndarra
 
 
 def build_projection(
-    inp: LinkInput, settings: LinkageSettings | None = None, progress: Progress | None = None
+    inp: LinkInput,
+    settings: LinkageSettings | None = None,
+    progress: Progress | None = None,
+    edges_of: PassEdges | None = None,
+    corroborate: Corroborate | None = None,
 ) -> Projection:
     """Build the weighted account projection of ``inp``. Returns a :class:`Projection`.
 
@@ -214,9 +233,13 @@ def build_projection(
     full value, in proportion to how much other evidence backs it
     (:func:`corroboration`), and the second pass gives the edges. ``progress`` is told
     each sub-stage as it starts (identifier table, pair expansion, time evidence, edges,
-    corroboration; a pass repeats them).
+    corroboration; a pass repeats them). ``edges_of`` makes each pass's edges
+    (:func:`pass_edges` by default) and ``corroborate`` measures corroboration
+    (:func:`corroboration` by default); the Spark engine's run on a cluster.
     """
     settings = settings or LinkageSettings()
+    edges_of = edges_of or pass_edges
+    corroborate = corroborate or corroboration
     progress = progress or _noop
     progress("projection: identifier table")
     accounts = pd.Index(inp.accounts["account_id"])
@@ -232,21 +255,21 @@ def build_projection(
         .reindex(range(len(identifiers)), fill_value=False)
         .to_numpy()
     )
-    judged = _judged(identifiers, settings)
+    judged = judged_identifiers(identifiers, settings)
     identifiers["p"] = np.where(judged, 0.0, identifiers["p_corroborated"].to_numpy())
     # simultaneity is counted on addresses only, whose weights both passes share
     progress("projection: time evidence")
     sync = sync_counts(
-        inp.ip_windows, accounts, identifiers, _eligible(identifiers, settings), settings
+        inp.ip_windows, accounts, identifiers, eligible_identifiers(identifiers, settings), settings
     )
-    first = _edges(memberships, mem_ident, identifiers, sync, settings, progress)
+    first = edges_of(memberships, mem_ident, identifiers, sync, settings, progress)
     progress("projection: corroboration")
     labels = leiden_labels(len(accounts), first, settings.seed)
-    coh = corroboration(memberships, mem_ident, identifiers, labels, settings)
+    coh = corroborate(memberships, mem_ident, identifiers, labels, settings)
     identifiers["corroboration"] = coh
     p_alone, p_full = identifiers["p_alone"].to_numpy(), identifiers["p_corroborated"].to_numpy()
     identifiers["p"] = p_alone + (p_full - p_alone) * coh
-    edges = _edges(memberships, mem_ident, identifiers, sync, settings, progress)
+    edges = edges_of(memberships, mem_ident, identifiers, sync, settings, progress)
     progress("projection: edges")
     memberships = memberships.assign(ident=mem_ident)
     if len(feature_only):

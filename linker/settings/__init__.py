@@ -1,8 +1,8 @@
 """Every parameter that changes a run's results, as data.
 
-One frozen dataclass per stage (linkage, community, prompt, semantic, risk, learn), gathered
-in :class:`LinkSettings`. Each is recorded whole in run.json and can be loaded from a
-TOML file (:func:`load_settings`, ``link --config FILE``), where an unknown key is an
+One frozen dataclass per stage (linkage, community, prompt, semantic, risk, learn,
+engine), gathered in :class:`LinkSettings`. Each is recorded whole in run.json and can be
+loaded from a TOML file (:func:`load_settings`, ``link --config FILE``), where an unknown key is an
 error. Every number is documented in docs/linkage.md (and docs/architecture.md, "Settings") with the
 reason for its value.
 """
@@ -17,6 +17,7 @@ from typing import Any, get_type_hints
 import numpy as np
 
 from linker.errors import LinkerError, SemanticError
+from linker.settings.engine import EngineSettings
 from linker.settings.learn import LearnSettings
 
 #: The roles the linker itself gives identifiers; nothing else is keyed on a kind's name.
@@ -406,6 +407,8 @@ class LinkSettings:
     semantic_settings: SemanticSettings = field(default_factory=SemanticSettings)
     #: learning from labels (linker/learn; docs/learning.md)
     learn: LearnSettings = field(default_factory=LearnSettings)
+    #: the engine of the projection and communities (linker/engines; docs/scaling.md)
+    engine: EngineSettings = field(default_factory=EngineSettings)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for run.json: every section, whole."""
@@ -418,6 +421,7 @@ class LinkSettings:
             "semantic": self.semantic,
             "semantic_stage": self.semantic_settings.to_dict(),
             "learn": self.learn.to_dict(),
+            "engine": self.engine.to_dict(),
         }
 
 
@@ -429,6 +433,7 @@ _SECTIONS = {
     "prompt": "prompt",
     "semantic_stage": "semantic_settings",
     "learn": "learn",
+    "engine": "engine",
 }
 
 

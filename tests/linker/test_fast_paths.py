@@ -154,7 +154,6 @@ def _slow_expand(
     ident, account = ident[order], account[order]
     starts = np.flatnonzero(np.r_[True, ident[1:] != ident[:-1]])
     group_ids, sizes = ident[starts], degree[ident[starts]]
-    rng = np.random.default_rng(settings.seed)
     a_all, b_all, g_all = [], [], []
     for size in np.unique(sizes):
         if size < 2:
@@ -165,6 +164,8 @@ def _slow_expand(
                 iu, ju = np.triu_indices(size, k=1)
                 a, b = members[iu], members[ju]
             else:
+                # each identifier's expander from its own generator (seed, identifier)
+                rng = np.random.default_rng([settings.seed, int(group_ids[s])])
                 perms = [rng.permutation(members) for _ in range(settings.sparse_partners // 2)]
                 a = np.concatenate(perms)
                 b = np.concatenate([np.roll(p, -1) for p in perms])

@@ -78,6 +78,25 @@ def test_cli_options_override_the_file(tmp_path: Path) -> None:
     assert settings.community.resolution == 2.0
 
 
+def test_engine_options_set_the_engine_section(tmp_path: Path) -> None:
+    path = _toml(tmp_path, '[engine]\nspark_master = "spark://h:7077"\nspark_partitions = 64\n')
+    settings = _link_settings(path, engine="spark", spark_communities="propagation")
+    assert settings.engine.name == "spark"
+    assert settings.engine.spark_master == "spark://h:7077"
+    assert settings.engine.spark_partitions == 64
+    assert settings.engine.spark_communities == "propagation"
+    assert _link_settings(None).engine.name == "embedded"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"engine": "flink"}, "engine must be one of"), ({"spark_communities": "x"}, "spark_comm")],
+)
+def test_an_unknown_engine_is_refused(options: dict[str, str], message: str) -> None:
+    with pytest.raises(LinkerError, match=message):
+        _link_settings(None, **options)
+
+
 def test_link_records_the_file_settings_in_run_json(tmp_path: Path) -> None:
     data = tmp_path / "w"
     data.mkdir()
