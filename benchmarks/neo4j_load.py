@@ -375,8 +375,8 @@ def markdown(res: dict[str, Any]) -> str:
             f"({w['clusters']:,} clusters, {w['edges']:,} links, {w['observations']:,} "
             f"observations): first publish {w['first_write_run_s']} s (inside a "
             f"{w['link_wall_s']} s `link`, whose store load took "
-            f"{w['timings_s'].get('store_load')} s and read-back "
-            f"{w['timings_s'].get('store_read')} s); "
+            f"{w['timings_s'].get('store_load')} s; no read-back since the load "
+            "checks its own counts); "
             + "; ".join(f"{x['what']} {x['wall_s']} s" for x in w["write_runs"])
             + ".",
         ]

@@ -64,20 +64,30 @@ def mask_value(kind: str, value: str) -> str:
 
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_IPV4 = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2})?\b")
-#: a card, phone or account number: six or more digits, maybe split by spaces or dashes
-_NUMBER = re.compile(r"\+?\d(?:[ -]?\d){5,}")
+_IPV4 = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2})?(?![\w.])")
+#: IPv6-shaped runs; only those ``ipaddress`` reads as an address are masked
+_IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?:/\d{1,3})?(?![\w:])")
+#: a card: four groups of four digits (the last of 1-7), any separator of up to two
+#: spaces, dots, dashes or no-break spaces
+_CARD = re.compile(r"(?<![\w.-])\d{4}(?:[ .\u00a0-]{0,2}\d{4}){2}[ .\u00a0-]{0,2}\d{1,7}(?![\w-])")
+#: a phone or account number: six or more digits, maybe split by single spaces or
+#: dashes, not inside a word (an id like acc_00012345 stays) and not an ISO date
+_NUMBER = re.compile(r"(?<![\w-])(?!\d{4}-\d\d-\d\d(?!\d))\+?\d(?:[ -]?\d){5,}(?![\w-])")
 
 
 def mask_free_text(text: str) -> str:
     """Free text an analyst wrote (a verdict's reason) with what looks like an identifier
-    in it masked by the rule of :func:`mask_value`: e-mail addresses, IPv4 addresses and
-    numbers of six digits or more (cards, phones) keep what they would keep as values.
-    Served beside cluster reasons to readers without ``identifiers:read``."""
+    in it masked by the rule of :func:`mask_value`: e-mail addresses keep the first
+    letter and the domain, IPv4 and IPv6 addresses their first half, cards their last 4
+    digits, other numbers of six digits or more (phones, accounts) their last 2. Dates
+    and the linker's own ids (``acc_…``, ``c_…``) are left as they are. Served beside
+    cluster reasons to readers without ``identifiers:read``."""
 
-    def number(match: re.Match[str]) -> str:
-        return _mask_tail(re.sub(r"\D", "", match.group()), 4)
+    def digits(match: re.Match[str], keep: int) -> str:
+        return _mask_tail(re.sub(r"\D", "", match.group()), keep)
 
     out = _EMAIL.sub(lambda m: _mask_email(m.group()), str(text))
     out = _IPV4.sub(lambda m: _mask_ip(m.group()) or MASK, out)
-    return _NUMBER.sub(number, out)
+    out = _IPV6.sub(lambda m: _mask_ip(m.group()) or m.group(), out)
+    out = _CARD.sub(lambda m: digits(m, 4), out)
+    return _NUMBER.sub(lambda m: digits(m, 2), out)

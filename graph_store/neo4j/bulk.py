@@ -282,10 +282,13 @@ def _import(home: Path, files: ImportFiles, work: Path, database: str) -> str:
             database,
             files.multiline,
         )
-    except server.Neo4jServerError as err:
+    except BaseException as err:
+        # interrupted (Ctrl-C) or failed: the server is started again either way, and
         # the import's error is the one to report
         with contextlib.suppress(server.Neo4jServerError):
             _running(home)
+        if not isinstance(err, server.Neo4jServerError):
+            raise
         first, _, rest = str(err).partition("\n")
         raise server.Neo4jServerError(
             f"{first}; the database {database} is incomplete: import again with overwrite, "

@@ -151,9 +151,11 @@ def _shares_inside(
     members: pd.DataFrame, memberships: pd.DataFrame, kind: str, settings: RiskSettings
 ) -> np.ndarray:
     """Per row of ``members``: 1.0 when the account shares an identifier of ``kind`` with
-    another member of its cluster that the cluster holds (:func:`uses_in_cluster`), else
-    0.0."""
-    mem = uses_in_cluster(members, memberships, kind, settings.held_instrument_share)
+    another member of its cluster's linked core that the cluster holds
+    (:func:`uses_in_cluster`, measured on the core as the cluster's features are), else
+    0.0; members marked ``attached`` neither share nor count."""
+    core = members[~members["attached"].to_numpy(bool)] if "attached" in members else members
+    mem = uses_in_cluster(core, memberships, kind, settings.held_instrument_share)
     sharing = mem.loc[mem["n"] >= 2, "account"]
     return members["account"].isin(sharing).to_numpy(float)
 

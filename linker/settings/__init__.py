@@ -19,6 +19,7 @@ import numpy as np
 from linker.errors import LinkerError, SemanticError
 from linker.settings.engine import EngineSettings
 from linker.settings.learn import LearnSettings
+from linker.settings.weights import _default_weights, check_range
 
 #: The roles the linker itself gives identifiers; nothing else is keyed on a kind's name.
 #: ``ip``: any kind whose values are IP addresses (recognised from the values, whatever
@@ -166,29 +167,6 @@ class CommunitySettings:
 MODEL_MAX_SEQ_LENGTH = 256
 
 
-def _default_weights() -> dict[str, float]:
-    return {
-        "bias": -3.2,
-        "hosting_share": 1.8,
-        # instruments by what they share, not by name: the kind with the most members on
-        # a shared value, the next kind, and the two together
-        "reuse_top": 1.2,
-        "reuse_second": 0.9,
-        "reuse_pair": 1.5,
-        # an account's own: values of one instrument kind far above the population's
-        "instrument_excess": 6.0,
-        "burst_2h": 1.4,
-        "size_log": 0.4,
-        "template_share": 2.0,
-        "template_intent": 3.0,
-        "intent_share": 2.2,
-        "sync_share": 0.8,
-        "org_share": -2.5,
-        "benign_infra_share": -1.6,
-        "prompt_diversity": -1.2,
-    }
-
-
 @dataclass(frozen=True)
 class RiskSettings:
     """Weights of the risk model, the flagging threshold, and the bars that decide which
@@ -254,6 +232,9 @@ class RiskSettings:
     held_concentration: float = 0.8
 
     def __post_init__(self) -> None:
+        check_range("held_instrument_share", self.held_instrument_share, 0.0, 1.0)
+        check_range("volume_quantile", self.volume_quantile, 0.0, 1.0)
+        check_range("resample_coverage", self.resample_coverage, 0.0, 1.0, open_low=True)
         unknown = sorted(set(self.weights) - set(_default_weights()))
         if unknown:
             raise LinkerError(
@@ -323,6 +304,9 @@ class PromptSettings:
     #: a prompt has intent when the model's probability reaches this; chosen in training
     #: (best F1 on grouped cross-validation leaving 95% of everyday texts unflagged)
     intent_threshold: float = 0.6747
+
+    def __post_init__(self) -> None:
+        check_range("resample_full_sends", self.resample_full_sends, 1.0, float("inf"), True)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for run.json."""

@@ -11,7 +11,13 @@ from typer.testing import CliRunner
 
 from linker.cli import _link_settings, app
 from linker.errors import LinkerError
-from linker.settings import LinkSettings, RiskSettings, load_settings, settings_from_dict
+from linker.settings import (
+    LinkSettings,
+    PromptSettings,
+    RiskSettings,
+    load_settings,
+    settings_from_dict,
+)
 
 
 def _toml(tmp_path: Path, text: str) -> Path:
@@ -119,3 +125,17 @@ def test_cli_names_the_bad_settings_file(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["link", str(tmp_path), "--config", str(path)])
     assert res.exit_code == 2
     assert str(path) in res.output and "max_degre" in res.output
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: RiskSettings(held_instrument_share=1.5),
+        lambda: RiskSettings(volume_quantile=-0.1),
+        lambda: RiskSettings(resample_coverage=0.0),
+        lambda: PromptSettings(resample_full_sends=1.0),
+    ],
+)
+def test_out_of_range_detection_constants_are_refused_in_one_line(make) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(LinkerError, match="must be in"):
+        make()

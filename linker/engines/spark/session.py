@@ -70,8 +70,10 @@ def spark_session(settings: EngineSettings) -> Iterator[SparkSession]:
     if active is not None:
         yield active
         return
-    # local workers run this interpreter (its venv); a cluster's are the cluster's own
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # local workers run this interpreter (its venv); a cluster's executors run their own
+    # Python, which needs this package installed (docs/scaling.md)
+    if settings.spark_master.startswith("local"):
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     scratch = Path(tempfile.mkdtemp(prefix="sybil-spark-", dir=settings.spark_scratch or None))
     try:
         log4j = scratch / "log4j2.properties"
