@@ -101,6 +101,31 @@ def _co_membership(
     return out
 
 
+def judged_memberships(
+    memberships: pd.DataFrame,
+    mem_ident: np.ndarray,
+    identifiers: pd.DataFrame,
+    labels: np.ndarray,
+    settings: LinkageSettings,
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """The judged instruments (a mask over ``identifiers``) and their membership rows as
+    (ident, account, label): each account's first-pass community, an account in none
+    being a community of its own (``-1 - account``). Both engines' corroboration start
+    here."""
+    judged = judged_identifiers(identifiers, settings)
+    rows = judged[mem_ident]
+    acc = memberships["account"].to_numpy(np.int64)[rows]
+    lab = labels[acc].astype(np.int64)
+    frame = pd.DataFrame(
+        {
+            "ident": mem_ident[rows].astype(np.int64),
+            "account": acc,
+            "label": np.where(lab >= 0, lab, -1 - acc),
+        }
+    )
+    return judged, frame
+
+
 def corroboration(
     memberships: pd.DataFrame,
     mem_ident: np.ndarray,
@@ -117,15 +142,10 @@ def corroboration(
     addresses, prompts and small shared instruments; strangers on a popular device
     fingerprint scatter), and the largest Jaccard overlap with another judged
     instrument's accounts (six cards and devices all shared by the same ring)."""
-    judged = judged_identifiers(identifiers, settings)
+    judged, frame = judged_memberships(memberships, mem_ident, identifiers, labels, settings)
     out = np.ones(len(identifiers))
-    rows = judged[mem_ident]
-    if not rows.any():
+    if frame.empty:
         return out
-    acc = memberships["account"].to_numpy(np.int64)[rows]
-    lab = labels[acc].astype(np.int64)
-    lab = np.where(lab >= 0, lab, -1 - acc)  # singletons are communities of their own
-    frame = pd.DataFrame({"ident": mem_ident[rows], "label": lab})
     best = frame.groupby(["ident", "label"]).size().groupby(level=0).max()
     deg = identifiers["degree"].to_numpy()
     share = np.zeros(len(identifiers))

@@ -33,11 +33,7 @@ def component_labels(spark: SparkSession, n_accounts: int, edges: pd.DataFrame) 
         moved = labels.join(previous, "v").where(F.col("label") != F.col("old")).count()
         if moved == 0:
             break
-    found = labels.toPandas()
-    both.unpersist()
-    out = np.arange(n_accounts, dtype=np.int64)
-    out[found["v"].to_numpy(np.int64)] = found["label"].to_numpy(np.int64)
-    return out
+    return _collected(labels, both, n_accounts)
 
 
 def _round(both: DataFrame, labels: DataFrame) -> DataFrame:
@@ -108,6 +104,12 @@ def propagation_labels(
         labels = updated
         if moved == 0:
             break
+    return _collected(labels, both, n_accounts)
+
+
+def _collected(labels: DataFrame, both: DataFrame, n_accounts: int) -> np.ndarray:
+    """The label of every account from Spark's (v, label) rows; an account with no edge
+    keeps its own index. Releases the cached edges."""
     found = labels.toPandas()
     both.unpersist()
     out = np.arange(n_accounts, dtype=np.int64)

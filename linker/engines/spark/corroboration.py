@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from linker.evidence.projection import Corroborate, judged_identifiers
+from linker.evidence.projection import Corroborate, judged_memberships
 from linker.settings import LinkageSettings
 
 if TYPE_CHECKING:
@@ -30,28 +30,17 @@ def spark_corroboration(spark: SparkSession) -> Corroborate:
         labels: np.ndarray,
         settings: LinkageSettings,
     ) -> np.ndarray:
-        judged = judged_identifiers(identifiers, settings)
+        judged, frame = judged_memberships(memberships, mem_ident, identifiers, labels, settings)
         out = np.ones(len(identifiers))
-        rows = judged[mem_ident]
-        if not rows.any():
+        if frame.empty:
             return out
-        acc = memberships["account"].to_numpy(np.int64)[rows]
-        lab = labels[acc].astype(np.int64)
-        frame = pd.DataFrame(
-            {
-                "ident": mem_ident[rows].astype(np.int64),
-                "account": acc,
-                # singletons are communities of their own
-                "label": np.where(lab >= 0, lab, -1 - acc),
-            }
-        )
         judged_rows = spark.createDataFrame(frame, schema="ident long, account long, label long")
         share = np.zeros(len(identifiers))
         best = _largest_community(judged_rows)
         deg = identifiers["degree"].to_numpy()
         share[best["ident"].to_numpy()] = best["n"].to_numpy() / deg[best["ident"].to_numpy()]
         co = np.zeros(len(identifiers))
-        if rows.sum() >= 2:
+        if len(frame) >= 2:
             overlap = _largest_overlap(judged_rows)
             co[overlap["ident"].to_numpy()] = overlap["jac"].to_numpy(float)
         out[judged] = np.maximum(share, co)[judged]
