@@ -56,7 +56,6 @@ def account_features(
     return pd.DataFrame(
         {
             "unsupervised_risk": accounts["risk"].to_numpy(float),
-            "own_risk": accounts["own_risk"].to_numpy(float),
             "cluster_risk": np.where(in_cluster, cid.map(by_id["risk"]).to_numpy(float), 0.0),
             "cluster_size": np.log1p(
                 np.where(in_cluster, cid.map(by_id["size"]).fillna(0).to_numpy(float), 0.0)
@@ -120,14 +119,18 @@ def _learn_scores(
     )
     accounts["risk"] = risk.round(6)  # the tie-break sits in the 4th decimal
     if fitted.flag_threshold is not None:
-        accounts["flagged"] = risk >= fitted.flag_threshold
+        accounts["flagged"] = (risk >= fitted.flag_threshold) | (
+            accounts["flagged"].to_numpy(bool) & (risk >= settings.keep_flag_risk)
+        )
     # else no calibrated risk reached flag_precision out of fold: the unsupervised flags
     # stand (run.json: learning.model.flag_threshold null)
     accounts["learned_reasons"] = why
     mean = pd.Series(risk, index=accounts.index).groupby(accounts["cluster_id"]).mean()
     clusters["risk"] = clusters["cluster_id"].map(mean).fillna(0.0).to_numpy().round(4)
     if fitted.flag_threshold is not None:
-        clusters["flagged"] = clusters["risk"] >= fitted.flag_threshold
+        clusters["flagged"] = (clusters["risk"] >= fitted.flag_threshold) | (
+            clusters["flagged"].astype(bool) & (clusters["risk"] >= settings.keep_flag_risk)
+        )
     clusters["reasons"] = [
         [f"calibrated on {fitted.validation['n_labels']} labels: members' mean risk {r:.2f}", *rs]
         for r, rs in zip(clusters["risk"], clusters["reasons"], strict=True)

@@ -66,8 +66,14 @@ class LearnSettings:
     #: of the labelled accounts are at least this precise (a trust team acts on flags:
     #: the unsupervised path's own flags are about this precise on generated worlds) ...
     flag_precision: float = 0.98
-    #: ... and never below this risk
-    threshold: float = 0.5
+    #: ... and never below this calibrated risk: three to one that the account is sybil
+    #: (at 0.5 an isotonic step where half the labelled accounts are sybil is flagged
+    #: whole, and proxy customers share those steps with the hydra accounts that rent
+    #: their addresses)
+    threshold: float = 0.75
+    #: an account the unsupervised path flagged stays flagged while its calibrated risk
+    #: is at least this (labels take a flag back only when they make it unlikely)
+    keep_flag_risk: float = 0.5
     #: a cluster verdict holds while the cluster's members and the members it had when
     #: the verdict was first applied overlap by at least this Jaccard index; below it
     #: the membership has changed substantially and the cluster is judged afresh
@@ -80,6 +86,9 @@ class LearnSettings:
     def __post_init__(self) -> None:
         if not 0 < self.restart < 1:
             raise LinkerError(f"learn restart must be in (0, 1), not {self.restart}")
+        for name in ("threshold", "keep_flag_risk", "flag_precision"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise LinkerError(f"learn {name} must be in [0, 1], not {getattr(self, name)}")
         if self.folds < 2:
             raise LinkerError(f"learn folds must be at least 2, not {self.folds}")
         if not 0 <= self.sticky_jaccard <= 1:

@@ -175,6 +175,9 @@ def test_learn_settings_load_from_toml_and_refuse_bad_values() -> None:
         settings_from_dict({"learn": {"c_grid": ["a"]}})
     with pytest.raises(Exception, match="restart"):
         LearnSettings(restart=1.5)
+    for name in ("threshold", "keep_flag_risk", "flag_precision"):
+        with pytest.raises(Exception, match=name):
+            LearnSettings(**{name: 1.5})
 
 
 @pytest.fixture(scope="module")
@@ -228,7 +231,7 @@ def test_half_the_labels_lift_the_hidden_half(world, unsupervised, half_given) -
     meta = result.run.meta
     assert meta["labels"]["sources"]["file"]["n"] == int(give.sum())
     assert meta["learning"]["model"]["validation"]["n_labels"] == int(give.sum())
-    assert (Path(meta["input"]).exists()) and meta["settings"]["learn"]["threshold"] == 0.5
+    assert (Path(meta["input"]).exists()) and meta["settings"]["learn"]["threshold"] == 0.75
 
 
 def test_calibration_on_held_out_labels_is_near_the_diagonal(world, half_given) -> None:  # type: ignore[no-untyped-def]
@@ -244,6 +247,30 @@ def test_calibration_on_held_out_labels_is_near_the_diagonal(world, half_given) 
     full = counts[counts > 0] >= 30
     assert full.sum() >= 2  # the curve has both ends
     assert np.abs(observed - predicted)[full].max() <= 0.1
+
+
+def test_flags_need_three_to_one_odds_or_an_unsupervised_flag(unsupervised, half_given) -> None:  # type: ignore[no-untyped-def]
+    """An unlabelled account is flagged at the model's threshold (never below
+    ``threshold``, 0.75), or when the unsupervised path flagged it and its calibrated
+    risk stays at least ``keep_flag_risk`` (0.5); a flag held at even odds is not a flag."""
+    result, _ = half_given
+    acc = result.run.accounts.set_index("account_id")
+    free = unsupervised.run.accounts.set_index("account_id")["flagged"].reindex(acc.index)
+    threshold = result.run.meta["learning"]["model"]["flag_threshold"]
+    assert threshold is not None and threshold >= 0.75
+    mine = acc[acc["analyst_label"].isna()]
+    expected = (mine["risk"] >= threshold) | (free[mine.index] & (mine["risk"] >= 0.5))
+    assert (mine["flagged"] == expected).all()
+    assert not mine.loc[mine["flagged"], "risk"].lt(0.5).any()
+
+
+def test_the_model_does_not_use_the_own_risk_on_its_own(half_given) -> None:  # type: ignore[no-untyped-def]
+    """The own risk is a part of the unsupervised risk; as a feature of its own it let a
+    model on few labels flag benign accounts whose own risk no labelled benign account
+    had."""
+    result, _ = half_given
+    model = result.run.meta["learning"]["model"]
+    assert "own_risk" not in model["features"] and "unsupervised_risk" in model["features"]
 
 
 def test_reasons_name_the_features_and_the_path(half_given) -> None:  # type: ignore[no-untyped-def]
