@@ -3,7 +3,7 @@ random expander per identifier, IP simultaneity, time gaps."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -24,18 +24,103 @@ def _clique_pairs(groups: np.ndarray, members: np.ndarray, size: int) -> Pairs:
     return a, b, g
 
 
-def _sparse_pairs(group: int, members: np.ndarray, partners: int, seed: int, key: int) -> Pairs:
-    """A random expander over one large identifier's members: the union of
-    ``partners // 2`` random Hamiltonian cycles, so every member has ~``partners``
-    links and the group stays one well-connected community.
+#: the order of a large identifier's members in one cycle of its expander:
+#: ``order(members, cycle)`` gives a sort key (int64) per member
+ExpanderOrder = Callable[[np.ndarray, int], np.ndarray]
 
-    The generator is seeded by ``(seed, key)``, ``key`` naming the identifier, so each
-    identifier's expander depends on its own members alone: any slice of the
-    identifiers (a Spark partition, a chunk) expands to the same pairs."""
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: a well-spread 64-bit hash of each uint64 of ``x``."""
+    with np.errstate(over="ignore"):
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        out: np.ndarray = x ^ (x >> np.uint64(31))
+    return out
+
+
+def _salted(values: np.ndarray, seed: int, cycle: int, salt: int) -> np.ndarray:
+    """A hash of each int64 of ``values`` of its own per (seed, cycle, salt), as int64."""
+    key = _mix(np.array([(seed & 0xFFFF) << 40 | (salt << 20) | cycle], dtype=np.uint64))
+    out: np.ndarray = _mix(values.astype(np.uint64) ^ key).view(np.int64)
+    return out
+
+
+def account_signatures(
+    account: np.ndarray, ident: np.ndarray, n_accounts: int, cycles: int, seed: int
+) -> np.ndarray:
+    """Per account (rows) and expander cycle (columns), the min-hash of the identifiers
+    it holds among the membership rows (``account``, ``ident``: the large identifiers'
+    rows, ``ident`` their global numbers); int64, the largest value for an account in
+    none. Two accounts share a cycle's value with probability the Jaccard index of
+    their sets of large identifiers."""
+    out = np.full((n_accounts, cycles), np.iinfo(np.int64).max, dtype=np.int64)
+    for cycle in range(cycles):
+        column = np.full(n_accounts, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(column, account, _salted(ident, seed, cycle, 1))
+        out[:, cycle] = column
+    return out
+
+
+class SignatureOrder:
+    """:data:`ExpanderOrder` by account signatures (:func:`account_signatures`): in each
+    cycle members sort by their min-hash, so accounts holding the same large identifiers
+    sit side by side, and are partners, in every identifier they share."""
+
+    def __init__(self, accounts: np.ndarray, signatures: np.ndarray) -> None:
+        #: sorted account numbers and their signature rows
+        self.accounts = accounts
+        self.signatures = signatures
+
+    def __call__(self, members: np.ndarray, cycle: int) -> np.ndarray:
+        at = np.searchsorted(self.accounts, members)
+        keys: np.ndarray = self.signatures[at, cycle]
+        return keys
+
+
+def expander_order(
+    account: np.ndarray,
+    ident: np.ndarray,
+    degree: np.ndarray,
+    settings: LinkageSettings,
+) -> SignatureOrder | None:
+    """The expanders' member order for the membership rows (``account``, ``ident`` with
+    global identifier numbers, ``degree`` per identifier) that make pairs: None (random
+    partners) unless ``settings.expander_order`` is ``signature``."""
+    if settings.expander_order != "signature" or len(account) == 0:
+        return None
+    large = degree[ident] > settings.dense_limit
+    n_accounts = int(account.max()) + 1
+    cycles = max(settings.sparse_partners // 2, 1)
+    signatures = account_signatures(account[large], ident[large], n_accounts, cycles, settings.seed)
+    return SignatureOrder(np.arange(n_accounts, dtype=np.int64), signatures)
+
+
+def _sparse_pairs(
+    group: int,
+    members: np.ndarray,
+    partners: int,
+    seed: int,
+    key: int,
+    order: ExpanderOrder | None = None,
+) -> Pairs:
+    """An expander over one large identifier's members: the union of ``partners // 2``
+    Hamiltonian cycles, so every member has ~``partners`` links and the group stays one
+    well-connected community.
+
+    Without ``order`` each cycle is a random permutation from a generator seeded by
+    ``(seed, key)``, ``key`` naming the identifier; with it, the members sort by
+    ``order(members, cycle)``, ties broken by a hash of the account and the cycle.
+    Either way each identifier's expander depends on its own members alone: any slice
+    of the identifiers (a Spark partition, a chunk) expands to the same pairs."""
     rng = np.random.default_rng([seed, key])
     a_parts, b_parts = [], []
-    for _ in range(max(partners // 2, 1)):
-        perm = rng.permutation(members)
+    for cycle in range(max(partners // 2, 1)):
+        if order is None:
+            perm = rng.permutation(members)
+        else:
+            tie = _salted(members, seed, cycle, 2)
+            perm = members[np.lexsort((tie, order(members, cycle)))]
         a_parts.append(perm)
         b_parts.append(np.roll(perm, -1))
     a = np.concatenate(a_parts)
@@ -67,6 +152,7 @@ def pair_parts(
     degree: np.ndarray,
     settings: LinkageSettings,
     keys: np.ndarray | None = None,
+    order: ExpanderOrder | None = None,
 ) -> Iterator[Pairs]:
     """The pairs of accounts sharing an identifier, part by part: ``(a, b, ident)``
     arrays with a < b, in a fixed order (by identifier degree, then identifier).
@@ -74,15 +160,16 @@ def pair_parts(
     Identifiers of equal degree up to ``dense_limit`` are expanded into cliques
     together with one index matrix, at most about :data:`CHUNK_ROWS` pairs a part, so
     the loop runs over distinct degrees, not over identifiers or pairs, and no part
-    grows with the number of identifiers; larger ones get a random expander each,
-    seeded by the identifier's ``keys`` entry (its own number when ``keys`` is None: a
-    caller that renumbers a slice of the identifiers passes the global numbers). A
-    pair appears once per identifier.
+    grows with the number of identifiers; larger ones get an expander each
+    (:func:`_sparse_pairs`: members in ``order``, or random, seeded by the identifier's
+    ``keys`` entry: its own number when ``keys`` is None; a caller that renumbers a
+    slice of the identifiers passes the global numbers). A pair appears once per
+    identifier.
     """
     if len(ident) == 0:
         return
-    order = np.lexsort((account, ident))
-    ident, account = ident[order], account[order]
+    by_ident = np.lexsort((account, ident))
+    ident, account = ident[by_ident], account[by_ident]
     starts = np.flatnonzero(np.r_[True, ident[1:] != ident[:-1]])
     # an account listed twice in one identifier would repeat its clique pairs
     repeats = bool(np.any((ident[1:] == ident[:-1]) & (account[1:] == account[:-1])))
@@ -103,7 +190,9 @@ def pair_parts(
                 members = account[starts[s] : starts[s] + size]
                 group = int(group_ids[s])
                 key = group if keys is None else int(keys[group])
-                pairs = _sparse_pairs(group, members, settings.sparse_partners, settings.seed, key)
+                pairs = _sparse_pairs(
+                    group, members, settings.sparse_partners, settings.seed, key, order
+                )
                 yield _ordered(pairs, True)
 
 
@@ -114,6 +203,7 @@ def pair_chunks(
     settings: LinkageSettings,
     rows: int | None = None,
     keys: np.ndarray | None = None,
+    order: ExpanderOrder | None = None,
 ) -> Iterator[pd.DataFrame]:
     """:func:`pair_parts` gathered into frames (a, b, ident) of about ``rows`` rows
     (:data:`CHUNK_ROWS` by default) or more, the last one smaller, in the same order
@@ -121,7 +211,7 @@ def pair_chunks(
     rows = rows or CHUNK_ROWS
     held: list[Pairs] = []
     count = 0
-    for part in pair_parts(ident, account, degree, settings, keys):
+    for part in pair_parts(ident, account, degree, settings, keys, order):
         held.append(part)
         count += len(part[0])
         if count >= rows:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from linker.evidence.identifiers import account_memberships, identifier_table
-from linker.evidence.pairs import PairEvidence, pair_chunks, sync_counts
+from linker.evidence.pairs import PairEvidence, expander_order, pair_chunks, sync_counts
 from linker.graph import leiden_labels
 from linker.model import LinkInput, require_columns
 from linker.settings import LinkageSettings, is_instrument
@@ -204,12 +204,10 @@ def pass_edges(
     use = eligible[mem_ident]
     evidence = PairEvidence(memberships, mem_ident, identifiers, sync, settings)
     kept: list[tuple[np.ndarray, np.ndarray]] = []
-    chunks = pair_chunks(
-        mem_ident[use],
-        memberships["account"].to_numpy(np.int64)[use],
-        identifiers["degree"].to_numpy(),
-        settings,
-    )
+    account = memberships["account"].to_numpy(np.int64)[use]
+    degree = identifiers["degree"].to_numpy()
+    order = expander_order(account, mem_ident[use], degree, settings)
+    chunks = pair_chunks(mem_ident[use], account, degree, settings, order=order)
     while True:
         progress("projection: pair expansion")
         chunk = next(chunks, None)

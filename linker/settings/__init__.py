@@ -109,6 +109,11 @@ class LinkageSettings:
     #: random co-members instead of to all of them (a random expander, not a clique)
     dense_limit: int = 300
     sparse_partners: int = 24
+    #: how an expander picks each member's partners: ``signature`` orders the members
+    #: by min-hashes of the large identifiers each holds, so accounts that share several
+    #: large template families or addresses are partners in each of them and their
+    #: evidence adds up; ``random``: independent random partners per identifier
+    expander_order: str = "signature"
     #: same IP within this window counts as simultaneous use
     sync_window_minutes: int = 15
     #: simultaneous use multiplies IP evidence by up to (1 + sync_boost)
@@ -121,6 +126,12 @@ class LinkageSettings:
     #: ... and of a pair whose use has no time (signals without ts) is multiplied by this
     untimed_factor: float = 0.5
     seed: int = 7
+
+    def __post_init__(self) -> None:
+        if self.expander_order not in ("signature", "random"):
+            raise LinkerError(
+                f"expander_order must be signature or random, not {self.expander_order!r}"
+            )
 
     def weight_of(self, kind: str) -> float:
         """The base weight of an identifier kind (its role's, unless the settings name

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from graph_store.embedded import EmbeddedStore
 from linker.cli import app
 from linker.errors import LinkerError
 from linker.evidence.identifiers import link_input
-from linker.evidence.pairs import PairEvidence, pair_chunks
+from linker.evidence.pairs import PairEvidence, expander_order, pair_chunks
 from linker.evidence.projection import build_projection, eligible_identifiers, pass_edges
 from linker.ingest.dataset import load_dataset
 from linker.model import LinkInput
@@ -60,8 +61,8 @@ def small_input(small_world: Path) -> LinkInput:
     return link_input(load_dataset(small_world))
 
 
-#: small caps, so the small world has identifiers above ``dense_limit`` (random
-#: expanders) and pairs on both sides of each threshold
+#: small caps, so the small world has identifiers above ``dense_limit`` (expanders,
+#: ordered by account signatures) and pairs on both sides of each threshold
 SMALL = LinkageSettings(dense_limit=8, sparse_partners=4)
 
 
@@ -83,17 +84,22 @@ def _embedded_pairs(args: tuple[Any, ...]) -> pd.DataFrame:
     use = eligible_identifiers(identifiers, settings)[mem_ident]
     evidence = PairEvidence(memberships, mem_ident, identifiers, sync, settings)
     account = memberships["account"].to_numpy(np.int64)[use]
+    degree = identifiers["degree"].to_numpy()
+    order = expander_order(account, mem_ident[use], degree, settings)
     frames = []
-    for chunk in pair_chunks(mem_ident[use], account, identifiers["degree"].to_numpy(), settings):
+    for chunk in pair_chunks(mem_ident[use], account, degree, settings, order=order):
         p = evidence(chunk)
         frames.append(chunk.assign(p=p)[p >= settings.min_contribution])
     return pd.concat(frames, ignore_index=True)
 
 
-def test_spark_pairs_equal_the_embedded_pairs(spark: Any, small_input: LinkInput) -> None:
+@pytest.mark.parametrize("order", ["signature", "random"])
+def test_spark_pairs_equal_the_embedded_pairs(
+    spark: Any, small_input: LinkInput, order: str
+) -> None:
     from linker.engines.spark.projection import spark_pairs
 
-    passes = _pass_inputs(small_input, SMALL)
+    passes = _pass_inputs(small_input, replace(SMALL, expander_order=order))
     assert len(passes) == 2
     memberships, mem_ident, identifiers, sync, settings, _ = passes[1]
     expanded = identifiers["degree"].to_numpy() > settings.dense_limit

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pandas as pd
 
-from linker.evidence.pairs import PairEvidence, pair_chunks
+from linker.evidence.pairs import PairEvidence, SignatureOrder, pair_chunks
 from linker.settings import LinkageSettings
 
 #: NaT as int64 nanoseconds (times cross into Spark as longs: no zone, no precision lost)
@@ -17,11 +17,32 @@ NAT = np.iinfo(np.int64).min
 
 #: a partition's rows: memberships of eligible identifiers (``n_sync`` null) and the
 #: simultaneity counts of their address pairs (``account`` = a, ``b``, ``n_sync``), all
-#: rows of one identifier in one partition
+#: rows of one identifier in one partition; a large identifier's memberships carry the
+#: account's expander signature in ``s0``, ``s1``, ... (:func:`rows_schema`)
 ROWS_SCHEMA = (
     "ident long, account long, b long, n_sync long, first_ns long, last_ns long, "
     "strength double, kind string, p double, has_strength boolean"
 )
+
+
+def rows_schema(cycles: int) -> str:
+    """:data:`ROWS_SCHEMA` with ``cycles`` signature columns (none: random expanders)."""
+    return ROWS_SCHEMA + "".join(f", s{i} long" for i in range(cycles))
+
+
+def _partition_order(mem: pd.DataFrame) -> SignatureOrder | None:
+    """The expander order of a partition's rows: the signatures its large identifiers'
+    memberships carry (None when the rows have no signature columns)."""
+    columns = [c for c in mem.columns if c.startswith("s") and c[1:].isdigit()]
+    if not columns:
+        return None
+    signed = mem[columns[0]].notna().to_numpy()
+    accounts, first = np.unique(mem["account"].to_numpy(np.int64)[signed], return_index=True)
+    ordered = sorted(columns, key=lambda c: int(c[1:]))
+    signatures = mem.loc[signed, ordered].to_numpy(np.int64)[first]
+    return SignatureOrder(accounts, signatures)
+
+
 #: the evidence rows a partition hands on: one per (pair, identifier) reaching
 #: ``min_contribution``; ``degree`` and ``ident`` give the embedded engine's summing order
 PAIRS_SCHEMA = "a long, b long, ident long, degree long, kind string, log_miss double"
@@ -76,7 +97,9 @@ def partition_pairs(rows: pd.DataFrame, settings: LinkageSettings) -> pd.DataFra
     evidence = PairEvidence(memberships, codes, identifiers, sync_local, settings)
     degree = np.bincount(codes, minlength=len(keys))
     out = []
-    for chunk in pair_chunks(codes, memberships["account"].to_numpy(), degree, settings, keys=keys):
+    order = _partition_order(mem)
+    account = memberships["account"].to_numpy()
+    for chunk in pair_chunks(codes, account, degree, settings, keys=keys, order=order):
         p = evidence(chunk)
         strong = p >= settings.min_contribution
         ident = chunk["ident"].to_numpy()[strong]

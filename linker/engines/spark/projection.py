@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from linker.engines.spark.kernels import NAT, PAIRS_SCHEMA, ROWS_SCHEMA, pairs_task, to_ns
+from linker.engines.spark.kernels import NAT, PAIRS_SCHEMA, pairs_task, rows_schema, to_ns
+from linker.evidence.pairs import expander_order
 from linker.evidence.projection import PassEdges, Progress, eligible_identifiers
 from linker.settings import LinkageSettings
 
@@ -28,13 +29,18 @@ def _rows(
     settings: LinkageSettings,
 ) -> DataFrame:
     """The eligible identifiers' memberships and simultaneity counts as one Spark frame
-    (:data:`ROWS_SCHEMA`)."""
+    (:func:`linker.engines.spark.kernels.rows_schema`), a large identifier's
+    memberships with the account's expander signature, computed here as the embedded
+    engine computes it."""
     use = eligible_identifiers(identifiers, settings)[mem_ident]
     ident = mem_ident[use].astype(np.int64)
+    account = memberships["account"].to_numpy(np.int64)[use]
+    degree = identifiers["degree"].to_numpy()
+    order = expander_order(account, ident, degree, settings)
     mem = pd.DataFrame(
         {
             "ident": ident,
-            "account": memberships["account"].to_numpy(np.int64)[use],
+            "account": account,
             "b": pd.array([None] * len(ident), dtype="Int64"),
             "n_sync": pd.array([None] * len(ident), dtype="Int64"),
             "first_ns": to_ns(memberships["first_ts"])[use],
@@ -45,6 +51,13 @@ def _rows(
             "has_strength": identifiers["has_strength"].to_numpy(bool)[ident],
         }
     )
+    cycles = 0 if order is None else order.signatures.shape[1]
+    if order is not None:
+        large = degree[ident] > settings.dense_limit
+        signed = order.signatures[account]
+        for i in range(cycles):
+            mem[f"s{i}"] = pd.array(np.where(large, signed[:, i], 0), dtype="Int64")
+            mem.loc[~large, f"s{i}"] = pd.NA
     n = len(sync)
     timed = pd.DataFrame(
         {
@@ -60,8 +73,10 @@ def _rows(
             "has_strength": np.zeros(n, dtype=bool),
         }
     )
+    for i in range(cycles):
+        timed[f"s{i}"] = pd.array([None] * n, dtype="Int64")
     frame = pd.concat([mem, timed], ignore_index=True) if n else mem
-    return spark.createDataFrame(frame, schema=ROWS_SCHEMA)
+    return spark.createDataFrame(frame, schema=rows_schema(cycles))
 
 
 def _combine(pairs: DataFrame, kinds: list[str], settings: LinkageSettings) -> DataFrame:
