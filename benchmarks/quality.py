@@ -36,6 +36,7 @@ from graph_store.embedded import EmbeddedStore  # noqa: E402
 from linker.pipeline import link  # noqa: E402
 from linker.scoring.baselines import connected_components_recipe  # noqa: E402
 from linker.scoring.evaluate import evaluate  # noqa: E402
+from linker.settings import LinkSettings  # noqa: E402
 from synth import generate_world, write_world  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "quality.json"
@@ -69,10 +70,11 @@ def _partition(accounts: pd.DataFrame) -> np.ndarray:
     )
 
 
-def measure(world: Path, out: Path) -> dict[str, Any]:
-    """Link ``world``, score it and the CC recipe against its labels."""
+def measure(world: Path, out: Path, settings: LinkSettings | None = None) -> dict[str, Any]:
+    """Link ``world`` (with ``settings``, the defaults when None), score it and the CC
+    recipe against its labels."""
     start = time.perf_counter()
-    result = link(world, EmbeddedStore(out))
+    result = link(world, EmbeddedStore(out), settings)
     link_s = time.perf_counter() - start
     labels = result.dataset.labels
     assert labels is not None
