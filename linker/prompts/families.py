@@ -36,8 +36,11 @@ _MASKS: tuple[tuple[str, str], ...] = (
     (r"\S+@\S+\.\w+", " xemailx "),
     (r"\"[^\"]{1,200}\"|“[^”]{1,200}”|'[^']{3,200}'", " xqx "),
     (r"\d+(?:[.,:/-]\d+)*", " xnumx "),
-    (r"[\p{P}\p{S}]+", " "),
-    (r"\s+", " "),
+    # punctuation and symbols fold to a space and spaces collapse: every run of them
+    # becomes one space. Written to match only the runs that change (those with a
+    # punctuation mark or symbol, of two characters or more, or a tab or newline), not
+    # each single space between two words, which costs as much and changes nothing
+    (r"[\p{P}\p{S}\s]*[\p{P}\p{S}][\p{P}\p{S}\s]*|\s\s+|[\t\n\f\r]", " "),
 )
 _PLACEHOLDERS = {
     "xcodex": "<code>",
@@ -169,6 +172,16 @@ def intent_model_for(settings: PromptSettings) -> IntentModel:
     return model
 
 
+def _arrow_text(values: pd.Index) -> pa.Array:
+    """Distinct texts as a pyarrow string array (without a Python string each when
+    they are pyarrow-backed already)."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        arr = pa.array(values.array)
+        arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        return arr.cast(pa.string())
+    return pa.array(np.asarray(values, dtype=object), type=pa.string())
+
+
 def _hash_texts(texts: pa.Array) -> np.ndarray:
     """A 64-bit content hash of each text (the same text hashes alike in every run)."""
     return pd.util.hash_array(texts.to_numpy(zero_copy_only=False).astype(object)).astype(np.uint64)
@@ -256,7 +269,7 @@ class PromptAccumulator:
             return
         self.n_prompts += len(batch)
         raw_codes, raw_unique = pd.factorize(batch["text"].astype(str))
-        raw = pa.array(np.asarray(raw_unique, dtype=object), type=pa.string())
+        raw = _arrow_text(raw_unique)
         masked = _mask(raw)
         hashes = _hash_texts(masked)
         index = self._norm_of_hash

@@ -64,9 +64,16 @@ class IntentFeatures:
 
     def prepare(self, texts: pa.Array) -> list[str]:
         """Lower-case, fold digits and whitespace, and cut each text; returns strings."""
+        prepared: list[str] = self._prepared(texts).to_pylist()
+        return prepared
+
+    def _prepared(self, texts: pa.Array) -> pa.Array:
+        """:meth:`prepare` as a pyarrow text array."""
         out = pc.utf8_lower(texts.fill_null(""))
-        out = pc.replace_substring_regex(out, r"\d+", "0")
-        out = pc.replace_substring_regex(out, r"\s+", " ")
+        # digit runs become 0 and space runs one space: the patterns leave out the runs
+        # already so (a lone 0, a lone space), which are most and change nothing
+        out = pc.replace_substring_regex(out, r"\d\d+|[1-9]", "0")
+        out = pc.replace_substring_regex(out, r"\s\s+|[\t\n\f\r]", " ")
         keep = self.head_chars + self.tail_chars
         lengths = pc.utf8_length(out)
         long = pc.greater(lengths, keep)
@@ -75,34 +82,52 @@ class IntentFeatures:
             tail = pc.utf8_slice_codeunits(out, -self.tail_chars)
             cut = pc.binary_join_element_wise(head, tail, " ")
             out = pc.if_else(long, cut, out)
-        prepared: list[str] = out.to_pylist()
-        return prepared
+        return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
 
     def _joined(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """The prepared texts, each padded with a space at both ends (so word starts
-        and ends are n-grams too), as one array of code points, and their lengths."""
-        prepared = [f" {t} " for t in self.prepare(texts)]
-        lengths = np.fromiter(map(len, prepared), np.int64, len(prepared))
-        return np.frombuffer("".join(prepared).encode("utf-32-le"), dtype=np.uint32), lengths
+        and ends are n-grams too), as one array of code points, and their lengths.
+        Decoded from pyarrow's buffer at once: no Python string per text."""
+        padded = pc.binary_join_element_wise(" ", self._prepared(texts), " ", "")
+        padded = padded.cast(pa.large_string())
+        lengths = pc.utf8_length(padded).to_numpy(zero_copy_only=False).astype(np.int64)
+        if len(padded) == 0:
+            return np.zeros(0, np.uint32), lengths
+        _, offsets, data = padded.buffers()
+        ends = np.frombuffer(offsets, np.int64)[padded.offset : padded.offset + len(padded) + 1]
+        text = data.to_pybytes()[ends[0] : ends[-1]].decode("utf-8")
+        return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32), lengths
 
     def _buckets(
         self, chars: np.ndarray, lengths: np.ndarray
     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """For each n-gram size: (text index, bucket, inside) at every position of
-        ``chars``; ``inside`` is False where the n-gram would run past its text's end."""
-        text_of = np.repeat(np.arange(len(lengths), dtype=np.int32), lengths)
+        ``chars``; ``inside`` is False where the n-gram would run past its text's end.
+        The arrays are reused in place: each step's are valid until the next step."""
+        text_of = np.repeat(np.arange(len(lengths), dtype=np.intp), lengths)
         # characters from each position to the end of its text, itself included
         room = np.cumsum(lengths)[text_of] - np.arange(len(chars))
+        code = chars.astype(np.uint64)
         rolling = np.zeros(len(chars), np.uint64)
+        bucket = np.empty(len(chars), np.uint64)
+        inside = np.empty(len(chars), bool)
         mask = np.uint64(self.n_features - 1)
         with np.errstate(over="ignore"):
             for n in range(1, self.ngram_max + 1):
                 # rolling[p] = hash of chars[p : p + n], from the hash of chars[p : p + n - 1]
                 m = max(len(chars) - n + 1, 0)
-                rolling = rolling[:m] * _PRIME + chars[n - 1 : n - 1 + m]
+                rolling = rolling[:m]
+                rolling *= _PRIME
+                rolling += code[n - 1 : n - 1 + m]
                 if n >= self.ngram_min:
-                    bucket = (((rolling ^ np.uint64(n)) * _MIX) >> np.uint64(29)) & mask
-                    yield text_of[:m], bucket.astype(np.intp), room[:m] >= n
+                    out = bucket[:m]
+                    np.bitwise_xor(rolling, np.uint64(n), out=out)
+                    out *= _MIX
+                    out >>= np.uint64(29)
+                    out &= mask
+                    np.greater_equal(room[:m], n, out=inside[:m])
+                    # below 2**63 (masked): the same numbers as signed indices
+                    yield text_of[:m], out.view(np.intp), inside[:m]
 
     def _counts(self, lengths: np.ndarray) -> np.ndarray:
         sizes = np.arange(self.ngram_min, self.ngram_max + 1)
@@ -124,8 +149,11 @@ class IntentFeatures:
         """Each text's feature vector times ``weights``, without building the matrix."""
         chars, lengths = self._joined(texts)
         total = np.zeros(len(lengths))
+        # float32 weights are exact in float64, which bincount sums in
+        wide = weights.astype(np.float64)
         for text_of, bucket, inside in self._buckets(chars, lengths):
-            w = np.where(inside, weights[bucket], 0.0)
+            w = wide[bucket]
+            w[~inside] = 0.0
             total += np.bincount(text_of, weights=w, minlength=len(lengths))
         scores: np.ndarray = total / np.sqrt(np.maximum(self._counts(lengths), 1))
         return scores
