@@ -23,6 +23,7 @@ from linker.prompts.skeleton import (
     minhash_rows,
     shingle_hashes,
     skeleton_signatures,
+    text_hashes,
 )
 from linker.settings import PromptSettings
 
@@ -182,11 +183,6 @@ def _arrow_text(values: pd.Index) -> pa.Array:
     return pa.array(np.asarray(values, dtype=object), type=pa.string())
 
 
-def _hash_texts(texts: pa.Array) -> np.ndarray:
-    """A 64-bit content hash of each text (the same text hashes alike in every run)."""
-    return pd.util.hash_array(texts.to_numpy(zero_copy_only=False).astype(object)).astype(np.uint64)
-
-
 #: distinct texts fingerprinted at a time (bounds the stage's transient memory)
 SIGNATURE_SLICE = 16_384
 
@@ -271,7 +267,7 @@ class PromptAccumulator:
         raw_codes, raw_unique = pd.factorize(batch["text"].astype(str))
         raw = _arrow_text(raw_unique)
         masked = _mask(raw)
-        hashes = _hash_texts(masked)
+        hashes = text_hashes(masked)
         index = self._norm_of_hash
         start = len(index)
         norm_of_raw = np.fromiter(

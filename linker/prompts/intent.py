@@ -101,16 +101,14 @@ class IntentFeatures:
     def _buckets(
         self, chars: np.ndarray, lengths: np.ndarray
     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """For each n-gram size: (text index, bucket, inside) at every position of
-        ``chars``; ``inside`` is False where the n-gram would run past its text's end.
-        The arrays are reused in place: each step's are valid until the next step."""
+        """For each n-gram size: (text index, bucket) at every position of ``chars``,
+        and the positions whose n-gram would run past its text's end (the last n - 1 of
+        each text). The arrays are reused in place: each step's are valid until the next."""
         text_of = np.repeat(np.arange(len(lengths), dtype=np.intp), lengths)
-        # characters from each position to the end of its text, itself included
-        room = np.cumsum(lengths)[text_of] - np.arange(len(chars))
+        ends = np.cumsum(lengths)
         code = chars.astype(np.uint64)
         rolling = np.zeros(len(chars), np.uint64)
         bucket = np.empty(len(chars), np.uint64)
-        inside = np.empty(len(chars), bool)
         mask = np.uint64(self.n_features - 1)
         with np.errstate(over="ignore"):
             for n in range(1, self.ngram_max + 1):
@@ -125,9 +123,11 @@ class IntentFeatures:
                     out *= _MIX
                     out >>= np.uint64(29)
                     out &= mask
-                    np.greater_equal(room[:m], n, out=inside[:m])
+                    past = np.concatenate(
+                        [np.zeros(0, np.intp)] + [(ends - k)[lengths >= k] for k in range(1, n)]
+                    )
                     # below 2**63 (masked): the same numbers as signed indices
-                    yield text_of[:m], out.view(np.intp), inside[:m]
+                    yield text_of[:m], out.view(np.intp), past[past < m]
 
     def _counts(self, lengths: np.ndarray) -> np.ndarray:
         sizes = np.arange(self.ngram_min, self.ngram_max + 1)
@@ -140,7 +140,9 @@ class IntentFeatures:
         of n-grams of each text."""
         chars, lengths = self._joined(texts)
         doc, bucket = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
-        for t, b, inside in self._buckets(chars, lengths):
+        for t, b, past in self._buckets(chars, lengths):
+            inside = np.ones(len(t), bool)
+            inside[past] = False
             doc.append(t[inside].astype(np.int64))
             bucket.append(b[inside].astype(np.int64))
         return np.concatenate(doc), np.concatenate(bucket), self._counts(lengths)
@@ -151,9 +153,9 @@ class IntentFeatures:
         total = np.zeros(len(lengths))
         # float32 weights are exact in float64, which bincount sums in
         wide = weights.astype(np.float64)
-        for text_of, bucket, inside in self._buckets(chars, lengths):
+        for text_of, bucket, past in self._buckets(chars, lengths):
             w = wide[bucket]
-            w[~inside] = 0.0
+            w[past] = 0.0
             total += np.bincount(text_of, weights=w, minlength=len(lengths))
         scores: np.ndarray = total / np.sqrt(np.maximum(self._counts(lengths), 1))
         return scores
