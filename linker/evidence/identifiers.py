@@ -164,7 +164,7 @@ def account_memberships(memberships: pd.DataFrame, accounts: pd.Index) -> pd.Dat
     as a weaker ``ip_prefix`` identifier."""
     base = pd.DataFrame(
         {
-            "account": accounts.get_indexer(pd.Index(memberships["account_id"])).astype(np.int32),
+            "account": normalise.positions(accounts, memberships["account_id"]).astype(np.int32),
             # the columns' own arrays: text stays in pyarrow, no Python string per row
             "kind": memberships["kind"].array,
             "value": memberships["value"].array,

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from linker.evidence.identifiers import IP_KINDS, NS_PER_S
+from linker.ingest import normalise
 from linker.settings import LinkageSettings
 
 #: (a, b, ident) arrays of pair rows
@@ -171,7 +172,7 @@ def sync_counts(
         return empty
     found = pd.Index(identifiers["value"].to_numpy()[ip_rows]).get_indexer(windows["value"])
     ident = np.where(found >= 0, ip_rows[np.maximum(found, 0)], -1)
-    account = accounts.get_indexer(pd.Index(windows["account_id"]))
+    account = normalise.positions(accounts, windows["account_id"])
     ok = (ident >= 0) & (account >= 0)
     ok[ok] = eligible[ident[ok]]
     if not ok.any():

@@ -320,6 +320,18 @@ def is_in(values: pd.Series, known: pd.Index) -> np.ndarray:
     return np.asarray(values.isin(known).to_numpy(), dtype=bool)
 
 
+def positions(index: pd.Index, values: pd.Series | pd.Index) -> np.ndarray:
+    """``index.get_indexer(values)``: the position of each value in ``index`` (unique),
+    -1 where it is not there; in pyarrow when both are pyarrow-backed text."""
+    keys, wanted = pd.Series(index, copy=False), pd.Series(values, copy=False)
+    if is_arrow_text(keys) and is_arrow_text(wanted):
+        value_set = _arrow(keys).combine_chunks()
+        if pc.count_distinct(value_set, mode="all").as_py() == len(value_set):
+            found = pc.index_in(_arrow(wanted), value_set=value_set).fill_null(-1)
+            return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.intp)
+    return np.asarray(index.get_indexer(pd.Index(values)), dtype=np.intp)
+
+
 def lower(text: pd.Series) -> pd.Series:
     """``str.lower()`` of each value of a text column (missing stays missing). A
     pyarrow-backed column is lowered in pyarrow when it is all ASCII (where pyarrow and

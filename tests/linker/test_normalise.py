@@ -245,3 +245,16 @@ def test_arrow_text_agrees_with_python_text(values: list[str | None], kind: str)
     assert _none_for_missing(normalise.canonical_values(kinds, as_arrow)) == (
         normalise.canonical_values(kinds, as_object).tolist()
     )
+
+
+@PROPERTY
+@given(
+    st.lists(st.text(max_size=4), unique=True, max_size=20),
+    st.lists(st.one_of(st.none(), st.text(max_size=4)), max_size=30),
+)
+def test_positions_and_membership_agree_with_pandas(keys: list[str], values: list[str]) -> None:
+    index = pd.Index(keys, dtype="str")
+    wanted = pd.Series(values, dtype="str")
+    want = pd.Index(keys, dtype=object).get_indexer(pd.Index(values, dtype=object))
+    assert normalise.positions(index, wanted).tolist() == want.tolist()
+    assert normalise.is_in(wanted, index).tolist() == (want >= 0).tolist()
