@@ -168,18 +168,22 @@ def build_link_input(
     with _timed(timings, "prompts", progress):
         if stream is not None:
             acc = families.PromptAccumulator(settings.prompt, merger)
-            for batch in stream:
-                acc.add(batch)
+            try:
+                for batch in stream:
+                    acc.add(batch)
+                    if progress:
+                        progress(
+                            f"prompts: {acc.n_prompts:,} read, "
+                            f"{acc.n_texts:,} distinct masked texts"
+                        )
                 if progress:
                     progress(
-                        f"prompts: {acc.n_prompts:,} read, {acc.n_texts:,} distinct masked texts"
+                        "prompts: template families"
+                        + (" (semantic stage: embedding family samples)" if merger else "")
                     )
-            if progress:
-                progress(
-                    "prompts: template families"
-                    + (" (semantic stage: embedding family samples)" if merger else "")
-                )
-            result = acc.finish()
+                result = acc.finish()
+            finally:
+                acc.close()  # intent scoring's worker, when reading stopped with an error
             absorb_prompt_stream(dataset)
         else:
             assert dataset.prompts is not None

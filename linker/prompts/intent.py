@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import multiprocessing
+import os
 from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -251,3 +254,73 @@ def _shipped() -> IntentModel:
     except OSError as err:
         raise IntentModelError(f"the shipped intent model {MODEL_FILE} is missing: {err}") from err
     return _from_bytes(data, MODEL_FILE)
+
+
+#: distinct texts handed over at once from which intent is scored in a worker process
+#: (alongside the rest of the prompt stage) rather than in this one; fewer do not pay
+#: for starting one
+POOL_MIN_TEXTS = 20_000
+#: batches handed to the worker and not scored yet before the caller waits for one
+#: (bounds the texts held for it)
+POOL_MAX_PENDING = 2
+
+_WORKER_MODEL: IntentModel | None = None
+
+
+def _start_worker(model: IntentModel) -> None:
+    global _WORKER_MODEL
+    _WORKER_MODEL = model
+
+
+def _worker_flags(texts: pa.Array, threshold: float) -> np.ndarray:
+    assert _WORKER_MODEL is not None  # set by the pool's initializer
+    return _WORKER_MODEL.flags(texts, threshold)
+
+
+class IntentFlags:
+    """Intent flags of texts handed over batch by batch, read back in order by
+    :meth:`collect`. With ``workers`` (one when None and the machine has two cores or
+    more), a batch of :data:`POOL_MIN_TEXTS` texts or more is scored in a worker process
+    while the caller goes on; the flags are the same either way (the same model and
+    code score each text on its own)."""
+
+    def __init__(self, model: IntentModel, threshold: float, workers: int | None = None):
+        self.model = model
+        self.threshold = threshold
+        self.workers = (1 if (os.cpu_count() or 1) > 1 else 0) if workers is None else workers
+        self._parts: list[np.ndarray | Future[np.ndarray]] = []
+        self._pool: ProcessPoolExecutor | None = None
+
+    def submit(self, texts: pa.Array) -> None:
+        """Score ``texts`` (here, or in the worker when there are enough of them)."""
+        if self._pool is None and self.workers > 0 and len(texts) >= POOL_MIN_TEXTS:
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                # forked: a spawned worker would import the caller's main module again
+                # (a script without a main guard would run twice)
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=_start_worker,
+                initargs=(self.model,),
+            )
+        if self._pool is None:
+            self._parts.append(self.model.flags(texts, self.threshold))
+            return
+        pending = [p for p in self._parts if isinstance(p, Future) and not p.done()]
+        if len(pending) >= POOL_MAX_PENDING:
+            pending[0].result()
+        self._parts.append(self._pool.submit(_worker_flags, texts, self.threshold))
+
+    def collect(self) -> np.ndarray:
+        """The flags of every text handed over, in order; stops the worker. Raises
+        what scoring raised."""
+        try:
+            parts = [p.result() if isinstance(p, Future) else p for p in self._parts]
+        finally:
+            self.close()
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+
+    def close(self) -> None:
+        """Stop the worker, if one was started."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
