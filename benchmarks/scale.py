@@ -88,6 +88,13 @@ TARGETS = {
 }
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of its children that have ended (the prompt
+    stage's intent worker ends with the stage)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def _reset_peak() -> None:
     """Make the kernel's peak RSS of this process (VmHWM) its current RSS."""
     with contextlib.suppress(OSError):
@@ -126,13 +133,13 @@ class StageMeter:
             return
         self.close()
         self.current, self.started = stage, time.perf_counter()
-        self.cpu_started = time.process_time()
+        self.cpu_started = _cpu()
         _reset_peak()
 
     def close(self) -> None:
         if self.current is not None:
             self.seconds[self.current] += time.perf_counter() - self.started
-            self.cpu[self.current] += time.process_time() - self.cpu_started
+            self.cpu[self.current] += _cpu() - self.cpu_started
             self.peak_mb[self.current] = max(self.peak_mb[self.current], _peak_mb())
         self.current = None
 
@@ -153,9 +160,9 @@ def ensure_world(accounts: int, seed: int, data: Path) -> Path:
 
 def _timed(func: Any, *args: Any) -> tuple[tuple[float, float], Any]:
     """((wall seconds, CPU seconds), result) of ``func(*args)``."""
-    start, cpu = time.perf_counter(), time.process_time()
+    start, cpu = time.perf_counter(), _cpu()
     out = func(*args)
-    return (time.perf_counter() - start, time.process_time() - cpu), out
+    return (time.perf_counter() - start, _cpu() - cpu), out
 
 
 def ref_ingest(world: Path) -> tuple[float, float]:
@@ -242,11 +249,11 @@ def worker(accounts: int, seed: int, world: Path) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out"
-        start, cpu_start = time.perf_counter(), time.process_time()
+        start, cpu_start = time.perf_counter(), _cpu()
         meter("ingest")
         result = link(world, EmbeddedStore(out), settings, out_dir=out, progress=meter)
         meter.close()
-        total, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+        total, cpu = time.perf_counter() - start, _cpu() - cpu_start
     # resetting VmHWM resets ru_maxrss too: the run's peak is its stages' largest
     peak = max(max(meter.peak_mb.values()), _peak_mb())
     load_after = os.getloadavg()[0]

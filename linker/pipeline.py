@@ -62,7 +62,8 @@ def check_settings(settings: LinkSettings) -> None:
 
 @dataclass
 class RunResult:
-    """What a link run produced and how long each stage took."""
+    """What a link run produced and how long each stage took (``dataset.observations``
+    is emptied once the link input is built: the IP windows hold what later stages use)."""
 
     run: RunTables
     dataset: Dataset
@@ -167,18 +168,22 @@ def build_link_input(
     with _timed(timings, "prompts", progress):
         if stream is not None:
             acc = families.PromptAccumulator(settings.prompt, merger)
-            for batch in stream:
-                acc.add(batch)
+            try:
+                for batch in stream:
+                    acc.add(batch)
+                    if progress:
+                        progress(
+                            f"prompts: {acc.n_prompts:,} read, "
+                            f"{acc.n_texts:,} distinct masked texts"
+                        )
                 if progress:
                     progress(
-                        f"prompts: {acc.n_prompts:,} read, {acc.n_texts:,} distinct masked texts"
+                        "prompts: template families"
+                        + (" (semantic stage: embedding family samples)" if merger else "")
                     )
-            if progress:
-                progress(
-                    "prompts: template families"
-                    + (" (semantic stage: embedding family samples)" if merger else "")
-                )
-            result = acc.finish()
+                result = acc.finish()
+            finally:
+                acc.close()  # intent scoring's worker, when reading stopped with an error
             absorb_prompt_stream(dataset)
         else:
             assert dataset.prompts is not None
@@ -352,6 +357,9 @@ def link(
         dataset = load_dataset(data_dir, stream_prompts=settings.use_prompts)
     reports: dict[str, Any] = {"semantic": {"ran": False}}
     inp = build_link_input(dataset, settings, timings, progress, reports)
+    # the observations live on in the link input's IP windows: at a million accounts
+    # they are gigabytes that no later stage reads
+    dataset.observations = dataset.observations.iloc[:0]
     if out_dir is not None:
         write_rejected(dataset.rejected, out_dir)
     kind_roles = inp.kind_roles

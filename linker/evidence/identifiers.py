@@ -145,8 +145,8 @@ def ip_windows(observations: pd.DataFrame, window_minutes: int) -> pd.DataFrame:
     ts = obs["ts"].to_numpy("datetime64[ns]").astype(np.int64)
     frame = pd.DataFrame(
         {
-            "account_id": obs["account_id"].to_numpy(),
-            "value": obs["value"].to_numpy(),
+            "account_id": obs["account_id"].array,
+            "value": obs["value"].array,
             "window": ts // window,
         }
     )
@@ -164,9 +164,10 @@ def account_memberships(memberships: pd.DataFrame, accounts: pd.Index) -> pd.Dat
     as a weaker ``ip_prefix`` identifier."""
     base = pd.DataFrame(
         {
-            "account": accounts.get_indexer(pd.Index(memberships["account_id"])).astype(np.int32),
-            "kind": memberships["kind"].to_numpy(),
-            "value": memberships["value"].to_numpy(),
+            "account": normalise.positions(accounts, memberships["account_id"]).astype(np.int32),
+            # the columns' own arrays: text stays in pyarrow, no Python string per row
+            "kind": memberships["kind"].array,
+            "value": memberships["value"].array,
             "n_obs": memberships["n_obs"].to_numpy(np.int64),
             "first_ts": _utc_naive(memberships["first_ts"]),
             "last_ts": _utc_naive(memberships["last_ts"]),

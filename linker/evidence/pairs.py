@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from linker.evidence.identifiers import IP_KINDS, NS_PER_S
+from linker.ingest import normalise
 from linker.settings import LinkageSettings
 
 #: (a, b, ident) arrays of pair rows
@@ -261,7 +262,7 @@ def sync_counts(
         return empty
     found = pd.Index(identifiers["value"].to_numpy()[ip_rows]).get_indexer(windows["value"])
     ident = np.where(found >= 0, ip_rows[np.maximum(found, 0)], -1)
-    account = accounts.get_indexer(pd.Index(windows["account_id"]))
+    account = normalise.positions(accounts, windows["account_id"])
     ok = (ident >= 0) & (account >= 0)
     ok[ok] = eligible[ident[ok]]
     if not ok.any():
@@ -305,8 +306,11 @@ class PairEvidence:
         self.is_ip = np.isin(kinds, IP_KINDS)
         self.timed = np.isin(kinds, settings.time_decay_kinds)
         self.need = self.timed | identifiers["has_strength"].to_numpy(bool)
-        self.span_keys = pd.MultiIndex.from_arrays(
-            [memberships["account"].to_numpy(np.int64), mem_ident]
+        # (account, ident) as one integer: an integer index finds rows many times faster
+        # than a MultiIndex of the two
+        self.n_ident = np.int64(int(mem_ident.max()) + 1 if len(mem_ident) else 1)
+        self.span_keys = pd.Index(
+            memberships["account"].to_numpy(np.int64) * self.n_ident + mem_ident.astype(np.int64)
         )
         self.first = memberships["first_ts"].to_numpy("datetime64[ns]").astype(np.int64)
         self.last = memberships["last_ts"].to_numpy("datetime64[ns]").astype(np.int64)
@@ -316,7 +320,10 @@ class PairEvidence:
 
     def _side(self, account: np.ndarray, ident: np.ndarray) -> np.ndarray:
         """Membership row of each (account, ident); every pair row has both."""
-        rows = self.span_keys.get_indexer(pd.MultiIndex.from_arrays([account, ident]))
+        ident = ident.astype(np.int64)
+        if len(ident) and (ident.min() < 0 or ident.max() >= self.n_ident):
+            raise ValueError("a pair row names a membership that does not exist")
+        rows = self.span_keys.get_indexer(account.astype(np.int64) * self.n_ident + ident)
         if (rows < 0).any():
             raise ValueError("a pair row names a membership that does not exist")
         return rows

@@ -143,7 +143,7 @@ def _duplicates(
 def _unknown_accounts(
     frame: pd.DataFrame, known: pd.Index, path: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    bad = ~frame["account_id"].isin(known).to_numpy()
+    bad = ~normalise.is_in(frame["account_id"], known)
     return _reject_where(frame, bad, path, "account_id", "account_id not in accounts table")
 
 

@@ -197,7 +197,7 @@ def canonical_values(kinds: pd.Series, values: pd.Series) -> pd.Series:
         out[is_ip] = canonical_ips(out[is_ip].fillna("")).to_numpy()
     is_email = (kind == "email") & out.notna().to_numpy()
     if is_email.any():
-        out[is_email] = out[is_email].str.lower().to_numpy()
+        out[is_email] = lower(out[is_email]).to_numpy()
     is_phone = (kind == "phone") & out.notna().to_numpy()
     if is_phone.any():
         phones = out[is_phone].astype(str).str.replace(_PHONE_STRIP, "", regex=True)
@@ -219,6 +219,8 @@ def parse_timestamps(values: pd.Series) -> pd.Series:
         return _in_range(values.dt.tz_convert("UTC"))
     if pd.api.types.is_datetime64_dtype(values.dtype):
         return _in_range(values.dt.tz_localize("UTC"))
+    if is_arrow_text(values):  # matched and parsed as Python text, as any other text
+        values = values.astype(object).where(values.notna(), None)
     text, _ = as_text(values)
     text = stripped(text)
     iso = text.str.match(_ISO_START).eq(True) if text.notna().any() else text.notna()
@@ -258,20 +260,88 @@ def _in_range(parsed: pd.Series) -> pd.Series:
 
 def is_blank(values: pd.Series) -> pd.Series:
     """True where a value is missing, NaN or only whitespace."""
+    if is_arrow_text(values):
+        return stripped(values).isna().astype(bool)
     if not (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
         return values.isna().astype(bool)
     text, problem = as_text(values)
     return (stripped(text).isna() & problem.isna()).astype(bool)
 
 
+#: the characters Python's ``str.strip()`` removes (``str.isspace``), for pyarrow's
+#: ``utf8_trim``: its own whitespace set is not Python's (a test holds the two together)
+PY_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+    "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+def is_arrow_text(values: pd.Series) -> bool:
+    """Whether ``values`` is a pyarrow-backed text column (as the readers give text)."""
+    dtype = values.dtype
+    return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+
+
+def _arrow(values: pd.Series) -> pa.ChunkedArray:
+    """The pyarrow array behind a pyarrow-backed text column."""
+    array = pa.array(values.array)
+    return array if isinstance(array, pa.ChunkedArray) else pa.chunked_array([array])
+
+
+def _text_series(array: pa.ChunkedArray, index: pd.Index) -> pd.Series:
+    """A pyarrow text array as a pyarrow-backed text column on ``index``."""
+    text = pd.array(array, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+    return pd.Series(text, index=index, copy=False)
+
+
 def stripped(text: pd.Series) -> pd.Series:
     """Text (str or None, as from :func:`as_text`) with surrounding whitespace removed;
-    None where nothing is left."""
+    missing where nothing is left. A pyarrow-backed column is stripped in pyarrow, of
+    Python's whitespace, and stays one (missing values NaN); other text comes back as
+    an object series with None."""
+    if is_arrow_text(text):
+        trimmed = pc.utf8_trim(_arrow(text), characters=PY_WHITESPACE)
+        trimmed = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, trimmed.type), trimmed)
+        return _text_series(trimmed, text.index)
     out = text.astype(object)
     if not out.notna().any():
         return pd.Series([None] * len(out), index=text.index, dtype=object)
     out = out.str.strip()
     return out.where(out.notna() & (out != ""), None).astype(object)
+
+
+def is_in(values: pd.Series, known: pd.Index) -> np.ndarray:
+    """Boolean array: whether each of ``values`` is in ``known`` (pandas ``isin``; in
+    pyarrow when both are pyarrow-backed text, as the readers give them)."""
+    if is_arrow_text(values) and is_arrow_text(pd.Series(known, copy=False)):
+        value_set = _arrow(pd.Series(known, copy=False)).combine_chunks()
+        found = pc.is_in(_arrow(values), value_set=value_set)
+        return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+    return np.asarray(values.isin(known).to_numpy(), dtype=bool)
+
+
+def positions(index: pd.Index, values: pd.Series | pd.Index) -> np.ndarray:
+    """``index.get_indexer(values)``: the position of each value in ``index`` (unique),
+    -1 where it is not there; in pyarrow when both are pyarrow-backed text."""
+    keys, wanted = pd.Series(index, copy=False), pd.Series(values, copy=False)
+    if is_arrow_text(keys) and is_arrow_text(wanted):
+        value_set = _arrow(keys).combine_chunks()
+        if pc.count_distinct(value_set, mode="all").as_py() == len(value_set):
+            found = pc.index_in(_arrow(wanted), value_set=value_set).fill_null(-1)
+            return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.intp)
+    return np.asarray(index.get_indexer(pd.Index(values)), dtype=np.intp)
+
+
+def lower(text: pd.Series) -> pd.Series:
+    """``str.lower()`` of each value of a text column (missing stays missing). A
+    pyarrow-backed column is lowered in pyarrow when it is all ASCII (where pyarrow and
+    Python agree) and in Python otherwise (Python's full case mapping)."""
+    if is_arrow_text(text):
+        array = _arrow(text)
+        if pc.all(pc.string_is_ascii(array)).as_py() is not False:
+            return _text_series(pc.utf8_lower(array), text.index)
+        text = text.astype(object).where(text.notna(), None)
+    return text.str.lower()
 
 
 #: why a value is not text, by its Python type
@@ -284,10 +354,13 @@ def as_text(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Each value of a raw column as text: strings as they are, numbers and times as
     written, nulls as None.
 
-    Returns (text, problem): object series of str or None, and the reason a value has
+    Returns (text, problem): object series of str or None (a pyarrow-backed text
+    column as it is), and the reason a value has
     no text (a list or object, true/false, bytes that are not UTF-8), None elsewhere.
     Never raises.
     """
+    if is_arrow_text(values):
+        return values, pd.Series([None] * len(values), index=values.index, dtype=object)
     kind = pd.api.types.infer_dtype(values, skipna=True)
     if kind in ("string", "empty"):
         text = values.astype(object).where(values.notna(), None)

@@ -60,10 +60,11 @@ def column_values(raw: pd.Series, col: Column) -> tuple[pd.Series, pd.Series]:
     text, problem = normalise.as_text(raw)
     text = normalise.stripped(text)
     if col.type == "category":
-        lower = text.str.lower() if text.notna().any() else text
+        lower = normalise.lower(text) if text.notna().any() else text
         ok = lower.isin(col.allowed).to_numpy() | (blank & (not col.required))
         reason = f"not one of {', '.join(col.allowed)}"
-        return lower.astype(object), _reasons(raw.index, ~ok, reason, problem)
+        values = lower.astype(object).where(lower.notna(), None)
+        return values, _reasons(raw.index, ~ok, reason, problem)
     if col.type == "ip_or_cidr":
         nets = normalise.canonical_networks(text.fillna(""))
         bad = nets.isna().to_numpy()

@@ -17,12 +17,13 @@ import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from linker.prompts.intent import IntentModel, IntentModelError, load_model
+from linker.prompts.intent import IntentFlags, IntentModel, IntentModelError, load_model
 from linker.prompts.skeleton import (
     ShingleWindows,
     minhash_rows,
     shingle_hashes,
     skeleton_signatures,
+    text_hashes,
 )
 from linker.settings import PromptSettings
 
@@ -36,8 +37,11 @@ _MASKS: tuple[tuple[str, str], ...] = (
     (r"\S+@\S+\.\w+", " xemailx "),
     (r"\"[^\"]{1,200}\"|“[^”]{1,200}”|'[^']{3,200}'", " xqx "),
     (r"\d+(?:[.,:/-]\d+)*", " xnumx "),
-    (r"[\p{P}\p{S}]+", " "),
-    (r"\s+", " "),
+    # punctuation and symbols fold to a space and spaces collapse: every run of them
+    # becomes one space. Written to match only the runs that change (those with a
+    # punctuation mark or symbol, of two characters or more, or a tab or newline), not
+    # each single space between two words, which costs as much and changes nothing
+    (r"[\p{P}\p{S}\s]*[\p{P}\p{S}][\p{P}\p{S}\s]*|\s\s+|[\t\n\f\r]", " "),
 )
 _PLACEHOLDERS = {
     "xcodex": "<code>",
@@ -169,9 +173,14 @@ def intent_model_for(settings: PromptSettings) -> IntentModel:
     return model
 
 
-def _hash_texts(texts: pa.Array) -> np.ndarray:
-    """A 64-bit content hash of each text (the same text hashes alike in every run)."""
-    return pd.util.hash_array(texts.to_numpy(zero_copy_only=False).astype(object)).astype(np.uint64)
+def _arrow_text(values: pd.Index) -> pa.Array:
+    """Distinct texts as a pyarrow string array (without a Python string each when
+    they are pyarrow-backed already)."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        arr = pa.array(values.array)
+        arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        return arr.cast(pa.string())
+    return pa.array(np.asarray(values, dtype=object), type=pa.string())
 
 
 #: distinct texts fingerprinted at a time (bounds the stage's transient memory)
@@ -208,7 +217,8 @@ class PromptAccumulator:
     - per distinct *masked* text: its 64-bit hash, MinHash signature (uint32) and the
       first ``example_chars`` of its masked form, about 400 bytes;
     - per distinct (account, masked text): prompt count, intent count, first and last
-      time, about 40 bytes, compacted whenever the pending rows double.
+      time, about 40 bytes, compacted whenever the pending rows double (the intent
+      count is the prompt count when the masked text has intent, 0 otherwise).
     - with a ``merge`` stage only (``sybil-linker link --semantic``): the first
       ``merge.text_chars`` characters of each distinct text's masked form, for it.
 
@@ -219,7 +229,10 @@ class PromptAccumulator:
     """
 
     def __init__(
-        self, settings: PromptSettings | None = None, merge: FamilyMerge | None = None
+        self,
+        settings: PromptSettings | None = None,
+        merge: FamilyMerge | None = None,
+        intent_workers: int | None = None,
     ) -> None:
         self.settings = settings or PromptSettings()
         #: joins LSH families in :meth:`finish`; when set, the first ``merge.text_chars``
@@ -238,9 +251,11 @@ class PromptAccumulator:
         self._examples: list[pa.Array] = []
         self._account_of_id: dict[str, int] = {}
         self._pairs: list[pd.DataFrame] = []
-        self._intent_model = intent_model_for(self.settings)
-        #: intent flag of each distinct masked text (by its first raw text), in norm order
-        self._intent_of_norm = np.zeros(0, dtype=bool)
+        #: intent flag of each distinct masked text (by its first raw text), in norm
+        #: order; scored alongside the rest (:class:`IntentFlags`), read in finish
+        self._intent = IntentFlags(
+            intent_model_for(self.settings), self.settings.intent_threshold, intent_workers
+        )
         self._pending = 0
         self._compacted = 0
         self.n_prompts = 0
@@ -256,9 +271,9 @@ class PromptAccumulator:
             return
         self.n_prompts += len(batch)
         raw_codes, raw_unique = pd.factorize(batch["text"].astype(str))
-        raw = pa.array(np.asarray(raw_unique, dtype=object), type=pa.string())
+        raw = _arrow_text(raw_unique)
         masked = _mask(raw)
-        hashes = _hash_texts(masked)
+        hashes = text_hashes(masked)
         index = self._norm_of_hash
         start = len(index)
         norm_of_raw = np.fromiter(
@@ -269,10 +284,7 @@ class PromptAccumulator:
             fresh_raw = np.flatnonzero(norm_of_raw >= start)[first_raw]
             texts = masked.take(pa.array(fresh_raw))
             # intent once per distinct masked text, scored on its first raw text
-            fresh_intent = self._intent_model.flags(
-                raw.take(pa.array(fresh_raw)), self.settings.intent_threshold
-            )
-            self._intent_of_norm = np.concatenate([self._intent_of_norm, fresh_intent])
+            self._intent.submit(raw.take(pa.array(fresh_raw)))
             self._hashes.append(hashes[fresh_raw])
             # in slices: rensa hands signatures back as Python lists, which would cost
             # ~2 kB per text at once
@@ -298,7 +310,6 @@ class PromptAccumulator:
                 "account": acc_of_code[acc_codes],
                 "norm": norm_of_raw[raw_codes],
                 "n": 1,
-                "intent": self._intent_of_norm[norm_of_raw[raw_codes]].astype(np.int64),
                 "first_ts": batch["ts"].array,
                 "last_ts": batch["ts"].array,
             }
@@ -312,8 +323,13 @@ class PromptAccumulator:
         self._pairs = [_fold_pairs(pd.concat(self._pairs, ignore_index=True))]
         self._compacted = self._pending = len(self._pairs[0])
 
+    def close(self) -> None:
+        """Stop intent scoring's worker process, if one runs (:meth:`finish` does)."""
+        self._intent.close()
+
     def finish(self) -> PromptAnalysis:
         """Template families, memberships and features of everything added."""
+        intent_of_norm = self._intent.collect()
         self._compact()
         settings = self.settings
         sig = (
@@ -330,6 +346,9 @@ class PromptAccumulator:
         examples = pa.chunked_array(self._examples, type=pa.string())
         account_ids = np.asarray(list(self._account_of_id), dtype=object)
         pairs = self._pairs[0] if self._pairs else _fold_pairs(_EMPTY_PAIRS)
+        # a flag belongs to the masked text: a pair's intent count is its prompt count or 0
+        norm = pairs["norm"].to_numpy()
+        pairs.insert(3, "intent", pairs["n"].to_numpy(np.int64) * intent_of_norm[norm])
         if self.merge is not None:
             texts = pa.chunked_array(self._representatives, type=pa.string())
             family_of_norm = self.merge(family_of_norm, pairs, texts, hashes)
@@ -341,7 +360,6 @@ _EMPTY_PAIRS = pd.DataFrame(
         "account": pd.Series(dtype=np.int64),
         "norm": pd.Series(dtype=np.int64),
         "n": pd.Series(dtype=np.int64),
-        "intent": pd.Series(dtype=np.int64),
         "first_ts": pd.Series(dtype="datetime64[ns, UTC]"),
         "last_ts": pd.Series(dtype="datetime64[ns, UTC]"),
     }
@@ -349,12 +367,11 @@ _EMPTY_PAIRS = pd.DataFrame(
 
 
 def _fold_pairs(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per (account, norm): prompt and intent counts, first and last time."""
+    """One row per (account, norm): prompt count, first and last time."""
     return (
         frame.groupby(["account", "norm"], sort=False)
         .agg(
             n=("n", "sum"),
-            intent=("intent", "sum"),
             first_ts=("first_ts", "min"),
             last_ts=("last_ts", "max"),
         )
@@ -485,6 +502,9 @@ def analyse(
     ``merge`` when given. Returns a :class:`PromptAnalysis`; equal to feeding the same
     rows to a :class:`PromptAccumulator` in any batch size."""
     acc = PromptAccumulator(settings, merge)
-    for start in range(0, len(prompts), batch_rows):
-        acc.add(prompts.iloc[start : start + batch_rows])
-    return acc.finish()
+    try:
+        for start in range(0, len(prompts), batch_rows):
+            acc.add(prompts.iloc[start : start + batch_rows])
+        return acc.finish()
+    finally:
+        acc.close()

@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import multiprocessing
+import os
 from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -64,9 +67,16 @@ class IntentFeatures:
 
     def prepare(self, texts: pa.Array) -> list[str]:
         """Lower-case, fold digits and whitespace, and cut each text; returns strings."""
+        prepared: list[str] = self._prepared(texts).to_pylist()
+        return prepared
+
+    def _prepared(self, texts: pa.Array) -> pa.Array:
+        """:meth:`prepare` as a pyarrow text array."""
         out = pc.utf8_lower(texts.fill_null(""))
-        out = pc.replace_substring_regex(out, r"\d+", "0")
-        out = pc.replace_substring_regex(out, r"\s+", " ")
+        # digit runs become 0 and space runs one space: the patterns leave out the runs
+        # already so (a lone 0, a lone space), which are most and change nothing
+        out = pc.replace_substring_regex(out, r"\d\d+|[1-9]", "0")
+        out = pc.replace_substring_regex(out, r"\s\s+|[\t\n\f\r]", " ")
         keep = self.head_chars + self.tail_chars
         lengths = pc.utf8_length(out)
         long = pc.greater(lengths, keep)
@@ -75,34 +85,52 @@ class IntentFeatures:
             tail = pc.utf8_slice_codeunits(out, -self.tail_chars)
             cut = pc.binary_join_element_wise(head, tail, " ")
             out = pc.if_else(long, cut, out)
-        prepared: list[str] = out.to_pylist()
-        return prepared
+        return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
 
     def _joined(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """The prepared texts, each padded with a space at both ends (so word starts
-        and ends are n-grams too), as one array of code points, and their lengths."""
-        prepared = [f" {t} " for t in self.prepare(texts)]
-        lengths = np.fromiter(map(len, prepared), np.int64, len(prepared))
-        return np.frombuffer("".join(prepared).encode("utf-32-le"), dtype=np.uint32), lengths
+        and ends are n-grams too), as one array of code points, and their lengths.
+        Decoded from pyarrow's buffer at once: no Python string per text."""
+        padded = pc.binary_join_element_wise(" ", self._prepared(texts), " ", "")
+        padded = padded.cast(pa.large_string())
+        lengths = pc.utf8_length(padded).to_numpy(zero_copy_only=False).astype(np.int64)
+        if len(padded) == 0:
+            return np.zeros(0, np.uint32), lengths
+        _, offsets, data = padded.buffers()
+        ends = np.frombuffer(offsets, np.int64)[padded.offset : padded.offset + len(padded) + 1]
+        text = data.to_pybytes()[ends[0] : ends[-1]].decode("utf-8")
+        return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32), lengths
 
     def _buckets(
         self, chars: np.ndarray, lengths: np.ndarray
     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """For each n-gram size: (text index, bucket, inside) at every position of
-        ``chars``; ``inside`` is False where the n-gram would run past its text's end."""
-        text_of = np.repeat(np.arange(len(lengths), dtype=np.int32), lengths)
-        # characters from each position to the end of its text, itself included
-        room = np.cumsum(lengths)[text_of] - np.arange(len(chars))
+        """For each n-gram size: (text index, bucket) at every position of ``chars``,
+        and the positions whose n-gram would run past its text's end (the last n - 1 of
+        each text). The arrays are reused in place: each step's are valid until the next."""
+        text_of = np.repeat(np.arange(len(lengths), dtype=np.intp), lengths)
+        ends = np.cumsum(lengths)
+        code = chars.astype(np.uint64)
         rolling = np.zeros(len(chars), np.uint64)
+        bucket = np.empty(len(chars), np.uint64)
         mask = np.uint64(self.n_features - 1)
         with np.errstate(over="ignore"):
             for n in range(1, self.ngram_max + 1):
                 # rolling[p] = hash of chars[p : p + n], from the hash of chars[p : p + n - 1]
                 m = max(len(chars) - n + 1, 0)
-                rolling = rolling[:m] * _PRIME + chars[n - 1 : n - 1 + m]
+                rolling = rolling[:m]
+                rolling *= _PRIME
+                rolling += code[n - 1 : n - 1 + m]
                 if n >= self.ngram_min:
-                    bucket = (((rolling ^ np.uint64(n)) * _MIX) >> np.uint64(29)) & mask
-                    yield text_of[:m], bucket.astype(np.intp), room[:m] >= n
+                    out = bucket[:m]
+                    np.bitwise_xor(rolling, np.uint64(n), out=out)
+                    out *= _MIX
+                    out >>= np.uint64(29)
+                    out &= mask
+                    past = np.concatenate(
+                        [np.zeros(0, np.intp)] + [(ends - k)[lengths >= k] for k in range(1, n)]
+                    )
+                    # below 2**63 (masked): the same numbers as signed indices
+                    yield text_of[:m], out.view(np.intp), past[past < m]
 
     def _counts(self, lengths: np.ndarray) -> np.ndarray:
         sizes = np.arange(self.ngram_min, self.ngram_max + 1)
@@ -115,7 +143,9 @@ class IntentFeatures:
         of n-grams of each text."""
         chars, lengths = self._joined(texts)
         doc, bucket = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
-        for t, b, inside in self._buckets(chars, lengths):
+        for t, b, past in self._buckets(chars, lengths):
+            inside = np.ones(len(t), bool)
+            inside[past] = False
             doc.append(t[inside].astype(np.int64))
             bucket.append(b[inside].astype(np.int64))
         return np.concatenate(doc), np.concatenate(bucket), self._counts(lengths)
@@ -124,8 +154,11 @@ class IntentFeatures:
         """Each text's feature vector times ``weights``, without building the matrix."""
         chars, lengths = self._joined(texts)
         total = np.zeros(len(lengths))
-        for text_of, bucket, inside in self._buckets(chars, lengths):
-            w = np.where(inside, weights[bucket], 0.0)
+        # float32 weights are exact in float64, which bincount sums in
+        wide = weights.astype(np.float64)
+        for text_of, bucket, past in self._buckets(chars, lengths):
+            w = wide[bucket]
+            w[past] = 0.0
             total += np.bincount(text_of, weights=w, minlength=len(lengths))
         scores: np.ndarray = total / np.sqrt(np.maximum(self._counts(lengths), 1))
         return scores
@@ -221,3 +254,73 @@ def _shipped() -> IntentModel:
     except OSError as err:
         raise IntentModelError(f"the shipped intent model {MODEL_FILE} is missing: {err}") from err
     return _from_bytes(data, MODEL_FILE)
+
+
+#: distinct texts handed over at once from which intent is scored in a worker process
+#: (alongside the rest of the prompt stage) rather than in this one; fewer do not pay
+#: for starting one
+POOL_MIN_TEXTS = 20_000
+#: batches handed to the worker and not scored yet before the caller waits for one
+#: (bounds the texts held for it)
+POOL_MAX_PENDING = 2
+
+_WORKER_MODEL: IntentModel | None = None
+
+
+def _start_worker(model: IntentModel) -> None:
+    global _WORKER_MODEL
+    _WORKER_MODEL = model
+
+
+def _worker_flags(texts: pa.Array, threshold: float) -> np.ndarray:
+    assert _WORKER_MODEL is not None  # set by the pool's initializer
+    return _WORKER_MODEL.flags(texts, threshold)
+
+
+class IntentFlags:
+    """Intent flags of texts handed over batch by batch, read back in order by
+    :meth:`collect`. With ``workers`` (one when None and the machine has two cores or
+    more), a batch of :data:`POOL_MIN_TEXTS` texts or more is scored in a worker process
+    while the caller goes on; the flags are the same either way (the same model and
+    code score each text on its own)."""
+
+    def __init__(self, model: IntentModel, threshold: float, workers: int | None = None):
+        self.model = model
+        self.threshold = threshold
+        self.workers = (1 if (os.cpu_count() or 1) > 1 else 0) if workers is None else workers
+        self._parts: list[np.ndarray | Future[np.ndarray]] = []
+        self._pool: ProcessPoolExecutor | None = None
+
+    def submit(self, texts: pa.Array) -> None:
+        """Score ``texts`` (here, or in the worker when there are enough of them)."""
+        if self._pool is None and self.workers > 0 and len(texts) >= POOL_MIN_TEXTS:
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                # forked: a spawned worker would import the caller's main module again
+                # (a script without a main guard would run twice)
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=_start_worker,
+                initargs=(self.model,),
+            )
+        if self._pool is None:
+            self._parts.append(self.model.flags(texts, self.threshold))
+            return
+        pending = [p for p in self._parts if isinstance(p, Future) and not p.done()]
+        if len(pending) >= POOL_MAX_PENDING:
+            pending[0].result()
+        self._parts.append(self._pool.submit(_worker_flags, texts, self.threshold))
+
+    def collect(self) -> np.ndarray:
+        """The flags of every text handed over, in order; stops the worker. Raises
+        what scoring raised."""
+        try:
+            parts = [p.result() if isinstance(p, Future) else p for p in self._parts]
+        finally:
+            self.close()
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+
+    def close(self) -> None:
+        """Stop the worker, if one was started."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None

@@ -40,6 +40,22 @@ from linker.settings import PromptSettings
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
+def text_hashes(texts: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """pandas' 64-bit content hash of each text (``pd.util.hash_array``: the same text
+    hashes alike in every run), as uint64. Each distinct text is hashed once (a value's
+    hash does not depend on the others) and the rest taken by its dictionary index: no
+    Python string per row."""
+    texts = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+    if texts.null_count:  # pandas hashes a missing value its own way
+        values = texts.to_numpy(zero_copy_only=False).astype(object)
+        return np.asarray(pd.util.hash_array(values), dtype=np.uint64)
+    encoded = pc.dictionary_encode(texts)
+    distinct = encoded.dictionary.to_numpy(zero_copy_only=False).astype(object)
+    hashes = pd.util.hash_array(distinct, categorize=False).astype(np.uint64)
+    out: np.ndarray = hashes[encoded.indices.to_numpy(zero_copy_only=False)]
+    return out
+
+
 def shingle_hashes(texts: pa.Array, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The word ``k``-gram hashes of each text, flat and in text order, and the number of
     them per text (a text shorter than ``k`` words is one shingle of all its words).
@@ -49,8 +65,7 @@ def shingle_hashes(texts: pa.Array, k: int) -> tuple[np.ndarray, np.ndarray]:
     """
     words = pc.utf8_split_whitespace(texts)
     lengths = pc.list_value_length(words).fill_null(0).to_numpy(zero_copy_only=False)
-    flat = words.flatten().to_numpy(zero_copy_only=False)
-    hw = pd.util.hash_array(flat.astype(object)).astype(np.uint64)
+    hw = text_hashes(words.flatten())
     starts = np.r_[0, np.cumsum(lengths)[:-1]].astype(np.int64)
     n_tokens = np.maximum(lengths - (k - 1), 1).astype(np.int64)
     doc = np.repeat(np.arange(len(lengths)), n_tokens)

@@ -188,3 +188,21 @@ def test_flag_does_not_depend_on_the_language(
     by_item = mj.pivot_table(index="item", columns="lang", values="flagged", aggfunc="max")
     assert (by_item.nunique(axis=1) > 1).mean() <= FLOOR_LANGUAGE_DISAGREEMENT
     assert mj.groupby("lang")["flagged"].mean().max() <= FLOOR_LANGUAGE_DISAGREEMENT
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_prepare_equals_the_plain_patterns(seed: int) -> None:
+    """Digit and space runs are folded by patterns that skip the runs already folded;
+    the plain version replaces every run."""
+    import pyarrow.compute as pc
+
+    from linker.prompts.intent import IntentFeatures
+
+    alphabet = list(" \t\n\r\f\v\u00a0\u30000123456789\u0663ab.")
+    rng = np.random.default_rng(seed)
+    texts = ["".join(rng.choice(alphabet, size=int(rng.integers(0, 16)))) for _ in range(20_000)]
+    arr = pa.array([*texts, None], type=pa.string())
+    plain = pc.utf8_lower(arr.fill_null(""))
+    plain = pc.replace_substring_regex(plain, r"\d+", "0")
+    plain = pc.replace_substring_regex(plain, r"\s+", " ")
+    assert IntentFeatures().prepare(arr) == plain.to_pylist()

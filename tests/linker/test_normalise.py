@@ -55,8 +55,13 @@ def test_values_by_kind() -> None:
     values = pd.Series(
         [" ::ffff:8.8.8.8", " Bob@X.COM ", "+1 (555) 010-9999", " AbC ", "pm_1", "x"]
     )
-    out = normalise.canonical_values(kinds, values).tolist()
-    assert out == ["8.8.8.8", "bob@x.com", "+15550109999", "AbC", "pm_1", None]
+    want = ["8.8.8.8", "bob@x.com", "+15550109999", "AbC", "pm_1", None]
+    # object text gives None where a value is invalid; pyarrow-backed text (as the
+    # readers give it) stays pyarrow-backed, missing where a value is invalid
+    assert normalise.canonical_values(kinds, values.astype(object)).tolist() == want
+    out = normalise.canonical_values(kinds, values.astype("str"))
+    assert normalise.is_arrow_text(out)
+    assert [v if isinstance(v, str) else None for v in out] == want
 
 
 def test_timestamps_without_offset_are_utc() -> None:
@@ -205,3 +210,51 @@ def test_as_text_never_raises(values: list[object]) -> None:
     for t, p in zip(text, problem, strict=True):
         assert t is None or isinstance(t, str)
         assert p is None or t is None
+
+
+def test_py_whitespace_is_what_str_strip_removes() -> None:
+    spaces = {chr(c) for c in range(0x110000) if chr(c).isspace()}
+    assert set(normalise.PY_WHITESPACE) == spaces
+
+
+def _none_for_missing(values: pd.Series) -> list[object]:
+    return [v if isinstance(v, str) else None for v in values]
+
+
+#: text with the characters where pyarrow's and Python's string functions could part:
+#: Python-only whitespace, case mappings of more than one character, Unicode digits
+ODD_TEXT = st.text(
+    alphabet=st.sampled_from(list(" \t\x1c\x85\xa0\u3000aZ9\u0130\u03a3\u00df\u0663+-@.:")),
+    max_size=12,
+)
+
+
+@PROPERTY
+@given(st.lists(st.one_of(st.none(), ODD_TEXT, st.text(max_size=12)), max_size=30), KINDS)
+def test_arrow_text_agrees_with_python_text(values: list[str | None], kind: str) -> None:
+    """The pyarrow path (text as the readers give it) against the object path."""
+    as_object = pd.Series(values, dtype=object)
+    as_arrow = pd.Series(values, dtype="str")
+    assert normalise.is_arrow_text(as_arrow) and not normalise.is_arrow_text(as_object)
+    assert _none_for_missing(normalise.stripped(as_arrow)) == normalise.stripped(as_object).tolist()
+    assert normalise.is_blank(as_arrow).tolist() == normalise.is_blank(as_object).tolist()
+    assert _none_for_missing(normalise.lower(as_arrow)) == _none_for_missing(
+        normalise.lower(as_object)
+    )
+    kinds = normalise.canonical_kind(pd.Series([kind] * len(values), dtype=object))
+    assert _none_for_missing(normalise.canonical_values(kinds, as_arrow)) == (
+        normalise.canonical_values(kinds, as_object).tolist()
+    )
+
+
+@PROPERTY
+@given(
+    st.lists(st.text(max_size=4), unique=True, max_size=20),
+    st.lists(st.one_of(st.none(), st.text(max_size=4)), max_size=30),
+)
+def test_positions_and_membership_agree_with_pandas(keys: list[str], values: list[str]) -> None:
+    index = pd.Index(keys, dtype="str")
+    wanted = pd.Series(values, dtype="str")
+    want = pd.Index(keys, dtype=object).get_indexer(pd.Index(values, dtype=object))
+    assert normalise.positions(index, wanted).tolist() == want.tolist()
+    assert normalise.is_in(wanted, index).tolist() == (want >= 0).tolist()

@@ -267,3 +267,30 @@ def test_resampling_needs_an_extraction_instruction_re_sent_by_each_sender() -> 
     assert no_intent.account_features.loc["g0", "family_resample"] == 0.0
     templates = analyse(prompts, settings).templates.set_index("n_accounts")
     assert templates.loc[10, "intent_rate"] == 1.0 and templates.loc[40, "resample"] == 0.0
+
+
+#: characters where the masking patterns could part from the plain ones: spaces RE2's
+#: \s holds and does not (\v, no-break, ideographic), punctuation, symbols, digits
+_MASK_ALPHABET = list(" \t\n\r\f\v\u00a0\u3000.,!?-\u2013\u2014'\"`@:/$+=<>_ab0é中😀x")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_masking_equals_the_plain_patterns(seed: int) -> None:
+    """The masks end in one pattern matching only the runs that change; the plain
+    version folds punctuation and symbols to a space, then collapses spaces."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from linker.prompts import families
+
+    rng = np.random.default_rng(seed)
+    texts = [
+        "".join(rng.choice(_MASK_ALPHABET, size=int(rng.integers(0, 16)))) for _ in range(20_000)
+    ]
+    arr = pa.array(texts, type=pa.string())
+    plain = pc.utf8_lower(arr)
+    for pattern, repl in families._MASKS[:-1]:
+        plain = pc.replace_substring_regex(plain, pattern, repl)
+    plain = pc.replace_substring_regex(plain, r"[\p{P}\p{S}]+", " ")
+    plain = pc.utf8_trim_whitespace(pc.replace_substring_regex(plain, r"\s+", " "))
+    assert families._mask(arr).to_pylist() == plain.to_pylist()

@@ -14,6 +14,7 @@ from linker.errors import InputError
 from linker.ingest.dataset import load_dataset
 from linker.ingest.readers import iter_raw, read_raw
 from linker.pipeline import link
+from linker.prompts import intent
 from linker.prompts.families import PromptAccumulator, analyse
 from synth import generate_world, write_world
 from tests.helpers import write_text
@@ -171,3 +172,22 @@ def test_rows_longer_than_the_block_are_read_whole(
         assert frame.index.tolist() == [1, 2, 3, 4, 5, 6]
         assert frame.loc[4, "text"] == long
         assert bad["row"].tolist() == [7]
+
+
+def test_intent_scored_in_a_worker_process_gives_the_same_result(
+    world_prompts: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(intent, "POOL_MIN_TEXTS", 1)
+    results = []
+    for workers in (0, 1):
+        acc = PromptAccumulator(intent_workers=workers)
+        for start in range(0, len(world_prompts), 700):
+            acc.add(world_prompts.iloc[start : start + 700])
+        assert (acc._intent._pool is not None) == (workers > 0)
+        results.append(acc.finish())
+        assert acc._intent._pool is None
+    here, there = results
+    pd.testing.assert_frame_equal(here.memberships, there.memberships)
+    pd.testing.assert_frame_equal(here.account_features, there.account_features)
+    pd.testing.assert_frame_equal(here.templates, there.templates)
+    assert here.account_features["intent"].sum() > 0

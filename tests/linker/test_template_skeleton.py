@@ -24,6 +24,7 @@ from linker.prompts.skeleton import (
     shingle_hashes,
     skeleton_signatures,
     skeleton_tokens,
+    text_hashes,
 )
 from linker.settings import PromptSettings
 from tests.helpers import ts
@@ -301,3 +302,16 @@ def test_run_time_is_bounded() -> None:
     elapsed = time.process_time() - start
     assert replaced[:10_000].all()
     assert elapsed < 15.0
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_text_hashes_are_pandas_hashes_of_each_text(seed: int) -> None:
+    """Hashing each distinct text once gives every row pandas' hash of its own text."""
+    rng = np.random.default_rng(seed)
+    words = ["", "a", "b", "é中", "a b", "x" * 40]
+    texts = [str(w) for w in rng.choice(words, size=5_000)]
+    want = pd.util.hash_array(np.asarray(texts, dtype=object)).astype(np.uint64)
+    assert np.array_equal(text_hashes(pa.array(texts, pa.string())), want)
+    with_null = pa.array([*texts[:10], None], pa.string())
+    want = pd.util.hash_array(np.asarray([*texts[:10], None], dtype=object)).astype(np.uint64)
+    assert np.array_equal(text_hashes(with_null), want)
