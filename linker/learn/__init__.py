@@ -69,6 +69,16 @@ def account_features(
     )
 
 
+def _flags(
+    risk: np.ndarray, before: pd.Series, threshold: float, settings: LearnSettings
+) -> np.ndarray:
+    """Flagged at the model's ``threshold``, or flagged ``before`` (the unsupervised
+    flag) with a calibrated risk still at least ``settings.keep_flag_risk``."""
+    kept = before.to_numpy(bool) & (risk >= settings.keep_flag_risk)
+    out: np.ndarray = (risk >= threshold) | kept
+    return out
+
+
 def _learn_scores(
     projection: Projection,
     accounts: pd.DataFrame,
@@ -119,17 +129,15 @@ def _learn_scores(
     )
     accounts["risk"] = risk.round(6)  # the tie-break sits in the 4th decimal
     if fitted.flag_threshold is not None:
-        accounts["flagged"] = (risk >= fitted.flag_threshold) | (
-            accounts["flagged"].to_numpy(bool) & (risk >= settings.keep_flag_risk)
-        )
+        accounts["flagged"] = _flags(risk, accounts["flagged"], fitted.flag_threshold, settings)
     # else no calibrated risk reached flag_precision out of fold: the unsupervised flags
     # stand (run.json: learning.model.flag_threshold null)
     accounts["learned_reasons"] = why
     mean = pd.Series(risk, index=accounts.index).groupby(accounts["cluster_id"]).mean()
     clusters["risk"] = clusters["cluster_id"].map(mean).fillna(0.0).to_numpy().round(4)
     if fitted.flag_threshold is not None:
-        clusters["flagged"] = (clusters["risk"] >= fitted.flag_threshold) | (
-            clusters["flagged"].astype(bool) & (clusters["risk"] >= settings.keep_flag_risk)
+        clusters["flagged"] = _flags(
+            clusters["risk"].to_numpy(float), clusters["flagged"], fitted.flag_threshold, settings
         )
     clusters["reasons"] = [
         [f"calibrated on {fitted.validation['n_labels']} labels: members' mean risk {r:.2f}", *rs]

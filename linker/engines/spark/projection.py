@@ -56,8 +56,7 @@ def _rows(
         large = degree[ident] > settings.dense_limit
         signed = order.signatures[account]
         for i in range(cycles):
-            mem[f"s{i}"] = pd.array(np.where(large, signed[:, i], 0), dtype="Int64")
-            mem.loc[~large, f"s{i}"] = pd.NA
+            mem[f"s{i}"] = pd.arrays.IntegerArray(signed[:, i].copy(), ~large)
     n = len(sync)
     timed = pd.DataFrame(
         {
