@@ -21,7 +21,7 @@ METHODS = ("leiden", "louvain", "components")
 def detect(n_accounts: int, edges: pd.DataFrame, settings: CommunitySettings) -> np.ndarray:
     """Community label per account (-1 for accounts in no cluster).
 
-    Leiden (modularity, seeded, iterated to convergence) by default; Louvain or
+    Leiden (modularity, seeded, ``settings.iterations`` passes) by default; Louvain or
     connected components on request. Communities smaller than ``min_cluster_size``
     are not clusters. Raises LinkerError on an unknown method.
     """
@@ -42,7 +42,7 @@ def detect(n_accounts: int, edges: pd.DataFrame, settings: CommunitySettings) ->
                 objective_function="modularity",
                 weights="weight",
                 resolution=settings.resolution,
-                n_iterations=-1,
+                n_iterations=settings.iterations,
             ).membership
         )
     ig.set_random_number_generator(random)

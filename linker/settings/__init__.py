@@ -161,12 +161,18 @@ class CommunitySettings:
     resolution: float = 1.0
     min_cluster_size: int = 2
     seed: int = 7
+    #: Leiden passes; -1 iterates until a pass moves no account (igraph's default is 2)
+    iterations: int = 2
     #: a new cluster keeps an old id when it holds more than this share of the old members
     id_overlap: float = 0.5
     #: an account in no cluster joins the cluster that holds at least this share of the
     #: senders of a template family it sends, when the family is common in the cluster
     #: (see linker.clustering.attach.attach_by_family; 0 turns attachment off)
     attach_share: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.iterations == 0 or self.iterations < -1:
+            raise LinkerError(f"iterations must be -1 or at least 1, not {self.iterations}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for run.json."""

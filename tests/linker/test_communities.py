@@ -65,6 +65,31 @@ def test_leiden_is_deterministic_for_a_seed() -> None:
     assert np.array_equal(first, detect(n, edges, CommunitySettings(seed=3)))
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_more_leiden_passes_never_lower_modularity(seed: int) -> None:
+    # a sparse random partition graph: one pass leaves modularity on the table
+    graph = nx.gaussian_random_partition_graph(400, 20, 5, 0.3, 0.02, seed=seed)
+    edges = pd.DataFrame(
+        [(min(e), max(e), 1.0) for e in graph.edges()], columns=["a", "b", "weight"]
+    )
+
+    def modularity(iterations: int) -> float:
+        settings = CommunitySettings(iterations=iterations, min_cluster_size=1)
+        labels = detect(400, edges, settings)
+        return float(
+            nx.community.modularity(graph, [set(np.flatnonzero(labels == c)) for c in set(labels)])
+        )
+
+    one, two, converged = modularity(1), modularity(2), modularity(-1)
+    assert one < two <= converged + 1e-12
+
+
+@pytest.mark.parametrize("iterations", [0, -2])
+def test_leiden_passes_out_of_range_are_refused(iterations: int) -> None:
+    with pytest.raises(LinkerError, match="iterations must be"):
+        CommunitySettings(iterations=iterations)
+
+
 def test_singletons_are_not_clusters() -> None:
     edges = pd.DataFrame({"a": [0], "b": [1], "weight": [0.9]})
     labels = detect(4, edges, CommunitySettings())
