@@ -9,6 +9,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from linker.ingest.ipvec import parse_v6, v6_halves
 from linker.ingest.normalise import is_canonical_v4
 
 _LOW = (1 << 64) - 1
@@ -16,9 +17,10 @@ _LOW = (1 << 64) - 1
 
 def address_ints(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each address text (object array) as ``(is_v6, hi, lo)``: the address's 128 bits
-    as two uint64 halves (an IPv4 address in ``lo``). Canonical dotted quads are parsed
-    all at once with pyarrow; other texts (IPv6) one at a time with :mod:`ipaddress`,
-    which raises ValueError for a text that is not an address."""
+    as two uint64 halves (an IPv4 address in ``lo``). Canonical dotted quads and
+    hexadecimal IPv6 texts are parsed all at once; other texts (zones, dotted-quad
+    tails) one at a time with :mod:`ipaddress`, which raises ValueError for a text that
+    is not an address."""
     n = len(texts)
     hi, lo = np.zeros(n, np.uint64), np.zeros(n, np.uint64)
     v4 = is_canonical_v4(texts)
@@ -27,8 +29,11 @@ def address_ints(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
         parts = octets.cast(pa.uint64()).to_numpy().reshape(-1, 4)
         lo[v4] = (parts[:, 0] << 24) | (parts[:, 1] << 16) | (parts[:, 2] << 8) | parts[:, 3]
     other = np.flatnonzero(~v4)
+    ok, hextets = parse_v6(texts[other])
     is_v6 = np.zeros(n, dtype=bool)
-    for i in other:
+    is_v6[other[ok]] = True
+    hi[other[ok]], lo[other[ok]] = v6_halves(hextets)
+    for i in other[~ok]:
         addr = ipaddress.ip_address(texts[i])
         value = int(addr)
         hi[i], lo[i] = value >> 64, value & _LOW

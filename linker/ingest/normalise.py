@@ -19,6 +19,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from linker.ingest.ipvec import is_str, parse_v6, v4_texts, v6_texts
+
 IPV4_PREFIX = 24
 IPV6_PREFIX = 48
 
@@ -98,43 +100,48 @@ def map_distinct(
 #: a dotted-quad IPv4 address as Python's ipaddress writes it (no leading zeros,
 #: no spaces): its canonical text is itself
 _V4_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-V4_CANONICAL = rf"^{_V4_OCTET}(\.{_V4_OCTET}){{3}}$"
+_V4_QUAD = rf"{_V4_OCTET}(\.{_V4_OCTET}){{3}}"
+V4_CANONICAL = rf"^{_V4_QUAD}$"
+#: an IPv4-mapped address with a canonical dotted-quad tail: its canonical text is the tail
+_V4_MAPPED = rf"^::[fF]{{4}}:{_V4_QUAD}$"
 
 
 def is_canonical_v4(texts: np.ndarray) -> np.ndarray:
     """Mask of the values (object array; non-strings are not) that are canonical
     dotted-quad IPv4 addresses, tested all at once."""
-    is_str = np.fromiter((isinstance(t, str) for t in texts), bool, len(texts))
+    text = is_str(texts)
     out = np.zeros(len(texts), dtype=bool)
-    if is_str.any():
-        arr = pa.array(texts[is_str], type=pa.string())
-        out[is_str] = pc.match_substring_regex(arr, V4_CANONICAL).to_numpy(zero_copy_only=False)
+    if text.any():
+        arr = pa.array(texts[text], type=pa.string())
+        out[text] = pc.match_substring_regex(arr, V4_CANONICAL).to_numpy(zero_copy_only=False)
     return out
 
 
-#: eight lower-case hextets, none of them zero (nothing to compress to ``::``): the
-#: canonical text is the hextets without their leading zeros
-_V6_FULL = r"^(0*[1-9a-f][0-9a-f]*:){7}0*[1-9a-f][0-9a-f]*$"
-_V6_HEXTET = r"^[0-9a-f]{1,4}(:[0-9a-f]{1,4}){7}$"
-
-
 def _canonical_fast(uniques: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Canonical IPv4 texts as they are, and full-length IPv6 texts without a zero
-    hextet with their leading zeros dropped; other values are left to ipaddress."""
+    """Canonical IPv4 texts as they are, ``::ffff:`` and a canonical dotted quad as the
+    dotted quad, and hexadecimal IPv6 (either case, full or compressed, no zone,
+    brackets or spaces) parsed and written again, IPv4-mapped ones as IPv4; other
+    values are left to ipaddress."""
     done = is_canonical_v4(uniques)
     out = np.full(len(uniques), None, dtype=object)
     out[done] = uniques[done]
     rest = np.flatnonzero(~done)
-    is_str = np.fromiter((isinstance(t, str) for t in uniques[rest]), bool, len(rest))
-    rest = rest[is_str]
+    rest = rest[is_str(uniques[rest])]
     if len(rest):
         arr = pa.array(uniques[rest], type=pa.string())
-        full = pc.and_(
-            pc.match_substring_regex(arr, _V6_HEXTET), pc.match_substring_regex(arr, _V6_FULL)
-        ).to_numpy(zero_copy_only=False)
-        short = pc.replace_substring_regex(arr.filter(pa.array(full)), r"(^|:)0+", r"\1")
-        out[rest[full]] = np.asarray(short.to_numpy(zero_copy_only=False), dtype=object)
-        done[rest[full]] = True
+        mapped = pc.match_substring_regex(arr, _V4_MAPPED).to_numpy(zero_copy_only=False)
+        tails = pc.utf8_slice_codeunits(arr.filter(pa.array(mapped)), len("::ffff:"))
+        out[rest[mapped]] = np.asarray(tails.to_numpy(zero_copy_only=False), dtype=object)
+        done[rest[mapped]] = True
+        rest = rest[~mapped]
+    ok, hextets = parse_v6(uniques[rest])
+    # ipaddress's ipv4_mapped: ::ffff:0:0/96
+    v4 = (hextets[:, :5] == 0).all(axis=1) & (hextets[:, 5] == 0xFFFF)
+    texts = np.empty(len(hextets), dtype=object)
+    texts[~v4] = v6_texts(hextets[~v4])
+    texts[v4] = v4_texts((hextets[v4, 6] << np.uint64(16)) | hextets[v4, 7])
+    out[rest[ok]] = texts
+    done[rest[ok]] = True
     return done, out[done]
 
 
@@ -143,11 +150,20 @@ def _v4_as_is(uniques: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return done, uniques[done]
 
 
-def _v4_prefixes(uniques: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _prefixes_fast(uniques: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The /24 of canonical IPv4 texts by text rewriting, the /48 of hexadecimal IPv6
+    texts from their parsed hextets (the first three kept)."""
     done = is_canonical_v4(uniques)
+    out = np.full(len(uniques), None, dtype=object)
     arr = pa.array(uniques[done], type=pa.string())
     prefixes = pc.replace_substring_regex(arr, r"\.[0-9]+$", f".0/{IPV4_PREFIX}")
-    return done, np.asarray(prefixes.to_numpy(zero_copy_only=False), dtype=object)
+    out[done] = np.asarray(prefixes.to_numpy(zero_copy_only=False), dtype=object)
+    rest = np.flatnonzero(~done)
+    ok, hextets = parse_v6(uniques[rest])
+    hextets[:, IPV6_PREFIX // 16 :] = 0
+    out[rest[ok]] = v6_texts(hextets, suffix=f"/{IPV6_PREFIX}")
+    done[rest[ok]] = True
+    return done, out[done]
 
 
 def _v4_hosts(uniques: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -157,8 +173,8 @@ def _v4_hosts(uniques: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def canonical_ips(values: pd.Series) -> pd.Series:
     """Canonicalise a column of IP texts; invalid entries become None. Canonical IPv4
-    texts and full-length IPv6 texts without a zero hextet are rewritten all at once;
-    the rest are parsed one distinct value at a time."""
+    texts, IPv4-mapped dotted quads and hexadecimal IPv6 texts are rewritten all at
+    once; the rest are parsed one distinct value at a time."""
     return map_distinct(values.astype(str), canonical_ip, _canonical_fast)
 
 
@@ -169,9 +185,10 @@ def canonical_networks(values: pd.Series) -> pd.Series:
 
 
 def ip_prefixes(ips: pd.Series) -> pd.Series:
-    """The /24 or /48 prefix of each canonical address in ``ips`` (IPv4 by text
-    rewriting, all at once; IPv6 one distinct address at a time)."""
-    return map_distinct(ips, ip_prefix, _v4_prefixes)
+    """The /24 or /48 prefix of each canonical address in ``ips``, all at once (IPv4 by
+    text rewriting, hexadecimal IPv6 from its hextets); anything else one distinct
+    address at a time."""
+    return map_distinct(ips, ip_prefix, _prefixes_fast)
 
 
 def canonical_kind(kinds: pd.Series) -> pd.Series:

@@ -1,22 +1,26 @@
 """The vectorised hot paths against slow, obvious references on seeded random inputs:
-IP canonicalisation, prefixes and ip_info lookup (per value with ``ipaddress``), the
-identifier numbering (one joined key string per row), pair expansion and the projection
-in chunks (one whole frame)."""
+IP canonicalisation, prefixes, address parsing and ip_info lookup (per value with
+``ipaddress``; address parsing also on hypothesis examples), the identifier numbering
+(one joined key string per row), pair expansion and the projection in chunks (one
+whole frame)."""
 
 from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from linker.evidence import pairs as pairs_module
 from linker.evidence.identifiers import link_input, number_identifiers
 from linker.evidence.pairs import expand_pairs, pair_chunks
 from linker.evidence.projection import build_projection
-from linker.ingest import normalise
+from linker.ingest import ipintel, normalise
 from linker.ingest.dataset import load_dataset
 from linker.ingest.ipintel import lookup_ip_info
 from linker.settings import LinkageSettings, is_instrument
@@ -82,6 +86,55 @@ def test_lookup_ip_info_matches_a_per_address_reference(seed: int) -> None:
     assert fast["asn"].astype(object).tolist() == slow["asn"].astype(object).tolist()
 
 
+#: any 128 bits, and addresses of mostly zero hextets
+V6_INTS = st.one_of(
+    st.integers(0, 2**128 - 1),
+    st.lists(st.sampled_from([0, 0, 0, 1, 0xFFFF]), min_size=8, max_size=8).map(
+        lambda hextets: sum(h << (16 * (7 - i)) for i, h in enumerate(hextets))
+    ),
+)
+#: what ipaddress reads but the vector path leaves to it: dotted-quad tails, zones
+FALLBACK = ["::1.2.3.4", "::ffff:1.2.3.4", "64:ff9b::10.0.0.1", "fe80::1%eth0"]
+
+
+@settings(derandomize=True, max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(V6_INTS, st.sampled_from(["compressed", "exploded", "upper"])),
+        min_size=1,
+        max_size=20,
+    ),
+    st.lists(st.sampled_from(FALLBACK), max_size=3),
+    st.lists(st.ip_addresses(v=4).map(str), max_size=3),
+)
+def test_address_ints_parse_ipv6_at_once_as_ipaddress_reads_it(
+    cases: list[tuple[int, str]], fallback: list[str], v4: list[str]
+) -> None:
+    """Only the texts the vector path does not read reach ipaddress, and every text
+    comes out as ipaddress reads it."""
+    spelled = {
+        "compressed": lambda a: str(a),
+        "exploded": lambda a: a.exploded,
+        "upper": lambda a: str(a).upper(),
+    }
+    hexes = [spelled[s](ipaddress.IPv6Address(v)) for v, s in cases]
+    texts = np.array(hexes + fallback + v4, dtype=object)
+    with mock.patch.object(ipintel.ipaddress, "ip_address", wraps=ipaddress.ip_address) as slow:
+        is_v6, hi, lo = ipintel.address_ints(texts)
+    assert slow.call_count == len(fallback)
+    addrs = [ipaddress.ip_address(t) for t in texts]
+    assert is_v6.tolist() == [a.version == 6 for a in addrs]
+    assert [(int(h) << 64) | int(low) for h, low in zip(hi, lo, strict=True)] == [
+        int(a) for a in addrs
+    ]
+
+
+@pytest.mark.parametrize("bad", ["not an ip", "1::2::3", ":::", "12345::", "1:2:3:4:5:6:7:8:9", ""])
+def test_address_ints_still_raise_for_a_non_address(bad: str) -> None:
+    with pytest.raises(ValueError):
+        ipintel.address_ints(np.array(["::1", "2001:db8::", bad, "10.0.0.1"], dtype=object))
+
+
 def _random_texts(rng: np.random.Generator, n: int) -> list[str]:
     pieces = ["1", "01", "255", "256", "0", "99", "199", "249", " ", "a", ":", "::", "ffff"]
     out = _random_ips(rng, n // 2)
@@ -104,6 +157,13 @@ def _random_texts(rng: np.random.Generator, n: int) -> list[str]:
         "[::1]",
         "fe80::1%eth0",
         "1.2.3.4/24",
+        "::FFFF:1.2.3.4",
+        "::ffff:1.2.3.04",
+        "2001:DB8::1",
+        "2001:db8::1:0:0:1",
+        "1:2:3:4:5:6:7::",
+        "::2:3:4:5:6:7:8",
+        "1:2:3:4:5:6:7:8::",
     ]
     return out
 

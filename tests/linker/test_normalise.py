@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+from unittest import mock
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linker.ingest import normalise
+from linker.ingest import ipvec, normalise
 
 
 @pytest.mark.parametrize(
@@ -258,3 +260,104 @@ def test_positions_and_membership_agree_with_pandas(keys: list[str], values: lis
     want = pd.Index(keys, dtype=object).get_indexer(pd.Index(values, dtype=object))
     assert normalise.positions(index, wanted).tolist() == want.tolist()
     assert normalise.is_in(wanted, index).tolist() == (want >= 0).tolist()
+
+
+# --- IPv6 all at once --------------------------------------------------------------------
+# The vector paths (linker.ingest.ipvec) against ipaddress, with the per-value functions
+# made to fail: each assertion holds only if the vector path itself answered.
+
+#: any 128 bits, and addresses of mostly zero hextets (runs of every length and place,
+#: equal runs, single zeros)
+V6_INTS = st.one_of(
+    st.integers(0, 2**128 - 1),
+    st.lists(
+        st.sampled_from([0, 0, 0, 1, 0xF, 0x10, 0xFFF, 0x1000, 0xFFFF]), min_size=8, max_size=8
+    ).map(lambda hextets: sum(h << (16 * (7 - i)) for i, h in enumerate(hextets))),
+)
+#: how an export may write one: as ipaddress does, all eight hextets with or without
+#: leading zeros, upper case
+V6_SPELLINGS = st.sampled_from(["compressed", "exploded", "full", "upper"])
+
+
+def _spell(value: int, spelling: str) -> str:
+    addr = ipaddress.IPv6Address(value)
+    if spelling == "exploded":
+        return addr.exploded
+    if spelling == "full":
+        return ":".join(f"{int(h, 16):x}" for h in addr.exploded.split(":"))
+    return str(addr).upper() if spelling == "upper" else str(addr)
+
+
+def _per_value_forbidden(name: str) -> mock._patch[mock.MagicMock]:
+    return mock.patch.object(normalise, name, side_effect=AssertionError(f"{name} called"))
+
+
+@PROPERTY
+@given(st.lists(st.tuples(V6_INTS, V6_SPELLINGS), min_size=1, max_size=20))
+def test_ipv6_is_parsed_and_written_all_at_once_as_ipaddress_does(
+    cases: list[tuple[int, str]],
+) -> None:
+    texts = np.array([_spell(v, s) for v, s in cases], dtype=object)
+    addrs = [ipaddress.IPv6Address(t) for t in texts]
+    ok, hextets = ipvec.parse_v6(texts)
+    assert ok.all()
+    hi, lo = ipvec.v6_halves(hextets)
+    assert [(int(h) << 64) | int(low) for h, low in zip(hi, lo, strict=True)] == [
+        int(a) for a in addrs
+    ]
+    assert ipvec.v6_texts(hextets).tolist() == [str(a) for a in addrs]
+    with _per_value_forbidden("canonical_ip"):
+        canonical = normalise.canonical_ips(pd.Series(texts)).tolist()
+    assert canonical == [str(a.ipv4_mapped or a) for a in addrs]
+
+
+@PROPERTY
+@given(st.lists(V6_INTS, min_size=1, max_size=20))
+def test_ipv6_prefixes_all_at_once_are_ipaddress_networks(values: list[int]) -> None:
+    ips = pd.Series([str(ipaddress.IPv6Address(v)) for v in values])
+    with _per_value_forbidden("ip_prefix"):
+        prefixes = normalise.ip_prefixes(ips).tolist()
+    assert prefixes == [str(ipaddress.ip_network(f"{ip}/48", strict=False)) for ip in ips]
+
+
+@PROPERTY
+@given(st.text(alphabet="01aF:", max_size=24))
+def test_ipv6_parse_takes_exactly_the_hexadecimal_addresses(text: str) -> None:
+    """Colons and hex digits only: parsed if and only if ipaddress reads an address."""
+    try:
+        want: int | None = int(ipaddress.IPv6Address(text))
+    except ValueError:
+        want = None
+    ok, hextets = ipvec.parse_v6(np.array([text], dtype=object))
+    assert bool(ok[0]) == (want is not None)
+    if want is not None:
+        hi, lo = ipvec.v6_halves(hextets)
+        assert (int(hi[0]) << 64) | int(lo[0]) == want
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical", "prefix"),
+    [
+        ("::", "::", "::/48"),
+        ("::1", "::1", "::/48"),
+        ("1::", "1::", "1::/48"),
+        ("0:0:0:1:2:3:4:5", "::1:2:3:4:5", "::/48"),  # leading zero run
+        ("1:2:3:4:5:0:0:0", "1:2:3:4:5::", "1:2:3::/48"),  # trailing zero run
+        ("1:0:0:2:0:0:3:4", "1::2:0:0:3:4", "1::/48"),  # two equal runs: the leftmost
+        ("1:0:0:2:0:0:0:3", "1:0:0:2::3", "1::/48"),  # the longer run, though later
+        ("1:0:2:3:4:5:6:7", "1:0:2:3:4:5:6:7", "1:0:2::/48"),  # one zero hextet stays
+        ("2001:DB8:1:2::1", "2001:db8:1:2::1", "2001:db8:1::/48"),
+        ("2001:0db8:0000:0001:0000:0000:0000:0001", "2001:db8:0:1::1", "2001:db8::/48"),
+        ("2001:0:1::", "2001:0:1::", "2001:0:1::/48"),
+        ("0:1::", "0:1::", "0:1::/48"),
+        ("0:0:1::", "0:0:1::", "0:0:1::/48"),
+        ("::FFFF:102:304", "1.2.3.4", "1.2.3.0/24"),  # IPv4-mapped, in hextets
+        ("::ffff:1.2.3.4", "1.2.3.4", "1.2.3.0/24"),  # IPv4-mapped, dotted
+    ],
+)
+def test_ipv6_edge_cases_all_at_once(text: str, canonical: str, prefix: str) -> None:
+    assert normalise.canonical_ip(text) == canonical  # the table is ipaddress's
+    assert normalise.ip_prefix(canonical) == prefix
+    with _per_value_forbidden("canonical_ip"), _per_value_forbidden("ip_prefix"):
+        assert normalise.canonical_ips(pd.Series([text])).tolist() == [canonical]
+        assert normalise.ip_prefixes(pd.Series([canonical])).tolist() == [prefix]
