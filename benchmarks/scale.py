@@ -21,7 +21,7 @@ subprocess, right after the run, the references are timed on the same data:
   ``B @ B.T`` (scipy, upper triangle) of the capped incidence matrix: memberships of
   identifiers shared by 2 to ``supernode`` accounts;
 - community detection: the bare ``igraph.Graph.community_leiden`` call (modularity,
-  the run's resolution, iterated to convergence) on the run's own edge list.
+  the run's resolution and number of passes) on the run's own edge list.
 
 The Neo4j load of the same world against ``neo4j-admin database import`` of the same
 rows is benchmarks/neo4j_scale.py (the second command of ``make bench-scale``).
@@ -216,7 +216,7 @@ def ref_projection(projection: Any) -> tuple[tuple[float, float], int]:
     return _timed(product)
 
 
-def ref_communities(projection: Any, resolution: float) -> tuple[float, float]:
+def ref_communities(projection: Any, resolution: float, iterations: int) -> tuple[float, float]:
     """Wall and CPU seconds for the bare igraph Leiden call on the run's edge list."""
     import igraph as ig
     import numpy as np
@@ -233,7 +233,7 @@ def ref_communities(projection: Any, resolution: float) -> tuple[float, float]:
             objective_function="modularity",
             weights="weight",
             resolution=resolution,
-            n_iterations=-1,
+            n_iterations=iterations,
         )
     )[0]
 
@@ -269,7 +269,9 @@ def worker(accounts: int, seed: int, world: Path) -> dict[str, Any]:
         "ingest": lambda: ref_ingest(world),
         "prompts": lambda: ref_prompts(world, settings.prompt.num_perm, settings.prompt.seed),
         "projection": lambda: ref_projection(projection),
-        "communities": lambda: ref_communities(projection, settings.community.resolution),
+        "communities": lambda: ref_communities(
+            projection, settings.community.resolution, settings.community.iterations
+        ),
     }
     for name, job in jobs.items():
         try:
