@@ -99,8 +99,10 @@ def _positions(n_tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Row of each flat token and its position within its row (int32: these arrays are
     as long as all the shingles kept)."""
     doc = np.repeat(np.arange(len(n_tokens), dtype=np.int32), n_tokens)
-    starts = (np.cumsum(n_tokens) - n_tokens).astype(np.int64)
-    pos = (np.arange(len(doc), dtype=np.int64) - starts[doc]).astype(np.int32)
+    # in int32 when the flat index fits: int64 temporaries cost 16 bytes a shingle
+    wide = np.int32 if len(doc) < 2**31 else np.int64
+    starts = (np.cumsum(n_tokens) - n_tokens).astype(wide)
+    pos = (np.arange(len(doc), dtype=wide) - starts[doc]).astype(np.int32, copy=False)
     return doc, pos
 
 
@@ -140,12 +142,34 @@ class ShingleWindows:
         )
 
 
+#: slices of the shingle hash space counted one at a time (:func:`document_frequency`)
+DF_SLICES = 8
+
+
 def document_frequency(tokens: np.ndarray, doc: np.ndarray) -> np.ndarray:
     """For each flat token, the number of distinct rows holding it (int32). ``doc`` is
-    the row of each token, non-decreasing (tokens are stored row by row)."""
+    the row of each token, non-decreasing (tokens are stored row by row).
+
+    Counted one slice of the hash space at a time (a shingle's rows all fall in its
+    slice): the sort's working arrays are for a slice's tokens, not all of them."""
     n = len(tokens)
+    df = np.zeros(n, dtype=np.int32)
     if n == 0:
-        return np.zeros(0, np.int32)
+        return df
+    part = np.empty(n, dtype=np.uint8)
+    step = 1 << 20
+    for i in range(0, n, step):  # in steps: the shift would be 8 bytes a token at once
+        part[i : i + step] = tokens[i : i + step] >> np.uint64(61)
+    for p in range(DF_SLICES):
+        sel = np.flatnonzero(part == p)
+        if len(sel):
+            df[sel] = _slice_frequency(tokens[sel], doc[sel])
+    return df
+
+
+def _slice_frequency(tokens: np.ndarray, doc: np.ndarray) -> np.ndarray:
+    """:func:`document_frequency` of one slice (``doc`` still non-decreasing)."""
+    n = len(tokens)
     # a stable sort by shingle keeps each shingle's rows in order, so a (row, shingle)
     # pair is new where the shingle or the row changes
     order = np.argsort(tokens, kind="stable")
@@ -192,7 +216,7 @@ def skeleton_tokens(
     w = settings.skeleton_window
     cut = (total > 2 * w)[doc] & (local >= w)
     # position in the text: the tail window of a long text starts total - w in
-    pos = local + np.where(cut, (total - kept)[doc], 0).astype(np.int32)
+    pos = local + np.where(cut, (total - kept).astype(np.int32)[doc], np.int32(0))
     del local, cut
     df = document_frequency(tokens, doc)
     # token i+1 is the next shingle of the same text (not across the cut window)

@@ -127,14 +127,19 @@ def account_risk_in_cluster(
                 np.zeros(len(members)),
             ]
         )
+        # each kind's reuse counts against the members sharing that kind, the two kinds
+        # together against those sharing both: developers on a popular laptop
+        # fingerprint inside a device-and-card farm's cluster share devices, not its cards
         column = {k: i for i, k in enumerate(kinds)}
-        inside = np.zeros(len(members))
-        for col in ("reuse_top_kind", "reuse_second_kind"):
-            if col in frame:
-                pick = frame[col].map(column).fillna(len(kinds)).to_numpy(int)
-                inside = np.maximum(inside, shares[np.arange(len(members)), pick])
-        for col in ("reuse_top", "reuse_second", "reuse_pair"):
-            frame[col] = frame[col].to_numpy(float) * inside
+        took: dict[str, np.ndarray] = {}
+        for col in ("reuse_top", "reuse_second"):
+            pick = np.full(len(members), len(kinds))
+            if f"{col}_kind" in frame:
+                pick = frame[f"{col}_kind"].map(column).fillna(len(kinds)).to_numpy(int)
+            took[col] = shares[np.arange(len(members)), pick]
+            frame[col] = frame[col].to_numpy(float) * took[col]
+        both = took["reuse_top"] * took["reuse_second"]
+        frame["reuse_pair"] = frame["reuse_pair"].to_numpy(float) * both
     if prompt_features is not None and "template_share" in frame and memberships is not None:
         if use is None:
             use = family_use(members, memberships, prompt_features, settings)

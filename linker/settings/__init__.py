@@ -289,8 +289,8 @@ class PromptSettings:
     #: fingerprint a text by its template skeleton (linker/prompts/skeleton.py: the
     #: shingles at its start and end that many distinct texts share) when it has one,
     #: so fills of one template with long varied inputs join one family. Off by
-    #: default: it also joins an agent framework's prompt sent by developers with a
-    #: campaign's built on it (on the 5k test world, seed 2, precision 0.967 -> 0.941),
+    #: default: on the 5k test world (seed 2) it moves developers into campaigns'
+    #: clusters and links viral pasters (developers 0.7% -> 3.0% flagged, viral 0 -> 2.4%),
     #: and it costs about half again the prompt stage's memory (docs/prompts.md)
     skeleton: bool = False
     #: shingles looked at from each end of a text (an instruction sits at the start or

@@ -33,7 +33,7 @@ def first_run(world_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # typ
 
 
 def test_precision_and_recall_floors_on_a_generated_world(first_run) -> None:  # type: ignore[no-untyped-def]
-    """Regression floors on a 5,000-account world, seed 2 (measured 0.981 / 0.993 with
+    """Regression floors on a 5,000-account world, seed 2 (measured 0.993 / 0.993 with
     requirements.lock). Seed 2 is one of the seeds the constants were chosen on, so
     these are regression floors, not quality figures (docs/linkage.md)."""
     _, result = first_run
@@ -42,14 +42,11 @@ def test_precision_and_recall_floors_on_a_generated_world(first_run) -> None:  #
     assert ev["recall"] >= 0.95
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known failure (issue 13, mixed clusters): 11 of 270 developers (4.1%) share a "
-    "popular device fingerprint with a 19-account campaign, land in its cluster, take part "
-    "in its device reuse and re-send an agent prompt from CI that reads as re-sampling; "
-    "strict, so a fix shows up as XPASS",
-)
 def test_no_benign_group_above_two_percent_flagged(first_run) -> None:  # type: ignore[no-untyped-def]
+    """Was a strict xfail (issue 13, mixed clusters): developers on popular device
+    fingerprints land in a campaign's cluster and, sharing a device inside it, carried
+    its card reuse and the two kinds together as well (11 of 270 flagged, 4.1%). A
+    member carries only the reuse of the kinds it shares (measured 2 of 270, 0.7%)."""
     _, result = first_run
     ev = evaluate(result.run.accounts, result.dataset.labels)
     over = {g: v["flagged_share"] for g, v in ev["flagged_by_group"].items()}

@@ -204,6 +204,43 @@ def test_member_sharing_no_instrument_does_not_carry_the_clusters_reuse() -> Non
     assert risk[10] < 0.2
 
 
+def test_member_carries_only_the_reuse_of_the_kinds_it_shares() -> None:
+    # a device farm of 10 accounts (devices and cards shared), plus 6 developers on cloud
+    # CI who share a popular laptop fingerprint among themselves inside the cluster:
+    # they take part in its device reuse, not in its cards nor in the two together
+    members = pd.DataFrame({"account": range(16), "cluster": "A"})
+    memberships = pd.DataFrame(
+        [(a, "device", 0) for a in range(10)]
+        + [(a, "payment", 2) for a in range(10)]
+        + [(a, "device", 3) for a in range(10, 16)]
+        + [(15, "payment", 4)],
+        columns=["account", "kind", "ident"],
+    )
+    scored = pd.DataFrame(
+        [
+            {
+                **BASE,
+                "size": 16,
+                "reuse_top": 1.0,
+                "reuse_top_kind": "device",
+                "reuse_second": 0.625,
+                "reuse_second_kind": "payment",
+                "reuse_pair": 0.625,
+                "hosting_share": 0.9,
+            }
+        ],
+        index=["A"],
+    )
+    hosting = np.array([0.9] * 10 + [0.6] * 6)
+    risk = account_risk_in_cluster(members, scored, hosting, None, RiskSettings(), memberships)
+    assert risk[:10].min() > 0.5
+    assert risk[10:].max() < 0.4
+    # the cluster's device reuse still counts against them: more than with no share
+    alone = memberships[memberships["account"] < 10]
+    without = account_risk_in_cluster(members, scored, hosting, None, RiskSettings(), alone)
+    assert (risk[10:] > without[10:]).all()
+
+
 def test_a_re_sent_extraction_instruction_counts_as_coverage_a_repeated_sample_does_not() -> None:
     # 20 members each send one fixed text 8 times (variety ~0): an SDK sample when the
     # family carries no intent, a generation instruction re-sampled when it does

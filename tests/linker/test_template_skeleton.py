@@ -19,7 +19,9 @@ import pytest
 
 from linker.prompts.families import analyse, lsh_families
 from linker.prompts.skeleton import (
+    DF_SLICES,
     ShingleWindows,
+    document_frequency,
     minhash_rows,
     shingle_hashes,
     skeleton_signatures,
@@ -272,6 +274,21 @@ def test_skeleton_tokens_match_a_slow_reference(seed: int) -> None:
     parts = np.split(tokens, np.cumsum(sizes)[:-1]) if len(sizes) else []
     got = {int(t): {int(x) for x in part} for t, part in zip(texts, parts, strict=True)}
     assert got == _reference(docs, s)
+
+
+@pytest.mark.parametrize("seed", range(4), ids=lambda s: f"seed{s}")
+def test_document_frequency_counts_each_row_once_in_every_slice(seed: int) -> None:
+    # full-width 64-bit shingles (as hashes are), so every slice of the hash space
+    # holds some; rows repeat shingles, which count once per row
+    rng = np.random.default_rng(seed)
+    vocab = rng.integers(0, 2**63, 300, dtype=np.int64).astype(np.uint64) * np.uint64(2)
+    rows = [rng.choice(vocab, int(rng.integers(1, 40))) for _ in range(200)]
+    tokens = np.concatenate(rows)
+    doc = np.repeat(np.arange(len(rows)), [len(r) for r in rows])
+    holders = Counter(t for r in rows for t in set(r.tolist()))
+    assert len({int(t) >> 61 for t in tokens}) == DF_SLICES
+    expected = np.asarray([holders[t] for t in tokens.tolist()], dtype=np.int32)
+    np.testing.assert_array_equal(document_frequency(tokens, doc), expected)
 
 
 def test_windows_bound_what_is_kept_per_text() -> None:
