@@ -174,6 +174,21 @@ def test_everyday_family_spread_over_the_population_is_common_nowhere() -> None:
     assert family_use(members, memberships, features).empty
 
 
+def _device_and_card_cluster(size: int, top: float, second: float, pair: float) -> pd.DataFrame:
+    """Cluster "A"'s scored row: devices its most reused kind, cards the second."""
+    row = {
+        **BASE,
+        "size": size,
+        "reuse_top": top,
+        "reuse_top_kind": "device",
+        "reuse_second": second,
+        "reuse_second_kind": "payment",
+        "reuse_pair": pair,
+        "hosting_share": 0.9,
+    }
+    return pd.DataFrame([row], index=["A"])
+
+
 def test_member_sharing_no_instrument_does_not_carry_the_clusters_reuse() -> None:
     # a device farm of 10 accounts, plus one stranger linked by a recycled SMS number
     members = pd.DataFrame({"account": range(11), "cluster": "A"})
@@ -183,21 +198,7 @@ def test_member_sharing_no_instrument_does_not_carry_the_clusters_reuse() -> Non
         + [(10, "phone", 1), (0, "phone", 1)],
         columns=["account", "kind", "ident"],
     )
-    scored = pd.DataFrame(
-        [
-            {
-                **BASE,
-                "size": 11,
-                "reuse_top": 0.9,
-                "reuse_top_kind": "device",
-                "reuse_second": 0.9,
-                "reuse_second_kind": "payment",
-                "reuse_pair": 0.81,
-                "hosting_share": 0.9,
-            }
-        ],
-        index=["A"],
-    )
+    scored = _device_and_card_cluster(11, top=0.9, second=0.9, pair=0.81)
     hosting = np.array([0.9] * 10 + [0.0])
     risk = account_risk_in_cluster(members, scored, hosting, None, RiskSettings(), memberships)
     assert risk[0] > 0.5
@@ -216,21 +217,7 @@ def test_member_carries_only_the_reuse_of_the_kinds_it_shares() -> None:
         + [(15, "payment", 4)],
         columns=["account", "kind", "ident"],
     )
-    scored = pd.DataFrame(
-        [
-            {
-                **BASE,
-                "size": 16,
-                "reuse_top": 1.0,
-                "reuse_top_kind": "device",
-                "reuse_second": 0.625,
-                "reuse_second_kind": "payment",
-                "reuse_pair": 0.625,
-                "hosting_share": 0.9,
-            }
-        ],
-        index=["A"],
-    )
+    scored = _device_and_card_cluster(16, top=1.0, second=0.625, pair=0.625)
     hosting = np.array([0.9] * 10 + [0.6] * 6)
     risk = account_risk_in_cluster(members, scored, hosting, None, RiskSettings(), memberships)
     assert risk[:10].min() > 0.5
