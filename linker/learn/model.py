@@ -20,9 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.special import expit
-from sklearn.calibration import CalibratedClassifierCV, calibration_curve
+from sklearn.calibration import calibration_curve
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_predict
@@ -30,6 +29,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from linker.learn.calibration import Calibrator, fit_calibrator
 from linker.settings.learn import LearnSettings
 
 #: the model's features and how a reason names each (value: the account's raw value).
@@ -67,7 +67,8 @@ class FittedModel:
     """A calibrated model, the flag threshold it implies and what cross-validation said
     of it."""
 
-    calibrated: CalibratedClassifierCV
+    #: the model's scores -> risks, fitted on its out-of-fold scores
+    calibrator: Calibrator
     #: the uncalibrated model refitted on every label (its log-odds give the reasons)
     raw: Any
     #: the features the model uses (see DIRECTION)
@@ -87,8 +88,8 @@ class FittedModel:
         tells accounts apart: the risk is ``(1 - tie_break) * calibrated + tie_break *
         sigmoid(score)``, which moves no risk by more than ``tie_break``."""
         x = features[list(self.features)]
-        calibrated = np.asarray(self.calibrated.predict_proba(x)[:, 1], dtype=float)
         score = np.asarray(self.raw.decision_function(x), dtype=float)
+        calibrated = self.calibrator.predict(score)
         out: np.ndarray = (1 - self.tie_break) * calibrated + self.tie_break * expit(score)
         return out
 
@@ -185,10 +186,10 @@ def _fit(features: pd.DataFrame, y: np.ndarray, settings: LearnSettings) -> Fitt
         names.pop(int(np.argmin(wrong)))
     best = search.best_estimator_
     method = "isotonic" if len(y) >= settings.isotonic_min_labels else "sigmoid"
-    # one model on every label, calibrated on its out-of-fold scores
-    calibrated = CalibratedClassifierCV(best, method=method, cv=folds, ensemble=False)
-    calibrated.fit(x, y)
-    oof = _out_of_fold(best, x, y, folds, method, settings.tie_break)
+    # the model refitted on every label, calibrated on its out-of-fold scores
+    scores = cross_val_predict(best, x, y, cv=folds, method="decision_function")
+    calibrator = fit_calibrator(scores, y, method, settings.calibration_prior)
+    oof = _out_of_fold(scores, y, folds, method, settings)
     prob_true, prob_pred = calibration_curve(y, oof, n_bins=10, strategy="quantile")
     threshold = flag_threshold(y, oof, settings)
     flags = oof >= (threshold if threshold is not None else np.inf)
@@ -213,36 +214,27 @@ def _fit(features: pd.DataFrame, y: np.ndarray, settings: LearnSettings) -> Fitt
     }
     reference = {n: float(features[n].median()) for n in names}
     return FittedModel(
-        calibrated, best, tuple(names), reference, threshold, validation, settings.tie_break
+        calibrator, best, tuple(names), reference, threshold, validation, settings.tie_break
     )
 
 
 def _out_of_fold(
-    model: Any,
-    x: pd.DataFrame,
+    scores: np.ndarray,
     y: np.ndarray,
     folds: StratifiedKFold,
     method: str,
-    tie_break: float,
+    settings: LearnSettings,
 ) -> np.ndarray:
     """Calibrated risk of every labelled row from models and calibrators that never saw
-    it: out-of-fold scores, each fold's calibrated on the other folds' scores, with the
-    tie-break of :meth:`FittedModel.predict` (so the flag threshold can fall inside a
-    step of the calibration)."""
-    scores = cross_val_predict(model, x, y, cv=folds, method="decision_function")
+    it: ``scores`` are out of fold, and each fold's are calibrated on the other folds',
+    with the tie-break of :meth:`FittedModel.predict` (so the flag threshold can fall
+    inside a step of the calibration)."""
     out = np.zeros(len(y))
-    for train, test in folds.split(x, y):
-        calibrator: Any = (
-            IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
-            if method == "isotonic"
-            else LogisticRegression()
-        )
-        if method == "isotonic":
-            out[test] = calibrator.fit(scores[train], y[train]).predict(scores[test])
-        else:
-            fitted = calibrator.fit(scores[train, None], y[train])
-            out[test] = fitted.predict_proba(scores[test, None])[:, 1]
-    tied: np.ndarray = (1 - tie_break) * out + tie_break * expit(scores)
+    for train, test in folds.split(scores[:, None], y):
+        calibrator = fit_calibrator(scores[train], y[train], method, settings.calibration_prior)
+        out[test] = calibrator.predict(scores[test])
+    tie = settings.tie_break
+    tied: np.ndarray = (1 - tie) * out + tie * expit(scores)
     return tied
 
 

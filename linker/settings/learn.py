@@ -59,6 +59,10 @@ class LearnSettings:
     c_grid: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
     #: calibration: isotonic with at least this many labels, Platt (sigmoid) below
     isotonic_min_labels: int = 1000
+    #: pseudo-labels at the labelled sybil share added to each isotonic step, so a step
+    #: of a few labels (three sybil of four: 0.75) does not decide flags on its own
+    #: (linker/learn/calibration.py); 0 keeps the plain isotonic steps
+    calibration_prior: float = 2.0
     #: prior strength of a cluster's labelled sybil share (pseudo-labels at the
     #: population's labelled sybil rate), so one label does not decide a cluster
     cluster_share_prior: float = 2.0
@@ -89,6 +93,10 @@ class LearnSettings:
         for name in ("threshold", "keep_flag_risk", "flag_precision"):
             if not 0 <= getattr(self, name) <= 1:
                 raise LinkerError(f"learn {name} must be in [0, 1], not {getattr(self, name)}")
+        if self.calibration_prior < 0:
+            raise LinkerError(
+                f"learn calibration_prior must be at least 0, not {self.calibration_prior}"
+            )
         if self.folds < 2:
             raise LinkerError(f"learn folds must be at least 2, not {self.folds}")
         if not 0 <= self.sticky_jaccard <= 1:
