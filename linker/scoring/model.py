@@ -20,7 +20,18 @@ def score(features: pd.DataFrame, settings: RiskSettings) -> pd.Series:
     """Risk in [0, 1] per row of ``features`` (logistic in the weighted features)."""
     w = settings.weights
     z = np.full(len(features), w["bias"])
-    for name, weight in w.items():
+    for name, values in design(features, settings).items():
+        z = z + w[name] * values
+    return pd.Series(1 / (1 + np.exp(-z)), index=features.index)
+
+
+def design(features: pd.DataFrame, settings: RiskSettings) -> dict[str, np.ndarray]:
+    """Per weight of ``settings.weights`` (bias aside) that ``features`` can give, the
+    value it multiplies in :func:`score`: the features as the risk model reads them
+    (template evidence scaled by coverage, focus and volume; reuse and bursts ramped
+    by the group's size). ``benchmarks/fit_weights.py`` fits the weights on these."""
+    out: dict[str, np.ndarray] = {}
+    for name in settings.weights:
         if name == "bias":
             continue
         if name == "size_log":
@@ -48,8 +59,8 @@ def score(features: pd.DataFrame, settings: RiskSettings) -> pd.Series:
                 0,
                 1,
             )
-        z = z + weight * values
-    return pd.Series(1 / (1 + np.exp(-z)), index=features.index)
+        out[name] = np.asarray(values, dtype=float)
+    return out
 
 
 def score_clusters(
