@@ -74,13 +74,51 @@ def identifier_caption(kind: str) -> str:
 # relationships yet, so its memberships can be CREATEd (see ``membership_query``).
 
 
-def _node_write(pattern: str, create: bool) -> str:
-    """``MERGE pattern`` tagging a node it creates with the load, or (``create``: a
-    label that held no node when the load began, so every key is new) a plain
-    ``CREATE``, which skips MERGE's lookup and locking."""
+def _node_write(pattern: str, props: dict[str, str], create: bool) -> str:
+    """``MERGE pattern`` tagging a node it creates with the load, then ``SET props``
+    (property -> expression); or (``create``: a label that held no node when the load
+    began, so every key is new) one ``CREATE`` with every property in its map, which
+    skips MERGE's lookup and locking and writes each node's properties at once (a
+    ``SET`` after a ``CREATE`` is a second change to the node, and makes the planner
+    buffer the batch)."""
     if create:
-        return f"CREATE {pattern[:-2]}, first_load: $load}})"
-    return f"MERGE {pattern}\nON CREATE SET n.first_load = $load"
+        body = ", ".join(f"{k}: {v}" for k, v in props.items())
+        return f"CREATE {pattern[:-2]}, first_load: $load, {body}}})"
+    sets = ", ".join(f"n.{k} = {v}" for k, v in props.items())
+    return f"MERGE {pattern}\nON CREATE SET n.first_load = $load\nSET {sets}"
+
+
+def _node_answer(key: str, create: bool) -> str:
+    """The node write's answer: each row's key, node id and whether this load created
+    the node (always, for a CREATE)."""
+    fresh = "true" if create else "n.first_load = $load"
+    return f"RETURN collect({key}) AS key, collect(id(n)) AS node, collect({fresh}) AS fresh"
+
+
+#: Account property -> the row's field it is set from (besides the key)
+ACCOUNT_PROPS = {
+    "caption": "caption",
+    **{
+        prop: f"row.{prop}"
+        for prop in (
+            "created_at",
+            "email_domain",
+            "country",
+            "org_id",
+            "attributes",
+            "prompt_n",
+            "prompt_templates",
+            "prompt_intent",
+            "prompt_top_share",
+            "prompt_top_template",
+            "prompt_top_variety",
+            "prompt_family",
+            "prompt_family_share",
+            "prompt_family_variety",
+            "prompt_family_resample",
+        )
+    },
+}
 
 
 def account_query(*, create: bool = False) -> str:
@@ -89,24 +127,20 @@ def account_query(*, create: bool = False) -> str:
     return f"""
 UNWIND $rows AS row
 {ACCOUNT_CAPTION}
-{_node_write("(n:Account {account_id: row.account_id})", create)}
-SET n.caption = caption, n.created_at = row.created_at, n.email_domain = row.email_domain,
-    n.country = row.country, n.org_id = row.org_id, n.attributes = row.attributes,
-    n.prompt_n = row.prompt_n, n.prompt_templates = row.prompt_templates,
-    n.prompt_intent = row.prompt_intent, n.prompt_top_share = row.prompt_top_share,
-    n.prompt_top_template = row.prompt_top_template, n.prompt_top_variety = row.prompt_top_variety,
-    n.prompt_family = row.prompt_family, n.prompt_family_share = row.prompt_family_share,
-    n.prompt_family_variety = row.prompt_family_variety,
-    n.prompt_family_resample = row.prompt_family_resample
-RETURN collect(row.account_id) AS key, collect(id(n)) AS node,
-       collect(n.first_load = $load) AS fresh
+{_node_write("(n:Account {account_id: row.account_id})", ACCOUNT_PROPS, create)}
+{_node_answer("row.account_id", create)}
 """
 
 
 MERGE_ACCOUNTS = account_query()
 
 #: the labels of the input graph's keyed nodes
-INPUT_LABELS = ("Account", *(label for label, _ in KIND_LABELS.values()), GENERIC[0])
+INPUT_LABELS = (
+    "Account",
+    *(label for label, _ in KIND_LABELS.values()),
+    GENERIC[0],
+    "IPRange",
+)
 
 
 def label_count(label: str) -> str:
@@ -114,7 +148,15 @@ def label_count(label: str) -> str:
     return f"MATCH (n:{label}) RETURN count(n) AS n"
 
 
-MERGE_IP_RANGES = """
+def ip_range_query(*, create: bool = False) -> str:
+    """IPRange nodes from rows ``{cidr, asn, category}`` (``create``: the label held no
+    node when the load began; the rows' cidrs must then be distinct)."""
+    if create:
+        return """
+UNWIND $rows AS row
+CREATE (:IPRange {cidr: row.cidr, asn: row.asn, category: row.category})
+"""
+    return """
 UNWIND $rows AS row
 MERGE (r:IPRange {cidr: row.cidr})
 SET r.asn = row.asn, r.category = row.category
@@ -128,18 +170,16 @@ def merge_identifiers(kind: str, *, create: bool = False) -> str:
     label, _ = label_of(kind)
     if label == GENERIC[0]:
         pattern = "(n:Identifier {kind: row.kind, value: row.value})"
-        sets = "SET n.caption = caption"
+        props = {"caption": "caption"}
     else:
         pattern = f"(n:{label} {{value: row.value}})"
-        extra = ", n.prefix = row.prefix" if kind == "ip" else ", n.example = row.example"
-        sets = f"SET n.kind = row.kind{extra}, n.caption = caption"
+        extra = "prefix" if kind == "ip" else "example"
+        props = {"kind": "row.kind", extra: f"row.{extra}", "caption": "caption"}
     return f"""
 UNWIND $rows AS row
 {identifier_caption(kind)}
-{_node_write(pattern, create)}
-{sets}
-RETURN collect(row.value) AS key, collect(id(n)) AS node,
-       collect(n.first_load = $load) AS fresh
+{_node_write(pattern, props, create)}
+{_node_answer("row.value", create)}
 """
 
 

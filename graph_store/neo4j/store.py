@@ -294,7 +294,9 @@ class Neo4jStore:
             stats.lap("accounts", len(accounts))
             if inp.ip_info is not None and not inp.ip_info.empty:
                 ranges = inp.ip_info.rename(columns={"ip": "cidr"})[["cidr", "asn", "category"]]
-                self._write_rows(q.MERGE_IP_RANGES, records(ranges))
+                ranges = ranges.drop_duplicates("cidr", keep="last")  # as MERGE then SET
+                query = q.ip_range_query(create="IPRange" in empty)
+                self._write_rows_concurrently(query, records(ranges))
                 stats.lap("ip_ranges", len(ranges))
             mem = prepared.result()
         stats.lap("prepare", 0)

@@ -8,6 +8,7 @@ the tests then run in file order on one growing graph.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import replace
@@ -96,9 +97,17 @@ def test_load_input_is_idempotent(neo4j_store: Neo4jStore, link_input: LinkInput
     # half the memberships first, so the full load mixes new nodes (CREATEd
     # memberships) and known ones (MERGEd memberships)
     half = replace(link_input, memberships=link_input.memberships.iloc[::2])
+    # an IP range listed twice: the first load CREATEs IPRange nodes, the last row wins
+    assert link_input.ip_info is not None
+    ranges = link_input.ip_info
+    twice = pd.concat([ranges.iloc[:1].assign(asn=-1), ranges], ignore_index=True)
+    half = replace(half, ip_info=twice)
     small_batches = Neo4jStore(replace(neo4j_store.config, batch_size=300, writers=3))
     small_batches.load_input(half)  # many concurrent batches
     small_batches.close()
+    cidr, asn = ranges["ip"].iloc[0], int(ranges["asn"].iloc[0])
+    stored = _value(neo4j_store.driver, "MATCH (r:IPRange {cidr: $c}) RETURN r.asn", c=cidr)
+    assert (_input_counts(neo4j_store)["IPRange"], stored) == (len(ranges), asn)
     neo4j_store.load_input(link_input)
     once = _input_counts(neo4j_store)
     neo4j_store.load_input(link_input)
@@ -502,6 +511,37 @@ def test_kind_names_never_become_labels() -> None:
     query = q.membership_query("x`]->(n) DETACH DELETE n //", fresh=False)
     assert "DETACH" not in query and ":Identifier)" in query and "HAS_IDENTIFIER" in query
     assert "DETACH" not in q.merge_identifiers("x`) DETACH DELETE n //")
+
+
+def _written_properties(query: str) -> set[str]:
+    """The properties a node query writes: its CREATE map's keys, or its MERGE
+    pattern's keys and every property it SETs."""
+    create = re.search(r"CREATE \(\w*:\w+ \{(.*)\}\)", query)
+    if create:
+        return {part.split(":")[0].strip() for part in create.group(1).split(", ")}
+    merge = re.search(r"MERGE \(\w+:\w+ \{(.*?)\}\)", query)
+    assert merge is not None, query
+    keys = {part.split(":")[0].strip() for part in merge.group(1).split(", ")}
+    return keys | set(re.findall(r"\b[nr]\.(\w+) =", query))
+
+
+@pytest.mark.parametrize(
+    "kind", ["account", "ip_range", "ip", "payment", "device", "prompt_template", "email"]
+)
+def test_create_writes_what_merge_writes(kind: str) -> None:
+    # a first load CREATEs each node with all its properties in one map, a later load
+    # MERGEs it and SETs them: the two must leave the same node
+    def query(create: bool) -> str:
+        if kind == "account":
+            return q.account_query(create=create)
+        if kind == "ip_range":
+            return q.ip_range_query(create=create)
+        return q.merge_identifiers(kind, create=create)
+
+    created, merged = query(True), query(False)
+    assert "SET" not in created and "MERGE" not in created
+    assert _written_properties(created) == _written_properties(merged)
+    assert len(_written_properties(created)) >= 3
 
 
 def test_attached_flags_round_trip_and_do_not_carry_ids(neo4j_store: Neo4jStore) -> None:
