@@ -92,14 +92,25 @@ class CodedSignals:
 
 
 def _groups(keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """The rows in key order (stable) and where each run of equal keys starts."""
-    order = np.argsort(keys[0], kind="stable") if len(keys) == 1 else np.lexsort(keys[::-1])
+    """The rows in key order (in any order within a run of equal keys: every row of a
+    run has the same codes) and where each run starts."""
+    order = np.argsort(keys[0]) if len(keys) == 1 else np.lexsort(keys[::-1])
     change = np.zeros(len(order), dtype=bool)
     change[:1] = True
     for key in keys:
         sorted_key = key[order]
         change[1:] |= sorted_key[1:] != sorted_key[:-1]
     return order, np.flatnonzero(change)
+
+
+def _distinct(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of ``keys`` (non-negative, dense below their count times a few) into
+    their distinct values in increasing order, by direct addressing instead of a hash."""
+    present = np.zeros(int(keys.max()) + 1 if len(keys) else 0, dtype=bool)
+    present[keys] = True
+    small = len(present) < 2**31
+    code_of_key = np.cumsum(present, dtype=np.int32 if small else np.int64) - 1
+    return code_of_key[keys].astype(np.int64), np.flatnonzero(present)
 
 
 def sorted_codes(codes: np.ndarray, uniques: pd.Index) -> tuple[np.ndarray, pd.Index]:
@@ -133,7 +144,7 @@ def code_signals(
     kind = kind_of_raw[kind_raw]
     # values: canonical per distinct (kind, value) text, as the kind decides the rules
     value_raw, value_texts = pd.factorize(frame["value"], use_na_sentinel=False)
-    pair_of_row, pairs = pd.factorize(value_raw.astype(np.int64) * len(kinds) + kind)
+    pair_of_row, pairs = _distinct(value_raw.astype(np.int64) * len(kinds) + kind)
     pair_kind = pd.Series(np.asarray(kinds, dtype=object)[pairs % len(kinds)])
     canonical = normalise.canonical_values(
         pair_kind, pd.Series(value_texts.take(pairs // len(kinds)))
