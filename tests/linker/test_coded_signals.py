@@ -109,7 +109,7 @@ def test_coded_signals_without_the_ts_column_have_no_times() -> None:
         st.tuples(
             st.sampled_from([*ACCOUNTS[:3], "unknown"]),
             st.sampled_from(KINDS),
-            st.sampled_from(sum(VALUES.values(), [])),
+            st.sampled_from([v for pool in VALUES.values() for v in pool]),
             st.one_of(st.none(), st.integers(0, 50)),
         ),
         max_size=30,
