@@ -141,9 +141,12 @@ def _duplicates(
 
 
 def _unknown_accounts(
-    frame: pd.DataFrame, known: pd.Index, path: str
+    frame: pd.DataFrame, known: pd.Index | normalise.IdLookup, path: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    bad = ~normalise.is_in(frame["account_id"], known)
+    if isinstance(known, normalise.IdLookup):
+        bad = ~known.contains(frame["account_id"])
+    else:
+        bad = ~normalise.is_in(frame["account_id"], known)
     return _reject_where(frame, bad, path, "account_id", "account_id not in accounts table")
 
 
@@ -194,10 +197,12 @@ class PromptStream:
         # only when no batch had it
         seen: set[str] = set()
         jsonl = not self.path.name.endswith((".csv", ".csv.gz", ".parquet"))
+        # the accounts' ids indexed once for every batch
+        known = normalise.IdLookup(self.known)
         for raw, unparsable in iter_raw(self.path, self.batch_rows, _text_columns(PROMPTS)):
             seen.update(str(c).strip() for c in raw.columns)
             valid, bad = validate_table(raw, PROMPTS, self.path, allow_absent=jsonl)
-            valid, unknown = _unknown_accounts(valid, self.known, str(self.path))
+            valid, unknown = _unknown_accounts(valid, known, str(self.path))
             rejected += [unparsable, bad, unknown]
             read += len(raw) + len(unparsable)
             kept += len(valid)

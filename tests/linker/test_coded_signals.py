@@ -137,3 +137,22 @@ def test_sorted_codes_are_ranks_in_text_order() -> None:
     codes, ordered = sorted_codes(np.array([0, 1, 2, 3, 4, 0]), uniques)
     assert ordered.tolist() == ["B", "a", "ab", "b", "é"]
     assert ordered.take(codes).tolist() == ["b", "a", "é", "B", "ab", "b"]
+
+
+@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+def test_id_lookup_agrees_with_isin(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    known = pd.Index(_str(ACCOUNTS))
+    asked = _str([*rng.choice([*ACCOUNTS, "nobody", "ACC_000", "acc_000 ", ""], size=200), None])
+    lookup = normalise.IdLookup(known)
+    expected = np.array([v in set(ACCOUNTS) for v in asked.tolist()])
+    assert lookup.contains(asked).tolist() == expected.tolist()
+    assert lookup.contains(asked.astype(object)).tolist() == expected.tolist()
+
+
+def test_id_lookup_confirms_a_hash_match_by_the_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    lookup = normalise.IdLookup(pd.Index(_str(["a", "b"])))
+    # every text hashes alike for the asked values: only the comparison of texts can tell
+    monkeypatch.setattr(normalise, "_hashes", lambda values: np.zeros(len(values), np.uint64))
+    lookup._index = pd.Index(np.array([0, 1], dtype=np.uint64))
+    assert lookup.contains(_str(["a", "b", "z"])).tolist() == [True, False, False]
