@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from linker.prompts.intent import IntentFlags, IntentModel, IntentModelError, load_model
 from linker.prompts.lsh import lsh_families
+from linker.prompts.numbering import KeyNumbering
 from linker.prompts.skeleton import (
     ShingleWindows,
     minhash_rows,
@@ -198,7 +199,7 @@ class PromptAccumulator:
         #: masked characters of each distinct text are kept for it as well
         self.merge = merge
         self._representatives: list[pa.Array] = []
-        self._norm_of_hash: dict[int, int] = {}
+        self._norm_of_hash = KeyNumbering()
         self._hashes: list[np.ndarray] = []
         self._sigs: list[np.ndarray] = []
         #: the first and last shingles of each distinct text, for its template skeleton
@@ -233,11 +234,8 @@ class PromptAccumulator:
         raw = _arrow_text(raw_unique)
         masked = _mask(raw)
         hashes = text_hashes(masked)
-        index = self._norm_of_hash
-        start = len(index)
-        norm_of_raw = np.fromiter(
-            (index.setdefault(int(h), len(index)) for h in hashes), np.int64, len(hashes)
-        )
+        start = len(self._norm_of_hash)
+        norm_of_raw = self._norm_of_hash.number(hashes)
         fresh_norm, first_raw = np.unique(norm_of_raw[norm_of_raw >= start], return_index=True)
         if len(fresh_norm):
             fresh_raw = np.flatnonzero(norm_of_raw >= start)[first_raw]
