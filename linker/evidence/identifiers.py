@@ -36,8 +36,10 @@ def link_input(
     settings = settings or LinkageSettings()
     aliases = address_kinds(dataset.signals, settings.address_share)
     shaped = shaped_kinds(dataset.signals, settings.address_share)
-    signals = _by_shape(_as_addresses(dataset.signals, aliases), shaped)
-    if aliases or shaped:
+    signals, reshaped = _by_shape(_as_addresses(dataset.signals, aliases), shaped)
+    # ingest's signals are distinct and sorted: they need grouping again only when a
+    # value changed (a kind named ``phone`` or ``email`` is canonical already)
+    if aliases or reshaped:
         signals = (
             signals.groupby(["account_id", "kind", "value"], sort=True, observed=True)
             .agg(n_obs=("n_obs", "sum"), first_ts=("first_ts", "min"), last_ts=("last_ts", "max"))
@@ -107,23 +109,31 @@ def shaped_kinds(signals: pd.DataFrame, share: float) -> dict[str, str]:
     return out
 
 
-def _by_shape(frame: pd.DataFrame, shaped: dict[str, str]) -> pd.DataFrame:
+def _by_shape(frame: pd.DataFrame, shaped: dict[str, str]) -> tuple[pd.DataFrame, bool]:
     """Values of phone-shaped kinds reduced to digits and a leading +, of e-mail-shaped
-    kinds lower-cased (the rules ingest applies to kinds named phone and email)."""
+    kinds lower-cased (the rules ingest applies to kinds named phone and email).
+    Returns the frame and whether any value changed or was dropped (when none did,
+    the frame is ``frame`` itself)."""
     if not shaped:
-        return frame
+        return frame, False
     values = frame["value"].astype(object).copy()
     kinds = frame["kind"].to_numpy()
+    changed = False
     for kind, shape in shaped.items():
         rows = kinds == kind
+        before = values[rows]
         if shape == "phone":
-            values[rows] = normalise.canonical_values(
-                pd.Series("phone", index=values.index[rows]), values[rows]
+            after = normalise.canonical_values(
+                pd.Series("phone", index=before.index), before
             ).to_numpy()
         else:
-            values[rows] = values[rows].astype(str).str.strip().str.lower().to_numpy()
+            after = before.astype(str).str.strip().str.lower().to_numpy()
+        changed = changed or not np.array_equal(after, before.to_numpy(), equal_nan=False)
+        values[rows] = after
+    if not changed:
+        return frame, False
     out = frame.assign(value=values)
-    return out[out["value"].notna().to_numpy()].reset_index(drop=True)
+    return out[out["value"].notna().to_numpy()].reset_index(drop=True), True
 
 
 def _as_addresses(frame: pd.DataFrame, kinds: list[str]) -> pd.DataFrame:
@@ -237,7 +247,8 @@ def number_identifiers(memberships: pd.DataFrame) -> tuple[np.ndarray, np.ndarra
 
 def _per_kind(kinds: pd.Series, func: Callable[[str], float]) -> np.ndarray:
     """``func`` of each row's kind, called once per distinct kind."""
-    return kinds.map({k: func(k) for k in kinds.unique()}).to_numpy()
+    codes, distinct = pd.factorize(kinds)
+    return np.asarray([func(k) for k in distinct])[codes]
 
 
 def identifier_table(

@@ -13,13 +13,13 @@ import pandas as pd
 
 from linker.errors import InputError
 from linker.ingest import normalise
+from linker.ingest.coded import code_signals
 from linker.ingest.contract import (
     ACCOUNTS,
     FORMATS,
     IP_INFO,
     LABELS_TABLE,
     PROMPTS,
-    SIGNALS,
     TABLES,
     TableSpec,
 )
@@ -141,17 +141,13 @@ def _duplicates(
 
 
 def _unknown_accounts(
-    frame: pd.DataFrame, known: pd.Index, path: str
+    frame: pd.DataFrame, known: pd.Index | normalise.IdLookup, path: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    bad = ~normalise.is_in(frame["account_id"], known)
+    if isinstance(known, normalise.IdLookup):
+        bad = ~known.contains(frame["account_id"])
+    else:
+        bad = ~normalise.is_in(frame["account_id"], known)
     return _reject_where(frame, bad, path, "account_id", "account_id not in accounts table")
-
-
-def _timestamps(frame: pd.DataFrame) -> pd.Series:
-    """``frame``'s ``ts`` as UTC timestamps; all NaT when the optional column is absent."""
-    if "ts" not in frame:
-        return pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]")
-    return pd.to_datetime(frame["ts"], utc=True)
 
 
 def aggregate_signals(observations: pd.DataFrame) -> pd.DataFrame:
@@ -160,21 +156,6 @@ def aggregate_signals(observations: pd.DataFrame) -> pd.DataFrame:
     grouped = observations.groupby(["account_id", "kind", "value"], sort=True, observed=True)
     out = grouped["ts"].agg(["size", "min", "max"]).reset_index()
     return out.rename(columns={"size": "n_obs", "min": "first_ts", "max": "last_ts"})
-
-
-def _prepare_signals(signals: pd.DataFrame, path: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    signals = signals.copy()
-    signals["kind"] = normalise.canonical_kind(signals["kind"])
-    raw_values = signals["value"]
-    signals["value"] = normalise.canonical_values(signals["kind"], raw_values)
-    bad = signals["value"].isna().to_numpy()
-    if not bad.any():
-        return signals, no_rejects()
-    is_ip = signals["kind"].to_numpy() == "ip"
-    reasons = reasons_where(signals.index, bad & is_ip, "not an IP address")
-    reasons[bad & ~is_ip] = "value empty after normalisation"
-    rejected = reject(signals.assign(value=raw_values), reasons, path, "value")
-    return signals[~bad], rejected
 
 
 def with_records(rejected: pd.DataFrame) -> pd.DataFrame:
@@ -216,10 +197,12 @@ class PromptStream:
         # only when no batch had it
         seen: set[str] = set()
         jsonl = not self.path.name.endswith((".csv", ".csv.gz", ".parquet"))
+        # the accounts' ids indexed once for every batch
+        known = normalise.IdLookup(self.known)
         for raw, unparsable in iter_raw(self.path, self.batch_rows, _text_columns(PROMPTS)):
             seen.update(str(c).strip() for c in raw.columns)
             valid, bad = validate_table(raw, PROMPTS, self.path, allow_absent=jsonl)
-            valid, unknown = _unknown_accounts(valid, self.known, str(self.path))
+            valid, unknown = _unknown_accounts(valid, known, str(self.path))
             rejected += [unparsable, bad, unknown]
             read += len(raw) + len(unparsable)
             kept += len(valid)
@@ -269,7 +252,14 @@ def load_dataset(
     accounts, rej = _duplicates(frames["accounts"], ACCOUNTS, counts["accounts"].file)
     rejected.append(rej)
     known = pd.Index(accounts["account_id"])
-    for spec in (SIGNALS, PROMPTS, IP_INFO, LABELS_TABLE):
+    signals = frames["signals"]
+    assert signals is not None  # required table: _read_validated raised otherwise
+    # the signals as integer codes: each text column hashed once (linker.ingest.coded)
+    coded, rejects = code_signals(signals, known, counts["signals"].file)
+    rejected += rejects
+    frames["signals"] = None
+    del signals
+    for spec in (PROMPTS, IP_INFO, LABELS_TABLE):
         frame = frames[spec.name]
         if frame is None:
             continue
@@ -279,16 +269,10 @@ def load_dataset(
             rejected.append(rej)
         frame, rej = _duplicates(frame, spec, file)
         rejected.append(rej)
-        if spec is SIGNALS:
-            frame, rej = _prepare_signals(frame, file)
-            rejected.append(rej)
         frames[spec.name] = frame.reset_index(drop=True)
 
-    signals = frames["signals"]
-    assert signals is not None  # required table: _read_validated raised otherwise
     # the optional ts column, when absent, is all NaT: time evidence then says nothing
-    observations = signals[["account_id", "kind", "value"]].reset_index(drop=True)
-    observations["ts"] = _timestamps(signals).array
+    observations = coded.observations()
     all_rejected = with_records(
         pd.concat([r for r in rejected if not r.empty] or [no_rejects()], ignore_index=True)
     )
@@ -300,7 +284,7 @@ def load_dataset(
     # a canonical account order makes every later stage independent of input row order
     return Dataset(
         accounts=accounts.sort_values("account_id", kind="stable", ignore_index=True),
-        signals=aggregate_signals(observations),
+        signals=coded.aggregate(),
         observations=observations,
         prompts=frames["prompts"],
         ip_info=frames["ip_info"],

@@ -337,6 +337,39 @@ def is_in(values: pd.Series, known: pd.Index) -> np.ndarray:
     return np.asarray(values.isin(known).to_numpy(), dtype=bool)
 
 
+class IdLookup:
+    """Membership in a fixed set of ids (the accounts table's), asked batch after batch:
+    the ids' 64-bit hashes are indexed once, so each batch costs its own length, not
+    the set's (``pyarrow.compute.is_in`` builds its table again on every call). A hash
+    match is confirmed by comparing the texts; ids whose hashes collide fall back to
+    :func:`is_in`."""
+
+    def __init__(self, known: pd.Index) -> None:
+        self.known = known
+        hashes = _hashes(pd.Series(known, copy=False))
+        self._index: pd.Index | None = pd.Index(hashes)
+        if not self._index.is_unique:
+            self._index = None
+
+    def contains(self, values: pd.Series) -> np.ndarray:
+        """Boolean array: whether each of ``values`` is one of the ids."""
+        if self._index is None:
+            return is_in(values, self.known)
+        found = np.asarray(self._index.get_indexer(pd.Index(_hashes(values))), dtype=np.intp)
+        hit = np.flatnonzero(found >= 0)
+        same = pd.Series(values.array[hit]).reset_index(drop=True) == pd.Series(
+            self.known.take(found[hit]).array
+        )
+        out = np.zeros(len(values), dtype=bool)
+        out[hit] = same.to_numpy(dtype=bool, na_value=False)
+        return out
+
+
+def _hashes(values: pd.Series) -> np.ndarray:
+    """A 64-bit hash of each value (pandas' own, stable within a process)."""
+    return np.asarray(pd.util.hash_pandas_object(values, index=False).to_numpy(), np.uint64)
+
+
 def positions(index: pd.Index, values: pd.Series | pd.Index) -> np.ndarray:
     """``index.get_indexer(values)``: the position of each value in ``index`` (unique),
     -1 where it is not there; in pyarrow when both are pyarrow-backed text."""

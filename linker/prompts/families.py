@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from linker.prompts.intent import IntentFlags, IntentModel, IntentModelError, load_model
+from linker.prompts.lsh import lsh_families
+from linker.prompts.numbering import KeyNumbering
 from linker.prompts.skeleton import (
     ShingleWindows,
     minhash_rows,
@@ -106,46 +106,6 @@ def signatures(texts: list[str] | pa.Array, settings: PromptSettings) -> np.ndar
     """
     arr = texts if isinstance(texts, pa.Array) else pa.array(texts, type=pa.string())
     return minhash_rows(*shingle_hashes(arr, settings.shingle), settings)
-
-
-def lsh_families(
-    sig: np.ndarray, settings: PromptSettings, skeleton: np.ndarray | None = None
-) -> np.ndarray:
-    """Family label of each signature row: LSH banding proposes pairs, pairs whose
-    estimated Jaccard reaches ``threshold`` are joined, families are the connected
-    components. Vectorised per band.
-
-    Rows marked in ``skeleton`` (fingerprinted by their template skeleton) join only at
-    ``skeleton_threshold``: above one half, one text cannot match two disjoint skeletons
-    (its template's and a recurring filler's), so families do not chain through it."""
-    n = len(sig)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    rows = settings.num_perm // settings.bands
-    mult = np.random.default_rng(0).integers(1, 2**61, size=rows, dtype=np.int64) | 1
-    src, dst = [np.arange(n)], [np.arange(n)]
-    for band in range(settings.bands):
-        block = sig[:, band * rows : (band + 1) * rows]
-        with np.errstate(over="ignore"):
-            key = (block * mult).sum(axis=1)
-        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-        head = first[inverse]
-        cand = np.flatnonzero(head != np.arange(n))
-        if len(cand) == 0:
-            continue
-        sim = (sig[cand] == sig[head[cand]]).mean(axis=1)
-        bar = np.full(len(cand), settings.threshold)
-        if skeleton is not None:
-            strict = skeleton[cand] | skeleton[head[cand]]
-            bar[strict] = settings.skeleton_threshold
-        ok = cand[sim >= bar]
-        src.append(ok)
-        dst.append(head[ok])
-    s, d = np.concatenate(src), np.concatenate(dst)
-    graph = coo_matrix((np.ones(len(s), dtype=np.int8), (s, d)), shape=(n, n))
-    labels: np.ndarray
-    _, labels = connected_components(graph, directed=False)
-    return labels.astype(np.int64)
 
 
 def intent_flags(
@@ -239,7 +199,7 @@ class PromptAccumulator:
         #: masked characters of each distinct text are kept for it as well
         self.merge = merge
         self._representatives: list[pa.Array] = []
-        self._norm_of_hash: dict[int, int] = {}
+        self._norm_of_hash = KeyNumbering()
         self._hashes: list[np.ndarray] = []
         self._sigs: list[np.ndarray] = []
         #: the first and last shingles of each distinct text, for its template skeleton
@@ -274,11 +234,8 @@ class PromptAccumulator:
         raw = _arrow_text(raw_unique)
         masked = _mask(raw)
         hashes = text_hashes(masked)
-        index = self._norm_of_hash
-        start = len(index)
-        norm_of_raw = np.fromiter(
-            (index.setdefault(int(h), len(index)) for h in hashes), np.int64, len(hashes)
-        )
+        start = len(self._norm_of_hash)
+        norm_of_raw = self._norm_of_hash.number(hashes)
         fresh_norm, first_raw = np.unique(norm_of_raw[norm_of_raw >= start], return_index=True)
         if len(fresh_norm):
             fresh_raw = np.flatnonzero(norm_of_raw >= start)[first_raw]
