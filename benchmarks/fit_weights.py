@@ -33,7 +33,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.quality import FAMILY_NAMES, measure  # noqa: E402
-from benchmarks.variants import VARIANTS  # noqa: E402
+from benchmarks.variants import family_world  # noqa: E402
 from graph_store.embedded import EmbeddedStore  # noqa: E402
 from linker.pipeline import link  # noqa: E402
 from linker.scoring.fit import cluster_rows, fit_weights  # noqa: E402
@@ -52,17 +52,10 @@ def world(spec: str, accounts: int, tmp: Path) -> Path:
     base = tmp / f"a{seed}"
     if not base.exists():
         write_world(generate_world(accounts, seed), base)
-    if family == "a":
-        return base
     out = tmp / f"{family}{seed}"
-    if not out.exists():
-        if family == "b":
-            from benchmarks.families.retext import retext_world
-
-            retext_world(base, out, seed)
-        else:
-            VARIANTS[family](base, out, seed)
-    return out
+    if family != "a" and not out.exists():
+        family_world(base, family, out, seed)
+    return base if family == "a" else out
 
 
 def with_weights(weights: dict[str, float]) -> LinkSettings:

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.quality import FAMILY_NAMES  # noqa: E402
-from benchmarks.variants import VARIANTS  # noqa: E402
+from benchmarks.variants import family_world  # noqa: E402
 from graph_store.embedded import EmbeddedStore  # noqa: E402
 from linker.ingest.dataset import load_dataset  # noqa: E402
 from linker.learn import learn  # noqa: E402
@@ -168,15 +168,7 @@ def run(
             base = Path(tmp) / "a"
             write_world(generate_world(n_accounts, seed), base)
             for family in families:
-                world = base
-                if family == "b":
-                    from benchmarks.families.retext import retext_world
-
-                    world = Path(tmp) / "b"
-                    retext_world(base, world, seed)
-                elif family != "a":
-                    world = Path(tmp) / family
-                    VARIANTS[family](base, world, seed)
+                world, _ = family_world(base, family, Path(tmp) / family, seed)
                 first = not out and family == families[0]
                 title = f"{FAMILY_NAMES[family]}, seed {seed}" if first else ""
                 for row in measure(world, fractions, seed, title):

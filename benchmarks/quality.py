@@ -31,7 +31,7 @@ from sklearn.metrics import adjusted_rand_score
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.variants import VARIANTS  # noqa: E402
+from benchmarks.variants import family_world  # noqa: E402
 from graph_store.embedded import EmbeddedStore  # noqa: E402
 from linker.pipeline import link  # noqa: E402
 from linker.scoring.baselines import connected_components_recipe  # noqa: E402
@@ -109,17 +109,7 @@ def run(accounts: int, seeds: list[int], families: list[str]) -> list[dict[str, 
             write_world(generate_world(accounts, seed), base)
             partitions: dict[str, np.ndarray] = {}
             for family in families:
-                world = base
-                note = "as generated"
-                if family == "b":
-                    from benchmarks.families.retext import retext_world
-
-                    world = Path(tmp) / "b"
-                    summary = retext_world(base, world, seed)
-                    note = "re-texted: " + ", ".join(f"{k} {v}" for k, v in summary.items())[:200]
-                elif family != "a":
-                    world = Path(tmp) / family
-                    note = VARIANTS[family](base, world, seed)
+                world, note = family_world(base, family, Path(tmp) / family, seed)
                 figures = measure(world, Path(tmp) / f"out-{family}")
                 partitions[family] = figures.pop("partition")
                 if family != "a" and "a" in partitions:

@@ -147,3 +147,18 @@ VARIANTS: dict[str, Callable[[Path, Path, int], str]] = {
     "no_org": drop_org,
     "heavy_hubs": heavy_hubs,
 }
+
+
+def family_world(base: Path, family: str, out: Path, seed: int) -> tuple[Path, str]:
+    """The world of ``family`` made from the generated world ``base`` (under ``out``,
+    made once), and a line on what was done to it: ``a`` is ``base`` itself, ``b`` the
+    re-texted world (benchmarks/families/retext.py), anything else a :data:`VARIANTS`
+    entry."""
+    if family == "a":
+        return base, "as generated"
+    if family == "b":
+        from benchmarks.families.retext import retext_world
+
+        summary = retext_world(base, out, seed)
+        return out, "re-texted: " + ", ".join(f"{k} {v}" for k, v in summary.items())[:200]
+    return out, VARIANTS[family](base, out, seed)

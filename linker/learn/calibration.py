@@ -52,7 +52,7 @@ def shrunk_steps(scores: np.ndarray, y: np.ndarray, prior: float) -> np.ndarray:
     labels = np.bincount(block)
     sybil = np.bincount(block, weights=y[order].astype(float))
     # the prior of a step: what a logistic curve over the score says of its labels
-    platt = LogisticRegression().fit(scores[:, None], y).predict_proba(scores[order, None])[:, 1]
+    platt = _platt(scores, y).predict(scores[order])
     expected = np.bincount(block, weights=platt) / labels
     shrunk = (sybil + prior * expected) / (labels + prior)
     out = np.empty(len(y))
@@ -69,4 +69,9 @@ def fit_calibrator(scores: np.ndarray, y: np.ndarray, method: str, prior: float)
         target = shrunk_steps(s, y, prior) if prior > 0 else y.astype(float)
         iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
         return Calibrator(method, iso.fit(s, target))
-    return Calibrator(method, LogisticRegression().fit(s[:, None], y))
+    return _platt(s, y)
+
+
+def _platt(scores: np.ndarray, y: np.ndarray) -> Calibrator:
+    """Platt's calibration: a logistic curve over the score."""
+    return Calibrator("sigmoid", LogisticRegression().fit(scores[:, None], y))

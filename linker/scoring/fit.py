@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
+from scipy.special import expit
 
 from linker.scoring.model import design
 from linker.settings import RiskSettings
@@ -47,7 +48,7 @@ def fit_weights(
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         z = theta[0] + x @ theta[1:]
         nll = (k * np.logaddexp(0, -z) + (n - k) * np.logaddexp(0, z)).sum() / total
-        residual = n / (1 + np.exp(-z)) - k
+        residual = n * expit(z) - k
         moved = theta[1:] - start[1:]
         grad = np.r_[residual.sum() / total, x.T @ residual / total + 2 * prior * moved]
         return float(nll + prior * (moved**2).sum()), grad
