@@ -62,9 +62,10 @@ class PromptAnalysis:
       ``min_share`` have strength 0 and link nobody;
     - ``account_features``: per account_id: n_prompts, n_templates, top_template,
       top_share, top_variety (the account's most-sent family when it is a member),
-      family, family_share, family_variety, family_resample (the linking family it
-      sends most at any volume, its share, the family's distinct texts per prompt and
-      how much it is an extraction instruction its senders re-send, in [0, 1]), intent
+      family, family_share, family_variety, family_resample, family_intent (the linking
+      family it sends most at any volume, its share, the family's distinct texts per
+      prompt, how much it is an extraction instruction its senders re-send, in [0, 1],
+      and the share of the family's own prompts with distillation intent), intent
       (share of the account's prompts with distillation intent);
     - ``templates``: per template id: n_prompts, n_accounts, n_variants, variety,
       intent_rate, resample, example;
@@ -77,11 +78,26 @@ class PromptAnalysis:
     examples: dict[str, str]
 
 
-def _mask(texts: pa.Array) -> pa.Array:
+#: a masked text holding a placeholder: its raw texts may differ in what fills it
+_SLOT = r"\bx(?:code|url|email|q|num)x\b"
+
+
+def _mask(texts: pa.Array, masks: tuple[tuple[str, str], ...] = _MASKS) -> pa.Array:
     out = pc.utf8_lower(texts)
-    for pattern, repl in _MASKS:
+    for pattern, repl in masks:
         out = pc.replace_substring_regex(out, pattern, repl)
     return pc.utf8_trim_whitespace(out)
+
+
+def _fill_hashes(raw: pa.Array, masked: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the texts whose masked form holds a placeholder, and a hash of each
+    such raw text with case, punctuation and spacing folded but nothing masked: two
+    instances of one template that differ only in a quoted title or a number are one
+    masked text and two fills (a lower-cased or re-punctuated paste is the same fill)."""
+    at = np.flatnonzero(pc.match_substring_regex(masked, _SLOT).to_numpy(zero_copy_only=False))
+    if not len(at):
+        return at, np.zeros(0, np.uint64)
+    return at, text_hashes(_mask(raw.take(pa.array(at)), _MASKS[-1:]))
 
 
 def readable(masked: str) -> str:
@@ -216,6 +232,9 @@ class PromptAccumulator:
         self._intent = IntentFlags(
             intent_model_for(self.settings), self.settings.intent_threshold, intent_workers
         )
+        #: (fill hash, norm, account) per raw text with a placeholder and sender
+        #: (:func:`_fill_hashes`); :meth:`_compact` keeps a row per fill, -1 if shared
+        self._fills: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._pending = 0
         self._compacted = 0
         self.n_prompts = 0
@@ -236,6 +255,7 @@ class PromptAccumulator:
         hashes = text_hashes(masked)
         start = len(self._norm_of_hash)
         norm_of_raw = self._norm_of_hash.number(hashes)
+        at, fill = _fill_hashes(raw, masked)
         fresh_norm, first_raw = np.unique(norm_of_raw[norm_of_raw >= start], return_index=True)
         if len(fresh_norm):
             fresh_raw = np.flatnonzero(norm_of_raw >= start)[first_raw]
@@ -272,6 +292,12 @@ class PromptAccumulator:
             }
         )
         self._pairs.append(_fold_pairs(frame))
+        if len(at):  # the batch's distinct (fill, account) pairs
+            of_raw = np.full(len(raw_unique), -1, np.int64)
+            of_raw[at] = np.arange(len(at))
+            key = of_raw[raw_codes] * len(acc_of_code) + acc_codes
+            f, a = np.divmod(np.unique(key[of_raw[raw_codes] >= 0]), len(acc_of_code))
+            self._fills.append((fill[f], norm_of_raw[at][f], acc_of_code[a]))
         self._pending += len(self._pairs[-1])
         if self._pending > max(2 * self._compacted, 1_000_000):
             self._compact()
@@ -279,6 +305,24 @@ class PromptAccumulator:
     def _compact(self) -> None:
         self._pairs = [_fold_pairs(pd.concat(self._pairs, ignore_index=True))]
         self._compacted = self._pending = len(self._pairs[0])
+        if self._fills:
+            fill, norm, acct = (np.concatenate(parts) for parts in zip(*self._fills, strict=True))
+            order = np.lexsort((acct, fill))
+            fill, norm, acct = fill[order], norm[order], acct[order]
+            starts = np.flatnonzero(np.r_[True, fill[1:] != fill[:-1]])
+            first = np.repeat(acct[starts], np.diff(np.r_[starts, len(fill)]))
+            shared = np.maximum.reduceat((acct != first) | (acct < 0), starts)
+            self._fills = [(fill[starts], norm[starts], np.where(shared, -1, acct[starts]))]
+
+    def _fills_per_norm(self) -> np.ndarray:
+        """Distinct fills of each masked text that at least two accounts sent, at least
+        one: a template run over one data set by many accounts has many; strangers
+        filling a popular template with their own data, or pasting one text, have one."""
+        out = np.ones(len(self._norm_of_hash), np.int64)
+        if self._fills:
+            _, norm, acct = self._fills[0]
+            out = np.maximum(out, np.bincount(norm[acct < 0], minlength=len(out)))
+        return out
 
     def close(self) -> None:
         """Stop intent scoring's worker process, if one runs (:meth:`finish` does)."""
@@ -309,7 +353,8 @@ class PromptAccumulator:
         if self.merge is not None:
             texts = pa.chunked_array(self._representatives, type=pa.string())
             family_of_norm = self.merge(family_of_norm, pairs, texts, hashes)
-        return _summarise(pairs, family_of_norm, hashes, examples, account_ids, settings)
+        fills = self._fills_per_norm()
+        return _summarise(pairs, family_of_norm, hashes, examples, account_ids, settings, fills)
 
 
 _EMPTY_PAIRS = pd.DataFrame(
@@ -343,8 +388,10 @@ def _summarise(
     examples: pa.ChunkedArray,
     account_ids: np.ndarray,
     settings: PromptSettings,
+    fills: np.ndarray | None = None,
 ) -> PromptAnalysis:
-    """The stage's result from the folded (account, masked text) pairs."""
+    """The stage's result from the folded (account, masked text) pairs; ``fills``: the
+    distinct fills of each masked text (one each when None)."""
     norm = pairs["norm"].to_numpy()
     frame = pairs.assign(family=family_of_norm[norm] if len(norm) else norm)
     # a family is named by its member text with the smallest content hash: stable across
@@ -361,9 +408,14 @@ def _summarise(
     fam_stats = frame.groupby("family").agg(
         n_prompts=("n", "sum"),
         n_accounts=("account", "nunique"),
-        n_variants=("norm", "nunique"),
         n_intent=("intent", "sum"),
     )
+    # distinct texts, a template's instances told apart by what fills their placeholders
+    # (200 titles in one classification template are 200 texts, one masked form)
+    per_norm = np.ones(len(family_of_norm)) if fills is None else fills.astype(float)
+    sent = np.unique(norm)
+    variants = pd.Series(per_norm[sent]).groupby(family_of_norm[sent]).sum()
+    fam_stats.insert(2, "n_variants", variants.reindex(fam_stats.index).astype(np.int64))
     fam_stats["variety"] = fam_stats["n_variants"] / fam_stats["n_prompts"]
     # re-sampling: an instruction that asks for distillation output, re-sent by each of
     # its senders to sample many answers ("generate ten riddles"), harvests however few
@@ -436,6 +488,7 @@ def _summarise(
     feats["family_share"] = part["share"].reindex(feats.index).fillna(0.0)
     feats["family_variety"] = part["family"].map(fam_stats["variety"]).reindex(feats.index)
     feats["family_resample"] = part["family"].map(fam_stats["resample"]).reindex(feats.index)
+    feats["family_intent"] = part["family"].map(fam_stats["intent_rate"]).reindex(feats.index)
     feats.index = pd.Index(account_ids[feats.index.to_numpy()], name="account_id")
     feats = feats.sort_index()
     templates = fam_stats.reindex(linking).assign(template_id=ids.to_numpy())

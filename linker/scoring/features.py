@@ -215,6 +215,7 @@ def family_use(
         "intent",
         "variety",
         "family_resample",
+        "family_intent",
         "attached",
     ]
     used = memberships.loc[
@@ -247,11 +248,11 @@ def family_use(
     named = prompt_features.dropna(subset=["family"]) if "family" in prompt_features else None
     # per family, from the accounts whose linking family it is (features from a store
     # written before a column existed have none)
-    variety, family_resample = (
+    variety, family_resample, family_intent = (
         named.groupby("family")[col].max()
         if named is not None and col in prompt_features
         else pd.Series(dtype=float)
-        for col in ("family_variety", "family_resample")
+        for col in ("family_variety", "family_resample", "family_intent")
     )
     return pd.DataFrame(
         {
@@ -262,6 +263,7 @@ def family_use(
             "intent": pf["intent"].fillna(0).to_numpy(float),
             "variety": variety.reindex(use["template"].to_numpy()).to_numpy(float),
             "family_resample": family_resample.reindex(use["template"].to_numpy()).to_numpy(float),
+            "family_intent": family_intent.reindex(use["template"].to_numpy()).to_numpy(float),
             "attached": use["attached"].to_numpy(bool),
         },
         columns=cols,
@@ -370,6 +372,13 @@ def _prompt_cluster_features(
         resample = use["family_resample"] / rs.resample_coverage
         breadth = pd.Series(np.fmax(breadth.to_numpy(), resample.to_numpy()), index=use.index)
     out["template_coverage"] = breadth.groupby(use["cluster"]).mean().clip(0, 1)
+    # what the shared families ask for: the share of their own prompts with distillation
+    # intent, weighted by how much of its senders' traffic each is (the senders' cover
+    # prompts aside; unknown for features from a store written before the column)
+    if "family_intent" in use and use["family_intent"].notna().any():
+        weight = use["share"].where(use["family_intent"].notna(), 0.0)
+        num = (weight * use["family_intent"].fillna(0)).groupby(use["cluster"]).sum()
+        out["template_intent_rate"] = num / weight.groupby(use["cluster"]).sum().replace(0, np.nan)
     # narrow focus: a campaign account sends mostly its cluster's families, while an
     # agent developer sends the same tool-use prompts among much else
     on = part[part["common_share"] > 0]

@@ -46,7 +46,11 @@ def design(features: pd.DataFrame, settings: RiskSettings) -> dict[str, np.ndarr
                 features["template_share"] * coverage.fillna(0) * focus.fillna(0) * volume.fillna(0)
             ).to_numpy(float)
             if name == "template_intent":
-                values = values * features.get("intent_share", 0.0)
+                # the members' intent, or the shared families' own when higher: a
+                # campaign hides its extraction template among cover prompts
+                intent = features.get("intent_share", pd.Series(0.0, index=features.index))
+                rate = features.get("template_intent_rate", pd.Series(0.0, index=features.index))
+                values = values * np.fmax(intent.to_numpy(float), rate.fillna(0).to_numpy(float))
         elif name in features:
             values = features[name].to_numpy(float)
         else:

@@ -294,3 +294,63 @@ def test_masking_equals_the_plain_patterns(seed: int) -> None:
     plain = pc.replace_substring_regex(plain, r"[\p{P}\p{S}]+", " ")
     plain = pc.utf8_trim_whitespace(pc.replace_substring_regex(plain, r"\s+", " "))
     assert families._mask(arr).to_pylist() == plain.to_pylist()
+
+
+def _frame(rows: list[tuple[str, int, str]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "account_id": [a for a, _, _ in rows],
+            "ts": [ts(k) for _, k, _ in rows],
+            "text": [t for _, _, t in rows],
+        }
+    )
+
+
+_TEMPLATE = 'Given the categories company, artist, village, film, album, which one is "{}"?'
+
+
+def test_a_template_run_over_one_data_set_counts_its_shared_fills() -> None:
+    # 'run': 6 accounts each send the same 30 quoted titles (one data set); 'own': 30
+    # strangers fill the same template with a title of their own, 4 times each (a
+    # lower-cased paste is the same fill). Both are one masked text; only the run's
+    # instances are distinct texts shared by accounts.
+    titles = [f"Title number {i:02d} of the set" for i in range(30)]
+    run = [(f"r{i}", k, _TEMPLATE.format(titles[k])) for i in range(6) for k in range(30)]
+    own = [
+        (f"o{i}", k, (str.lower if k % 2 else str)(_TEMPLATE.format(f"private thing {i:02d}")))
+        for i in range(30)
+        for k in range(4)
+    ]
+    settings = PromptSettings(min_repeats=1)
+    for rows, variants in ((run, 30), (own, 1)):
+        templates = analyse(_frame(rows), settings).templates
+        assert len(templates) == 1
+        assert templates["n_variants"].iloc[0] == variants
+        assert templates["variety"].iloc[0] == pytest.approx(variants / len(rows))
+    both = analyse(_frame(run + own), settings).templates
+    assert both["n_variants"].iloc[0] == 30
+    # the variety decides the strength: the run links, the strangers' one text hardly
+    strength = {
+        who: analyse(_frame(rows), settings)
+        .memberships.set_index("account_id")
+        .loc[who, "strength"]
+        for who, rows in (("r0", run), ("o0", own))
+    }
+    assert strength["r0"] > 10 * strength["o0"] > 0
+
+
+@pytest.mark.parametrize("batch_rows", [7, 50, 10_000])
+def test_shared_fills_do_not_depend_on_batches(batch_rows: int) -> None:
+    rng = np.random.default_rng(batch_rows)
+    rows = [
+        (f"a{int(rng.integers(12))}", k, _TEMPLATE.format(f"item {int(rng.integers(40))}"))
+        for k in range(300)
+    ]
+    frame = _frame(rows)
+    settings = PromptSettings(min_repeats=1)
+    expected = analyse(frame, settings, batch_rows=10_000).templates
+    # a fill shared by two accounts counts once, however the rows are batched
+    pairs = frame.assign(fill=frame["text"]).drop_duplicates(["account_id", "fill"])
+    shared = int((pairs.groupby("fill")["account_id"].nunique() >= 2).sum())
+    got = analyse(frame, settings, batch_rows=batch_rows).templates
+    assert got["n_variants"].tolist() == expected["n_variants"].tolist() == [shared]

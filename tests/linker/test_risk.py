@@ -281,3 +281,29 @@ def test_light_senders_sharing_a_template_weigh_less_than_an_extraction_job() ->
     light = score(_row(**row, prompt_volume=0.5), RiskSettings()).iloc[0]
     heavy = score(_row(**row, prompt_volume=1.0), RiskSettings()).iloc[0]
     assert heavy >= 0.5 > light
+
+
+def test_a_campaigns_template_counts_its_own_intent_not_only_its_senders_cover() -> None:
+    # 20 members send one family 8 times among 20 prompts each; the senders' own prompts
+    # carry little intent (cover traffic), the family's own texts carry it all or none
+    uses = [(a, "tpl", 8) for a in range(20)]
+    members = pd.DataFrame({"account": range(20), "cluster": "A"})
+    risk = {}
+    for family_intent in (0.0, 1.0):
+        memberships, features = _prompt_world(uses, {a: 20 for a in range(20)}, {})
+        features = features.assign(
+            intent=0.1, family="tpl", family_variety=0.5, family_intent=family_intent, n_templates=2
+        )
+        use = family_use(members, memberships, features)
+        found = _prompt_cluster_features(members, features, use, RiskSettings())
+        assert found.loc["A", "template_intent_rate"] == family_intent
+        row = _row(size=20, **found.loc["A"].drop("top_template").astype(float).to_dict())
+        risk[family_intent] = score(row, RiskSettings()).iloc[0]
+    # without the family's intent the members' 10% is what counts
+    no_rate = _row(
+        size=20,
+        **found.loc["A"].drop(["top_template", "template_intent_rate"]).astype(float).to_dict(),
+    )
+    no_rate["intent_share"] = 0.1
+    assert score(no_rate, RiskSettings()).iloc[0] == pytest.approx(risk[0.0], abs=1e-9)
+    assert risk[1.0] > risk[0.0] + 0.1
