@@ -116,6 +116,7 @@ ACCOUNT_PROPS = {
             "prompt_family_share",
             "prompt_family_variety",
             "prompt_family_resample",
+            "prompt_family_intent",
         )
     },
 }
@@ -258,7 +259,8 @@ RETURN a.account_id AS account_id, a.created_at AS created_at, a.email_domain AS
        a.prompt_top_template AS prompt_top_template, a.prompt_top_variety AS prompt_top_variety,
        a.prompt_family AS prompt_family, a.prompt_family_share AS prompt_family_share,
        a.prompt_family_variety AS prompt_family_variety,
-       a.prompt_family_resample AS prompt_family_resample
+       a.prompt_family_resample AS prompt_family_resample,
+       a.prompt_family_intent AS prompt_family_intent
 """
 
 READ_MEMBERSHIPS = """

@@ -44,6 +44,7 @@ PROMPT_PROPS = {
     "prompt_family_share": "family_share",
     "prompt_family_variety": "family_variety",
     "prompt_family_resample": "family_resample",
+    "prompt_family_intent": "family_intent",
 }
 
 
@@ -186,6 +187,7 @@ def prompt_frame(acc: pd.DataFrame) -> pd.DataFrame | None:
             "family_share": pf["prompt_family_share"].astype(float),
             "family_variety": pf["prompt_family_variety"].astype(float),
             "family_resample": pf["prompt_family_resample"].astype(float),
+            "family_intent": pf["prompt_family_intent"].astype(float),
         }
     )
 
