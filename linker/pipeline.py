@@ -32,6 +32,7 @@ from linker.model import LinkInput
 from linker.prompts import families
 from linker.prompts.encoder import require_extra
 from linker.prompts.semantic import FamilyMerger
+from linker.scoring.cores import rescore_cores
 from linker.scoring.features import cluster_features, family_use
 from linker.scoring.model import (
     account_hosting_share,
@@ -250,17 +251,22 @@ def score_input(
             if prompt_feats is not None and not prompt_feats.empty
             else None
         )
+        rs = settings.risk
+
+        def features_of(part: pd.DataFrame, part_use: pd.DataFrame | None) -> pd.DataFrame:
+            return cluster_features(
+                part,
+                inp.accounts,
+                projection.edges,
+                projection.memberships,
+                projection.identifiers,
+                prompt_feats,
+                part_use,
+                rs,
+            )
+
         # the cluster is scored on the members the graph linked; the attached are counted
-        feats = cluster_features(
-            core,
-            inp.accounts,
-            projection.edges,
-            projection.memberships,
-            projection.identifiers,
-            prompt_feats,
-            use[~use["attached"].to_numpy(bool)] if use is not None else None,
-            settings.risk,
-        )
+        feats = features_of(core, use[~use["attached"].to_numpy(bool)] if use is not None else None)
         feats["n_attached"] = members.groupby("cluster")["attached"].sum().reindex(feats.index)
         scored = score_clusters(feats, settings.risk, inp.template_examples)
         hosting = account_hosting_share(
@@ -270,8 +276,26 @@ def score_input(
             len(projection.accounts), projection.memberships, settings.risk
         )
         own = own_risk(hosting, prompt_feats, settings.risk, excess)
-        in_context = account_risk_in_cluster(
-            members, scored, hosting, prompt_feats, settings.risk, projection.memberships, use
+
+        def context_of(
+            part: pd.DataFrame, part_scored: pd.DataFrame, part_use: pd.DataFrame | None
+        ) -> pd.Series:
+            return account_risk_in_cluster(
+                part, part_scored, hosting, prompt_feats, rs, projection.memberships, part_use
+            )
+
+        in_context = context_of(members, scored, use)
+        scored, in_context = rescore_cores(
+            core,
+            members,
+            scored,
+            in_context,
+            use,
+            projection.memberships,
+            features_of,
+            lambda feats: score_clusters(feats, rs, inp.template_examples),
+            context_of,
+            rs,
         )
         # the reported size counts every member (the score used the linked core)
         scored["size"] = scored["size"] + scored["n_attached"].fillna(0).astype(int)

@@ -138,7 +138,7 @@ def account_risk_in_cluster(
         # column k: whether each member shares a value of kinds[k] inside; last: none
         shares = np.column_stack(
             [
-                *(_shares_inside(members, memberships, k, settings) for k in kinds),
+                *(shares_inside(members, memberships, k, settings) for k in kinds),
                 np.zeros(len(members)),
             ]
         )
@@ -167,7 +167,7 @@ def account_risk_in_cluster(
     return pd.Series(score(frame, settings).to_numpy(), index=acc)
 
 
-def _shares_inside(
+def shares_inside(
     members: pd.DataFrame, memberships: pd.DataFrame, kind: str, settings: RiskSettings
 ) -> np.ndarray:
     """Per row of ``members``: 1.0 when the account shares an identifier of ``kind`` with

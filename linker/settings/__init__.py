@@ -1,10 +1,9 @@
 """Every parameter that changes a run's results, as data.
 
 One frozen dataclass per stage (linkage, community, prompt, semantic, risk, learn,
-engine), gathered in :class:`LinkSettings`. Each is recorded whole in run.json and can be
-loaded from a TOML file (:func:`load_settings`, ``link --config FILE``), where an unknown key is an
-error. Every number is documented in docs/linkage.md (and docs/architecture.md, "Settings") with the
-reason for its value.
+engine), gathered in :class:`LinkSettings`, recorded whole in run.json and loaded from a
+TOML file (:func:`load_settings`, ``link --config FILE``; an unknown key is an error).
+Every number is documented in docs/linkage.md (and docs/architecture.md) with its reason.
 """
 
 from __future__ import annotations
@@ -48,9 +47,8 @@ DEFAULT_KIND_WEIGHT: dict[str, float] = {
 }
 
 #: How fast the evidence of an identifier falls with the number of accounts sharing it
-#: (the exponent of the specificity discount). An instrument shared by a large ring keeps
-#: most of its weight; addresses are shared by strangers all the time, so they fall
-#: fastest.
+#: (the specificity discount's exponent). An instrument shared by a large ring keeps most
+#: of its weight; addresses are shared by strangers all the time, so they fall fastest.
 DEFAULT_SPECIFICITY_EXPONENT: dict[str, float] = {
     "instrument": 0.2,
     "prompt_template": 0.15,
@@ -247,6 +245,8 @@ class RiskSettings:
     #: small world one cluster can be most of the population)
     min_lift: float = 2.0
     held_concentration: float = 0.8
+    #: an unflagged cluster is also scored on its involved core of this many (scoring/cores.py)
+    core_min_size: int = 3
 
     def __post_init__(self) -> None:
         check_range("held_instrument_share", self.held_instrument_share, 0.0, 1.0)
