@@ -85,13 +85,14 @@ class FittedModel:
     def predict(self, features: pd.DataFrame) -> np.ndarray:
         """Calibrated risk per row of ``features``. Isotonic calibration is a step
         function, and a step can hold both classes; within a step the model's own score
-        tells accounts apart: the risk is ``(1 - tie_break) * calibrated + tie_break *
-        sigmoid(score)``, which moves no risk by more than ``tie_break``."""
+        tells accounts apart, and the unsupervised risk where the model's score does not
+        (trees give whole regions one score): the risk is ``(1 - tie_break) *
+        calibrated + tie_break * (sigmoid(score) + unsupervised risk) / 2``, which moves
+        no risk by more than ``tie_break``."""
         x = features[list(self.features)]
         score = np.asarray(self.raw.decision_function(x), dtype=float)
         calibrated = self.calibrator.predict(score)
-        out: np.ndarray = (1 - self.tie_break) * calibrated + self.tie_break * expit(score)
-        return out
+        return _tied(calibrated, score, features, self.tie_break)
 
     def contributions(self, features: pd.DataFrame) -> np.ndarray:
         """Per row and feature, how far the model's log-odds move when the feature takes
@@ -189,7 +190,7 @@ def _fit(features: pd.DataFrame, y: np.ndarray, settings: LearnSettings) -> Fitt
     # the model refitted on every label, calibrated on its out-of-fold scores
     scores = cross_val_predict(best, x, y, cv=folds, method="decision_function")
     calibrator = fit_calibrator(scores, y, method, settings.calibration_prior)
-    oof = _out_of_fold(scores, y, folds, method, settings)
+    oof = _out_of_fold(scores, y, folds, method, settings, features)
     prob_true, prob_pred = calibration_curve(y, oof, n_bins=10, strategy="quantile")
     threshold = flag_threshold(y, oof, settings)
     flags = oof >= (threshold if threshold is not None else np.inf)
@@ -224,18 +225,31 @@ def _out_of_fold(
     folds: StratifiedKFold,
     method: str,
     settings: LearnSettings,
+    features: pd.DataFrame,
 ) -> np.ndarray:
-    """Calibrated risk of every labelled row from models and calibrators that never saw
-    it: ``scores`` are out of fold, and each fold's are calibrated on the other folds',
-    with the tie-break of :meth:`FittedModel.predict` (so the flag threshold can fall
-    inside a step of the calibration)."""
+    """Calibrated risk of every labelled row (``features``) from models and calibrators
+    that never saw it: ``scores`` are out of fold, and each fold's are calibrated on the
+    other folds', with the tie-break of :meth:`FittedModel.predict` (so the flag
+    threshold can fall inside a step of the calibration)."""
     out = np.zeros(len(y))
     for train, test in folds.split(scores[:, None], y):
         calibrator = fit_calibrator(scores[train], y[train], method, settings.calibration_prior)
         out[test] = calibrator.predict(scores[test])
-    tie = settings.tie_break
-    tied: np.ndarray = (1 - tie) * out + tie * expit(scores)
-    return tied
+    return _tied(out, scores, features, settings.tie_break)
+
+
+def _tied(
+    calibrated: np.ndarray, score: np.ndarray, features: pd.DataFrame, tie: float
+) -> np.ndarray:
+    """The tie-break of :meth:`FittedModel.predict`. Without it, with a tenth of the
+    labels on family (b) seed 2, the trees put 43 hidden hydra accounts in the bottom
+    step with thousands of benign ones, one score for all (hidden AP 0.995 label-free,
+    0.985 learned)."""
+    order = expit(score)
+    if "unsupervised_risk" in features:
+        order = (order + features["unsupervised_risk"].to_numpy(float).clip(0, 1)) / 2
+    out: np.ndarray = (1 - tie) * calibrated + tie * order
+    return out
 
 
 def _search(

@@ -417,3 +417,26 @@ def test_free_text_masks_what_looks_like_an_identifier() -> None:
     # what a reviewer needs stays: small numbers, dates, times and the linker's own ids
     kept = "ticket 42 on 2026-02-01 12:30 (2026-02-01T12:30:00Z), acc_00012345 in c_20260201a"
     assert mask_free_text(kept) == kept
+
+
+def test_accounts_the_model_scores_alike_are_ordered_by_their_unsupervised_risk() -> None:
+    from linker.learn.model import FEATURES, fit
+
+    rng = np.random.default_rng(4)
+    n = 1200
+    y = (rng.random(n) < 0.15).astype(int)
+    features = pd.DataFrame({name: rng.random(n) for name in FEATURES})
+    features["cluster_sybil_share"] = np.where(y == 1, 0.9, 0.1) * (rng.random(n) < 0.9)
+    features["unsupervised_risk"] = np.clip(0.2 + 0.3 * y + rng.normal(0, 0.2, n), 0, 1)
+    fitted = fit(features, y, LearnSettings(model="boosting"))
+    score = fitted.raw.decision_function(features[list(fitted.features)])
+    risk = fitted.predict(features)
+    frame = pd.DataFrame({"score": score, "risk": risk, "u": features["unsupervised_risk"]})
+    tied = frame.groupby("score").filter(lambda g: len(g) >= 20)
+    assert len(tied) > n / 4  # trees give whole regions one score
+    for _, group in tied.groupby("score"):
+        ordered = group.sort_values("u")
+        assert ordered["risk"].is_monotonic_increasing
+        assert ordered["risk"].iloc[-1] > ordered["risk"].iloc[0]
+    calibrated = fitted.calibrator.predict(score)
+    assert np.abs(risk - calibrated).max() <= LearnSettings().tie_break
