@@ -241,7 +241,8 @@ def main() -> None:
     RESULTS.write_text(json.dumps(every, indent=2))
     if not args.no_doc:
         sizes = sorted({int(r["accounts"]) for r in every})
-        write_doc(every, " and ".join(f"{SIZE_COMMANDS.get(n, n)}" for n in sizes))
+        # the doc wraps the command in backticks: one pair per size's command
+        write_doc(every, "` and `".join(SIZE_COMMANDS.get(n, f"--accounts {n}") for n in sizes))
     print(f"wrote {RESULTS}" + ("" if args.no_doc else f" and {DOC}"))
 
 
