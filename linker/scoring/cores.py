@@ -102,7 +102,7 @@ def rescore_cores(
     # cluster), led by what its core is and scores
     risk = core_scored["risk"].astype(float).to_dict()
     whole_risk = scored["risk"].astype(float).to_dict()
-    sizes = {k: (int(n_part.to_dict()[k]), int(n_all.to_dict()[k])) for k in better}
+    sizes = {k: (int(n_part[k]), int(n_all[k])) for k in better.tolist()}
     lead = {k: _core_reason(*sizes[k], risk[k], whole_risk[k]) for k in better}
     out["reasons"] = [
         [lead[k].text, *rows] if k in lead else rows for k, rows in out["reasons"].items()

@@ -65,18 +65,22 @@ def test_a_campaign_hidden_by_bystanders_is_flagged_on_its_core() -> None:
         involved(members, memberships, None, rs).tolist()
         == [True] * 16 + [False] * 24 + [True] * 16 + [False] * 4
     )
-    out, ctx = rescore_cores(
-        members,
-        members,
-        scored,
-        in_context,
-        None,
-        memberships,
-        features_of,
-        lambda f: score_clusters(f, rs),
-        context_of,
-        rs,
-    )
+
+    def rescore(settings: RiskSettings) -> tuple[pd.DataFrame, pd.Series]:
+        return rescore_cores(
+            members,
+            members,
+            scored,
+            in_context,
+            None,
+            memberships,
+            features_of,
+            lambda f: score_clusters(f, settings),
+            context_of,
+            settings,
+        )
+
+    out, ctx = rescore(rs)
     # A takes its core's risk and says why; its ring is scored in the core's context,
     # its bystanders keep at most the whole cluster's risk
     assert out.loc["A", "risk"] >= rs.threshold and out.loc["A", "flagged"]
@@ -92,16 +96,5 @@ def test_a_campaign_hidden_by_bystanders_is_flagged_on_its_core() -> None:
     b = members.loc[members["cluster"] == "B", "account"]
     assert ctx[b].equals(in_context[b])
     # a core below the minimum size is not scored apart
-    few = rescore_cores(
-        members,
-        members,
-        scored,
-        in_context,
-        None,
-        memberships,
-        features_of,
-        lambda f: score_clusters(f, rs),
-        context_of,
-        RiskSettings(core_min_size=17),
-    )
+    few = rescore(RiskSettings(core_min_size=17))
     assert few[0].loc["A", "risk"] == scored.loc["A", "risk"]
