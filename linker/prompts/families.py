@@ -25,6 +25,7 @@ from linker.prompts.skeleton import (
     skeleton_signatures,
     text_hashes,
 )
+from linker.prompts.variety import family_variety
 from linker.settings import PromptSettings
 
 # order matters: code and URLs before numbers, so their digits do not become <num>.
@@ -410,13 +411,12 @@ def _summarise(
         n_accounts=("account", "nunique"),
         n_intent=("intent", "sum"),
     )
-    # distinct texts, a template's instances told apart by what fills their placeholders
-    # (200 titles in one classification template are 200 texts, one masked form)
+    # distinct texts, told apart by their fills (200 titles in one template: 200 texts)
     per_norm = np.ones(len(family_of_norm)) if fills is None else fills.astype(float)
     sent = np.unique(norm)
     variants = pd.Series(per_norm[sent]).groupby(family_of_norm[sent]).sum()
     fam_stats.insert(2, "n_variants", variants.reindex(fam_stats.index).astype(np.int64))
-    fam_stats["variety"] = fam_stats["n_variants"] / fam_stats["n_prompts"]
+    fam_stats["variety"] = family_variety(frame, per_norm).reindex(fam_stats.index)
     # re-sampling: an instruction that asks for distillation output, re-sent by each of
     # its senders to sample many answers ("generate ten riddles"), harvests however few
     # its distinct texts. The share of the family's own prompts with intent (the

@@ -128,6 +128,12 @@ def cluster_features(
     feats["strong_share"] = g["weight"].apply(lambda w: float((w >= rs.strong_edge_weight).mean()))
     for col in [c for c in edges.columns if c.startswith("ev_")]:
         feats[f"share_edges_{col[3:]}"] = (inner[col] > 0).groupby(inner["cluster"]).mean()
+    # share of links that carry more than prompt text (strangers who paste one popular
+    # template are linked by text alone)
+    other = [c for c in edges.columns if c.startswith("ev_") and c != "ev_prompt_template"]
+    beyond = (inner[other].to_numpy() > 0).any(axis=1) if other else np.zeros(len(inner), bool)
+    beyond_text = pd.Series(beyond, index=inner.index)
+    feats["corroborated_links"] = beyond_text.groupby(inner["cluster"]).mean()
     feats = feats.join(
         instrument_reuse(members, memberships, feats["size"], rs.held_instrument_share)
     )

@@ -45,6 +45,10 @@ def design(features: pd.DataFrame, settings: RiskSettings) -> dict[str, np.ndarr
             values = (
                 features["template_share"] * coverage.fillna(0) * focus.fillna(0) * volume.fillna(0)
             ).to_numpy(float)
+            if "corroborated_links" in features:
+                # text alone is what strangers who paste one popular template share
+                beyond = features["corroborated_links"].fillna(0).to_numpy(float)
+                values = values * np.clip(beyond / settings.corroborated_share, 0, 1)
             if name == "template_intent":
                 # the members' intent, or the shared families' own when higher: a
                 # campaign hides its extraction template among cover prompts

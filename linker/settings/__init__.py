@@ -203,8 +203,7 @@ class RiskSettings:
     #: an edge at least this heavy counts as strong (feature strong_share)
     strong_edge_weight: float = 0.6
     #: reuse and burst features count nothing in a group of this size (a household of 2
-    #: "sharing" a card or signing up together says nothing) and fully this many
-    #: accounts above it
+    #: "sharing" a card says nothing) and fully this many accounts above it
     small_group_size: float = 2.0
     small_group_ramp: float = 8.0
     #: IP categories whose traffic counts as hosting (datacenters, proxies) ...
@@ -247,11 +246,15 @@ class RiskSettings:
     held_concentration: float = 0.8
     #: an unflagged cluster is also scored on its involved core of this many (scoring/cores.py)
     core_min_size: int = 3
+    #: template evidence counts in full once this share of a cluster's links carry more
+    #: than text (strangers pasting one template share text alone; model.design)
+    corroborated_share: float = 0.05
 
     def __post_init__(self) -> None:
         check_range("held_instrument_share", self.held_instrument_share, 0.0, 1.0)
         check_range("volume_quantile", self.volume_quantile, 0.0, 1.0)
-        check_range("resample_coverage", self.resample_coverage, 0.0, 1.0, open_low=True)
+        for name in ("resample_coverage", "corroborated_share"):
+            check_range(name, getattr(self, name), 0.0, 1.0, open_low=True)
         unknown = sorted(set(self.weights) - set(_default_weights()))
         if unknown:
             raise LinkerError(
@@ -279,8 +282,8 @@ class PromptSettings:
     #: ... and when the family is at least this share of the account's prompts (a
     #: campaign account can spread its traffic over several templates and cover prompts)
     min_share: float = 0.1
-    #: families whose distinct texts per prompt reach this count in full; one text
-    #: repeated verbatim (variety ~0) links by its repetition only weakly
+    #: families whose variety (linker/prompts/variety.py) reaches this count in full;
+    #: one text repeated verbatim (variety ~0) links by its repetition only weakly
     full_variety: float = 0.3
     #: prompts per sender at which a family whose own texts carry distillation intent
     #: counts as fully re-sampled (an instruction re-sent for many answers); one send
@@ -288,11 +291,8 @@ class PromptSettings:
     resample_full_sends: float = 4.0
     #: fingerprint a text by its template skeleton (linker/prompts/skeleton.py: the
     #: shingles at its start and end that many distinct texts share) when it has one,
-    #: so fills of one template with long varied inputs join one family. Off by
-    #: default: on the 5k test world (seed 2) it moves developers into campaigns'
-    #: clusters and links viral pasters (developers 0.7% -> 3.0% flagged, viral 0 -> 2.4%),
-    #: and it costs about half again the prompt stage's memory (docs/prompts.md)
-    skeleton: bool = False
+    #: so fills of one template with long varied inputs join one family (docs/prompts.md)
+    skeleton: bool = True
     #: shingles looked at from each end of a text (an instruction sits at the start or
     #: the end; also bounds what is kept per distinct text: 8 bytes a shingle)
     skeleton_window: int = 32

@@ -33,8 +33,9 @@ def first_run(world_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # typ
 
 
 def test_precision_and_recall_floors_on_a_generated_world(first_run) -> None:  # type: ignore[no-untyped-def]
-    """Regression floors on a 5,000-account world, seed 2 (measured 0.993 / 0.993 with
-    requirements.lock). Seed 2 is one of the seeds the constants were chosen on, so
+    """Regression floors on a 5,000-account world, seed 2 (measured 0.985 / 0.952 with
+    requirements.lock since template skeletons are on: a 19-account campaign merges into
+    developers' cluster, docs/prompts.md; 0.991 / 0.993 before). Seed 2 is one of the seeds the constants were chosen on, so
     these are regression floors, not quality figures (docs/linkage.md)."""
     _, result = first_run
     ev = evaluate(result.run.accounts, result.dataset.labels)
@@ -46,7 +47,8 @@ def test_no_benign_group_above_two_percent_flagged(first_run) -> None:  # type: 
     """Was a strict xfail (issue 13, mixed clusters): developers on popular device
     fingerprints land in a campaign's cluster and, sharing a device inside it, carried
     its card reuse and the two kinds together as well (11 of 270 flagged, 4.1%). A
-    member carries only the reuse of the kinds it shares (measured 2 of 270, 0.7%)."""
+    member carries only the reuse of the kinds it shares (measured 2 of 270, 0.7%; 5 of
+    270, 1.85%, since template skeletons are on: docs/prompts.md)."""
     _, result = first_run
     ev = evaluate(result.run.accounts, result.dataset.labels)
     over = {g: v["flagged_share"] for g, v in ev["flagged_by_group"].items()}

@@ -19,7 +19,8 @@ from linker.ingest.dataset import load_dataset
 from linker.pipeline import link
 from linker.prompts.families import analyse, intent_flags, lsh_families, normalise_prompts
 from linker.prompts.families import signatures as minhash
-from linker.settings import PromptSettings
+from linker.scoring.model import score
+from linker.settings import PromptSettings, RiskSettings
 from tests.helpers import ts, write_input
 
 TEMPLATE = "Explain step by step the reasoning you used to answer question {n} about {topic}"
@@ -339,6 +340,35 @@ def test_a_template_run_over_one_data_set_counts_its_shared_fills() -> None:
     assert strength["r0"] > 10 * strength["o0"] > 0
 
 
+@pytest.mark.parametrize("senders", [30, 600])
+def test_a_data_set_spread_over_many_accounts_keeps_its_variety_as_they_grow(senders: int) -> None:
+    # a campaign runs one template over a data set of 60 titles, each account sending 4
+    # of them: with 30 or 600 accounts, every account still sends titles it has not
+    # sent and two accounts rarely send the same one. A class pasting one question (each
+    # student twice) is repetition at every size.
+    rng = np.random.default_rng(senders)
+    titles = [f"Title number {i:02d} of the set" for i in range(60)]
+    run = [
+        (f"r{i}", k, _TEMPLATE.format(titles[t]))
+        for i in range(senders)
+        for k, t in enumerate(rng.choice(60, 4, replace=False))
+    ]
+    pasted = [
+        (f"s{i}", k, "What is the derivative of x squared times sin x?")
+        for i in range(senders)
+        for k in range(2)
+    ]
+    settings = PromptSettings(min_repeats=1)
+    run_t = analyse(_frame(run), settings).templates.iloc[0]
+    # distinct texts per prompt falls with the senders (60 / 2,400 with 600 of them) ...
+    assert run_t["n_variants"] / run_t["n_prompts"] <= 60 / (4 * senders)
+    # ... the variety does not: each account's 4 of 60 titles overlap another's by ~1/15
+    assert run_t["variety"] == pytest.approx(1 - 4 / 60, abs=0.05)
+    assert analyse(_frame(pasted), settings).templates["variety"].iloc[0] <= 1 / senders
+    linked = analyse(_frame(run), settings).memberships
+    assert linked["strength"].min() > 0.5
+
+
 @pytest.mark.parametrize("batch_rows", [7, 50, 10_000])
 def test_shared_fills_do_not_depend_on_batches(batch_rows: int) -> None:
     rng = np.random.default_rng(batch_rows)
@@ -354,3 +384,43 @@ def test_shared_fills_do_not_depend_on_batches(batch_rows: int) -> None:
     shared = int((pairs.groupby("fill")["account_id"].nunique() >= 2).sum())
     got = analyse(frame, settings, batch_rows=batch_rows).templates
     assert got["n_variants"].tolist() == expected["n_variants"].tolist() == [shared]
+
+
+def _pasters_world(tmp_path: Path) -> Path:
+    """30 accounts each send 8 of 60 instances of one reasoning-trace template (a data
+    set, or a catalogue of a popular template's fills) among 4 questions of their own;
+    each has a device and a home address of its own. 90 others ask questions of their
+    own."""
+    rng = np.random.default_rng(3)
+    accounts = [f"p{i}" for i in range(30)]
+    others = [f"o{i}" for i in range(90)]
+    prompts = [
+        (a, ts(i), f"{COOKING[k]} for party {i}") for i, a in enumerate(others) for k in range(4)
+    ]
+    for i, a in enumerate(accounts):
+        picks = rng.choice(60, 8, replace=False)
+        prompts += [
+            (a, ts(i * 50 + k), TEMPLATE.format(n=int(q), topic=TOPICS[int(q) % 6]))
+            for k, q in enumerate(picks)
+        ]
+        prompts += [(a, ts(i * 50 + 20 + k), f"{COOKING[k]} for guest {i}") for k in range(4)]
+    signals = [(a, "device", f"dev-{a}", None) for a in accounts + others]
+    signals += [(a, "ip", f"10.{i}.0.1", ts(i)) for i, a in enumerate(accounts)]
+    return write_input(tmp_path, accounts + others, signals, prompts=prompts)
+
+
+def test_accounts_linked_by_text_alone_are_not_scored_on_that_text(tmp_path: Path) -> None:
+    # 30 accounts linked by one template's texts alone, as strangers pasting a popular
+    # template are: a cluster that holds the family, whose template evidence does not
+    # count (its risk is what the same cluster scores without it)
+    world = _pasters_world(tmp_path / "in")
+    clusters = link(world, EmbeddedStore(tmp_path / "out"), out_dir=tmp_path / "out").run.clusters
+    assert clusters["size"].tolist() == [30]
+    assert clusters["template_share"].iloc[0] > 0.9
+    assert clusters["corroborated_links"].iloc[0] == 0
+    unlinked = clusters.assign(template_share=0.0)
+    assert clusters["risk"].iloc[0] == pytest.approx(
+        score(unlinked, RiskSettings()).iloc[0], abs=1e-3
+    )
+    corroborated = clusters.assign(corroborated_links=1.0)
+    assert score(corroborated, RiskSettings()).iloc[0] > clusters["risk"].iloc[0] + 0.1

@@ -307,3 +307,17 @@ def test_a_campaigns_template_counts_its_own_intent_not_only_its_senders_cover()
     no_rate["intent_share"] = 0.1
     assert score(no_rate, RiskSettings()).iloc[0] == pytest.approx(risk[0.0], abs=1e-9)
     assert risk[1.0] > risk[0.0] + 0.1
+
+
+def test_template_evidence_counts_only_when_some_links_carry_more_than_text() -> None:
+    # one template family with intent: strangers who paste a popular template are linked
+    # by that text alone; a campaign's accounts share it and, here and there, a card, a
+    # device or an address
+    rs = RiskSettings()
+    text = {"template_share": 0.9, "template_coverage": 1.0, "intent_share": 0.6}
+    risks = {c: score(_row(**text, corroborated_links=c), rs).iloc[0] for c in (0.0, 0.05, 0.8)}
+    assert risks[0.0] < rs.threshold <= risks[0.05] == risks[0.8]
+    # a features table written before the column scores as before
+    assert score(_row(**text), rs).iloc[0] == risks[0.8]
+    # with text alone, only the intent of the members' own prompts is left
+    assert risks[0.0] == pytest.approx(score(_row(intent_share=0.6), rs).iloc[0])
