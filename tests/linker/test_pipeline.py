@@ -34,9 +34,10 @@ def first_run(world_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # typ
 
 def test_precision_and_recall_floors_on_a_generated_world(first_run) -> None:  # type: ignore[no-untyped-def]
     """Regression floors on a 5,000-account world, seed 2 (measured 0.985 / 0.952 with
-    requirements.lock since template skeletons are on: a 19-account campaign merges into
-    developers' cluster, docs/prompts.md; 0.991 / 0.993 before). Seed 2 is one of the seeds the constants were chosen on, so
-    these are regression floors, not quality figures (docs/linkage.md)."""
+    requirements.lock since template skeletons are on: a 19-account campaign merges
+    into developers' cluster, docs/prompts.md; 0.991 / 0.993 before). Seed 2 is one of
+    the seeds the constants were chosen on, so these are regression floors, not
+    quality figures (docs/linkage.md)."""
     _, result = first_run
     ev = evaluate(result.run.accounts, result.dataset.labels)
     assert ev["precision"] >= 0.95
