@@ -135,17 +135,17 @@ class ShingleWindows:
         if not self._tokens:
             empty = np.zeros(0, np.int64)
             return np.zeros(0, np.uint64), empty, empty
-        return (
-            np.concatenate(self._tokens),
-            np.concatenate(self._kept).astype(np.int64),
-            np.concatenate(self._total),
-        )
+        # one copy: the batches' arrays give way to their concatenation
+        self._tokens = [np.concatenate(self._tokens)]
+        self._kept = [np.concatenate(self._kept)]
+        self._total = [np.concatenate(self._total)]
+        return self._tokens[0], self._kept[0].astype(np.int64), self._total[0]
 
 
 #: slices of the shingle hash space counted one at a time (:func:`document_frequency`):
 #: a power of two, a token's slice being its top bits
 DF_SLICES = 8
-_DF_SHIFT = np.uint64(64 - (DF_SLICES.bit_length() - 1))
+_DF_BITS = DF_SLICES.bit_length() - 1
 
 
 def document_frequency(tokens: np.ndarray, doc: np.ndarray) -> np.ndarray:
@@ -159,9 +159,10 @@ def document_frequency(tokens: np.ndarray, doc: np.ndarray) -> np.ndarray:
     if n == 0:
         return df
     part = np.empty(n, dtype=np.uint8)
+    shift = tokens.dtype.type(8 * tokens.dtype.itemsize - _DF_BITS)
     step = 1 << 20
     for i in range(0, n, step):  # in steps: the shift would be 8 bytes a token at once
-        part[i : i + step] = tokens[i : i + step] >> _DF_SHIFT
+        part[i : i + step] = tokens[i : i + step] >> shift
     for p in range(DF_SLICES):
         sel = np.flatnonzero(part == p)
         if len(sel):
@@ -202,6 +203,11 @@ def _window_min(values: np.ndarray, follows: np.ndarray, run: int) -> np.ndarray
     return np.where(whole, out, 0)
 
 
+#: texts whose skeletons are found at a time once document frequencies are counted:
+#: everything after the counting is per text, so its working arrays are a chunk's
+SKELETON_CHUNK = 1 << 18
+
+
 def skeleton_tokens(
     tokens: np.ndarray, kept: np.ndarray, total: np.ndarray, settings: PromptSettings
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -210,17 +216,41 @@ def skeleton_tokens(
     ``tokens``/``kept``/``total`` as :meth:`ShingleWindows.arrays` gives them. Returns
     ``(texts, skeleton tokens flat, skeleton tokens per text)``: the indices of the texts
     that have a skeleton, and their skeleton shingles (distinct within a text).
+    Document frequencies are counted over every text, the rest ``SKELETON_CHUNK`` texts
+    at a time (the same result in less memory).
     """
     none = (np.zeros(0, np.int64), np.zeros(0, np.uint64), np.zeros(0, np.int64))
     if len(tokens) == 0:
         return none
+    df = document_frequency(tokens, np.repeat(np.arange(len(kept), dtype=np.int32), kept))
+    bounds = np.r_[0, np.cumsum(kept)]
+    parts = []
+    for start in range(0, len(kept), SKELETON_CHUNK):
+        stop = min(start + SKELETON_CHUNK, len(kept))
+        lo, hi = bounds[start], bounds[stop]
+        texts, tok, size = _chunk_skeletons(
+            tokens[lo:hi], df[lo:hi], kept[start:stop], total[start:stop], settings
+        )
+        parts.append((texts + start, tok, size))
+    texts, tok, size = (np.concatenate(p) for p in zip(*parts, strict=True))
+    return texts, tok, size
+
+
+def _chunk_skeletons(
+    tokens: np.ndarray,
+    df: np.ndarray,
+    kept: np.ndarray,
+    total: np.ndarray,
+    settings: PromptSettings,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`skeleton_tokens` of consecutive texts whose document frequencies (``df``,
+    per token, over every text) are known."""
     doc, local = _positions(kept)
     w = settings.skeleton_window
     cut = (total > 2 * w)[doc] & (local >= w)
     # position in the text: the tail window of a long text starts total - w in
     pos = local + np.where(cut, (total - kept).astype(np.int32)[doc], np.int32(0))
     del local, cut
-    df = document_frequency(tokens, doc)
     # token i+1 is the next shingle of the same text (not across the cut window)
     follows = (doc[1:] == doc[:-1]) & (pos[1:] == pos[:-1] + 1)
     follows = np.r_[follows, False]
@@ -234,7 +264,6 @@ def skeleton_tokens(
     bar = np.maximum(settings.skeleton_min_df, settings.skeleton_relative_df * ref)
     bar[ref < settings.skeleton_min_df] = np.inf
     strong = df >= bar.astype(np.float32)[doc]
-    del df
     # runs of consecutive strong shingles, kept when at least `run` long
     brk = np.r_[True, ~follows[:-1] | (strong[1:] != strong[:-1])]
     run_id = np.cumsum(brk, dtype=np.int32) - 1

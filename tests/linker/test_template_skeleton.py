@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+import linker.prompts.skeleton as skeleton_module
 from linker.prompts.families import analyse, lsh_families
 from linker.prompts.skeleton import (
     DF_SLICES,
@@ -247,8 +248,15 @@ def _reference(docs: list[list[int]], s: PromptSettings) -> dict[int, set[int]]:
     return out
 
 
+@pytest.mark.parametrize("chunk", [None, 7], ids=["one-chunk", "chunks-of-7"])
 @pytest.mark.parametrize("seed", range(8), ids=lambda s: f"seed{s}")
-def test_skeleton_tokens_match_a_slow_reference(seed: int) -> None:
+def test_skeleton_tokens_match_a_slow_reference(
+    seed: int, chunk: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # texts are taken a chunk at a time once frequencies are counted: any chunk size
+    # gives the reference's skeletons
+    if chunk is not None:
+        monkeypatch.setattr(skeleton_module, "SKELETON_CHUNK", chunk)
     rng = np.random.default_rng(seed)
     s = replace(
         ON,
