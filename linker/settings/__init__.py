@@ -248,7 +248,7 @@ class RiskSettings:
     core_min_size: int = 3
     #: template evidence counts in full once this share of a cluster's links carry more
     #: than text (strangers pasting one template share text alone; model.design)
-    corroborated_share: float = 0.05
+    corroborated_share: float = 0.1
 
     def __post_init__(self) -> None:
         check_range("held_instrument_share", self.held_instrument_share, 0.0, 1.0)

@@ -315,8 +315,11 @@ def test_template_evidence_counts_only_when_some_links_carry_more_than_text() ->
     # device or an address
     rs = RiskSettings()
     text = {"template_share": 0.9, "template_coverage": 1.0, "intent_share": 0.6}
-    risks = {c: score(_row(**text, corroborated_links=c), rs).iloc[0] for c in (0.0, 0.05, 0.8)}
-    assert risks[0.0] < rs.threshold <= risks[0.05] == risks[0.8]
+    bar = rs.corroborated_share
+    risks = {c: score(_row(**text, corroborated_links=c), rs).iloc[0] for c in (0.0, bar, 0.8)}
+    assert risks[0.0] < rs.threshold <= risks[bar] == risks[0.8]
+    halfway = score(_row(**text, corroborated_links=bar / 2), rs).iloc[0]
+    assert risks[0.0] < halfway < risks[bar]
     # a features table written before the column scores as before
     assert score(_row(**text), rs).iloc[0] == risks[0.8]
     # with text alone, only the intent of the members' own prompts is left
