@@ -145,7 +145,7 @@ class ShingleWindows:
 #: slices of the shingle hash space counted one at a time (:func:`document_frequency`):
 #: a power of two, a token's slice being its top bits
 DF_SLICES = 8
-_DF_BITS = DF_SLICES.bit_length() - 1
+_DF_SHIFT = np.uint64(64 - (DF_SLICES.bit_length() - 1))
 
 
 def document_frequency(tokens: np.ndarray, doc: np.ndarray) -> np.ndarray:
@@ -159,10 +159,9 @@ def document_frequency(tokens: np.ndarray, doc: np.ndarray) -> np.ndarray:
     if n == 0:
         return df
     part = np.empty(n, dtype=np.uint8)
-    shift = tokens.dtype.type(8 * tokens.dtype.itemsize - _DF_BITS)
     step = 1 << 20
     for i in range(0, n, step):  # in steps: the shift would be 8 bytes a token at once
-        part[i : i + step] = tokens[i : i + step] >> shift
+        part[i : i + step] = tokens[i : i + step] >> _DF_SHIFT
     for p in range(DF_SLICES):
         sel = np.flatnonzero(part == p)
         if len(sel):

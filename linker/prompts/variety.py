@@ -51,8 +51,7 @@ def family_variety(frame: pd.DataFrame, fills: np.ndarray) -> pd.Series:
     others = (senders.reindex(fam.index) - 1).to_numpy(float)
     pairs, m = fam["pairs"].to_numpy(), fam["m"].to_numpy()
     overlap = np.divide(pairs, others * m, out=np.zeros(len(fam)), where=others > 0).clip(0, 1)
-    own = m / sends.reindex(fam.index).to_numpy(float)
-    per_prompt = variants.reindex(fam.index).to_numpy(float) / sends.reindex(fam.index).to_numpy(
-        float
-    )
+    prompts = sends.reindex(fam.index).to_numpy(float)
+    own = m / prompts
+    per_prompt = variants.reindex(fam.index).to_numpy(float) / prompts
     return pd.Series(np.fmax(per_prompt, own * (1 - overlap)), index=fam.index)
