@@ -42,7 +42,9 @@ import pandas as pd
 import pyarrow as pa
 
 from linker.prompts import encoder, semantic
-from linker.prompts.families import _mask, lsh_families, readable, signatures
+from linker.prompts.families import lsh_families, signatures
+from linker.prompts.masking import mask as _mask
+from linker.prompts.masking import readable
 from linker.settings import PromptSettings, SemanticSettings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -45,7 +45,7 @@ def _distinct_masked(path: Path) -> pa.Array:
     import numpy as np
     import pandas as pd
 
-    from linker.prompts.families import _mask
+    from linker.prompts.masking import mask as _mask
 
     texts = pd.read_parquet(path)["text"]
     _, raw = pd.factorize(texts)

@@ -7,7 +7,7 @@ import json
 import platform
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,6 +147,30 @@ def assemble_tables(
     return accounts, clusters, edges
 
 
+def _stream_families(
+    stream: Iterable[pd.DataFrame],
+    settings: LinkSettings,
+    merger: FamilyMerger | None,
+    progress: Progress | None,
+) -> families.PromptAnalysis:
+    """The prompt stage over a streamed table; the accumulator (its gigabytes of
+    signatures at a million accounts) is gone once this returns."""
+    acc = families.PromptAccumulator(settings.prompt, merger)
+    try:
+        for batch in stream:
+            acc.add(batch)
+            if progress:
+                progress(f"prompts: {acc.n_prompts:,} read, {acc.n_texts:,} distinct masked texts")
+        if progress:
+            progress(
+                "prompts: template families"
+                + (" (semantic stage: embedding family samples)" if merger else "")
+            )
+        return acc.finish()
+    finally:
+        acc.close()  # intent scoring's worker, when reading stopped with an error
+
+
 def build_link_input(
     dataset: Dataset,
     settings: LinkSettings,
@@ -168,23 +192,7 @@ def build_link_input(
     merger = FamilyMerger(settings.semantic_settings) if settings.semantic else None
     with _timed(timings, "prompts", progress):
         if stream is not None:
-            acc = families.PromptAccumulator(settings.prompt, merger)
-            try:
-                for batch in stream:
-                    acc.add(batch)
-                    if progress:
-                        progress(
-                            f"prompts: {acc.n_prompts:,} read, "
-                            f"{acc.n_texts:,} distinct masked texts"
-                        )
-                if progress:
-                    progress(
-                        "prompts: template families"
-                        + (" (semantic stage: embedding family samples)" if merger else "")
-                    )
-                result = acc.finish()
-            finally:
-                acc.close()  # intent scoring's worker, when reading stopped with an error
+            result = _stream_families(stream, settings, merger, progress)
             absorb_prompt_stream(dataset)
         else:
             assert dataset.prompts is not None

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from linker.prompts.intent import IntentFlags, IntentModel, IntentModelError, load_model
 from linker.prompts.lsh import lsh_families
+from linker.prompts.masking import fill_hashes, mask, readable
 from linker.prompts.numbering import KeyNumbering
 from linker.prompts.skeleton import (
     ShingleWindows,
@@ -27,30 +28,6 @@ from linker.prompts.skeleton import (
 )
 from linker.prompts.variety import family_variety
 from linker.settings import PromptSettings
-
-# order matters: code and URLs before numbers, so their digits do not become <num>.
-# RE2 syntax (pyarrow.compute); placeholders are plain words so that the punctuation
-# fold (Unicode classes, so non-Latin scripts survive) leaves them alone.
-_MASKS: tuple[tuple[str, str], ...] = (
-    (r"```[\s\S]*?```", " xcodex "),
-    (r"`[^`]*`", " xcodex "),
-    (r"https?://\S+|www\.\S+", " xurlx "),
-    (r"\S+@\S+\.\w+", " xemailx "),
-    (r"\"[^\"]{1,200}\"|“[^”]{1,200}”|'[^']{3,200}'", " xqx "),
-    (r"\d+(?:[.,:/-]\d+)*", " xnumx "),
-    # punctuation and symbols fold to a space and spaces collapse: every run of them
-    # becomes one space. Written to match only the runs that change (those with a
-    # punctuation mark or symbol, of two characters or more, or a tab or newline), not
-    # each single space between two words, which costs as much and changes nothing
-    (r"[\p{P}\p{S}\s]*[\p{P}\p{S}][\p{P}\p{S}\s]*|\s\s+|[\t\n\f\r]", " "),
-)
-_PLACEHOLDERS = {
-    "xcodex": "<code>",
-    "xurlx": "<url>",
-    "xemailx": "<email>",
-    "xqx": "<q>",
-    "xnumx": "<num>",
-}
 
 
 @dataclass
@@ -77,40 +54,6 @@ class PromptAnalysis:
     account_features: pd.DataFrame
     templates: pd.DataFrame
     examples: dict[str, str]
-
-
-#: a masked text holding a placeholder: its raw texts may differ in what fills it
-_SLOT = r"\bx(?:code|url|email|q|num)x\b"
-
-
-def _mask(texts: pa.Array, masks: tuple[tuple[str, str], ...] = _MASKS) -> pa.Array:
-    out = pc.utf8_lower(texts)
-    for pattern, repl in masks:
-        out = pc.replace_substring_regex(out, pattern, repl)
-    return pc.utf8_trim_whitespace(out)
-
-
-def _fill_hashes(raw: pa.Array, masked: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of the texts whose masked form holds a placeholder, and a hash of each
-    such raw text with case, punctuation and spacing folded but nothing masked: two
-    instances of one template that differ only in a quoted title or a number are one
-    masked text and two fills (a lower-cased or re-punctuated paste is the same fill)."""
-    at = np.flatnonzero(pc.match_substring_regex(masked, _SLOT).to_numpy(zero_copy_only=False))
-    if not len(at):
-        return at, np.zeros(0, np.uint64)
-    return at, text_hashes(_mask(raw.take(pa.array(at)), _MASKS[-1:]))
-
-
-def readable(masked: str) -> str:
-    """A masked text with its placeholders shown as ``<num>``, ``<url>``, ..."""
-    return " ".join(_PLACEHOLDERS.get(w, w) for w in masked.split(" "))
-
-
-def normalise_prompts(texts: pd.Series) -> pd.Series:
-    """Lower-case, mask numbers/URLs/code/quotes/e-mails, fold punctuation and spaces.
-    Returns the readable masked form (placeholders as ``<num>`` etc.)."""
-    masked = _mask(pa.array(texts.astype(str).to_numpy(), type=pa.string()))
-    return pd.Series([readable(t) for t in masked.to_pylist()], index=texts.index)
 
 
 def signatures(texts: list[str] | pa.Array, settings: PromptSettings) -> np.ndarray:
@@ -234,11 +177,13 @@ class PromptAccumulator:
             intent_model_for(self.settings), self.settings.intent_threshold, intent_workers
         )
         #: (fill hash, norm, account) per raw text with a placeholder and sender
-        #: (:func:`_fill_hashes`); :meth:`_compact` keeps a row per fill, -1 if shared
+        #: (:func:`linker.prompts.masking.fill_hashes`); :meth:`_compact` keeps a row
+        #: per fill, -1 if shared
         self._fills: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._pending = 0
         self._compacted = 0
         self.n_prompts = 0
+        self._finished = False
 
     @property
     def n_texts(self) -> int:
@@ -247,16 +192,18 @@ class PromptAccumulator:
 
     def add(self, batch: pd.DataFrame) -> None:
         """Fold one batch of prompts (account_id, ts, text) into the state."""
+        if self._finished:
+            raise RuntimeError("this PromptAccumulator is finished: start a new one")
         if batch.empty:
             return
         self.n_prompts += len(batch)
         raw_codes, raw_unique = pd.factorize(batch["text"].astype(str))
         raw = _arrow_text(raw_unique)
-        masked = _mask(raw)
+        masked = mask(raw)
         hashes = text_hashes(masked)
         start = len(self._norm_of_hash)
         norm_of_raw = self._norm_of_hash.number(hashes)
-        at, fill = _fill_hashes(raw, masked)
+        at, fill = fill_hashes(raw, masked)
         fresh_norm, first_raw = np.unique(norm_of_raw[norm_of_raw >= start], return_index=True)
         if len(fresh_norm):
             fresh_raw = np.flatnonzero(norm_of_raw >= start)[first_raw]
@@ -331,18 +278,23 @@ class PromptAccumulator:
 
     def finish(self) -> PromptAnalysis:
         """Template families, memberships and features of everything added."""
+        if self._finished:
+            raise RuntimeError("this PromptAccumulator is finished: start a new one")
+        self._finished = True
         intent_of_norm = self._intent.collect()
         self._compact()
         settings = self.settings
-        sig = (
-            np.concatenate(self._sigs)
-            if self._sigs
-            else np.zeros((0, settings.num_perm), np.uint32)
-        )
+        # the batches' signatures and windows give way to what is made of them: at a
+        # million accounts they are gigabytes (the accumulator is finished once)
+        parts, self._sigs = self._sigs, []
+        sig = np.concatenate(parts) if parts else np.zeros((0, settings.num_perm), np.uint32)
+        del parts
         skeleton = None
         if self._windows is not None:
-            sig, skeleton = skeleton_signatures(sig, self._windows, settings, SIGNATURE_SLICE)
+            windows, self._windows = self._windows, None
+            sig, skeleton = skeleton_signatures(sig, windows, settings, SIGNATURE_SLICE)
             self.n_skeletons = int(skeleton.sum())
+            del windows
         family_of_norm = lsh_families(sig, settings, skeleton)
         hashes = np.concatenate(self._hashes) if self._hashes else np.zeros(0, np.uint64)
         examples = pa.chunked_array(self._examples, type=pa.string())

@@ -185,7 +185,7 @@ class FamilyMerger:
         """New family label of each distinct masked text: a label is the smallest LSH
         label of its merged group. Raises :class:`SemanticError` when the extra is
         missing."""
-        from linker.prompts.families import readable
+        from linker.prompts.masking import readable
 
         start = time.perf_counter()
         s = self.settings

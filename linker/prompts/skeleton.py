@@ -144,20 +144,22 @@ class ShingleWindows:
 
 #: slices of the shingle hash space counted one at a time (:func:`document_frequency`):
 #: a power of two, a token's slice being its top bits
-DF_SLICES = 8
+DF_SLICES = 16
 _DF_SHIFT = np.uint64(64 - (DF_SLICES.bit_length() - 1))
 
 
-def document_frequency(tokens: np.ndarray, doc: np.ndarray) -> np.ndarray:
-    """For each flat token, the number of distinct rows holding it (int32). ``doc`` is
-    the row of each token, non-decreasing (tokens are stored row by row).
+def document_frequency(tokens: np.ndarray, per_row: np.ndarray) -> np.ndarray:
+    """For each flat token, the number of distinct rows holding it (int32). Tokens are
+    stored row by row, ``per_row[i]`` of them for row i.
 
     Counted one slice of the hash space at a time (a shingle's rows all fall in its
-    slice): the sort's working arrays are for a slice's tokens, not all of them."""
+    slice): the sort's working arrays, and the row of each token, are for a slice's
+    tokens, not all of them."""
     n = len(tokens)
     df = np.zeros(n, dtype=np.int32)
     if n == 0:
         return df
+    ends = np.cumsum(per_row)
     part = np.empty(n, dtype=np.uint8)
     step = 1 << 20
     for i in range(0, n, step):  # in steps: the shift would be 8 bytes a token at once
@@ -165,7 +167,8 @@ def document_frequency(tokens: np.ndarray, doc: np.ndarray) -> np.ndarray:
     for p in range(DF_SLICES):
         sel = np.flatnonzero(part == p)
         if len(sel):
-            df[sel] = _slice_frequency(tokens[sel], doc[sel])
+            doc = np.searchsorted(ends, sel, side="right").astype(np.int32)
+            df[sel] = _slice_frequency(tokens[sel], doc)
     return df
 
 
@@ -221,7 +224,7 @@ def skeleton_tokens(
     none = (np.zeros(0, np.int64), np.zeros(0, np.uint64), np.zeros(0, np.int64))
     if len(tokens) == 0:
         return none
-    df = document_frequency(tokens, np.repeat(np.arange(len(kept), dtype=np.int32), kept))
+    df = document_frequency(tokens, kept)
     bounds = np.r_[0, np.cumsum(kept)]
     parts = []
     for start in range(0, len(kept), SKELETON_CHUNK):

@@ -17,8 +17,9 @@ from linker.evidence.identifiers import link_input
 from linker.evidence.projection import build_projection
 from linker.ingest.dataset import load_dataset
 from linker.pipeline import link
-from linker.prompts.families import analyse, intent_flags, lsh_families, normalise_prompts
+from linker.prompts.families import analyse, intent_flags, lsh_families
 from linker.prompts.families import signatures as minhash
+from linker.prompts.masking import MASKS, mask, normalise_prompts
 from linker.scoring.model import score
 from linker.settings import PromptSettings, RiskSettings
 from tests.helpers import ts, write_input
@@ -282,19 +283,17 @@ def test_masking_equals_the_plain_patterns(seed: int) -> None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from linker.prompts import families
-
     rng = np.random.default_rng(seed)
     texts = [
         "".join(rng.choice(_MASK_ALPHABET, size=int(rng.integers(0, 16)))) for _ in range(20_000)
     ]
     arr = pa.array(texts, type=pa.string())
     plain = pc.utf8_lower(arr)
-    for pattern, repl in families._MASKS[:-1]:
+    for pattern, repl in MASKS[:-1]:
         plain = pc.replace_substring_regex(plain, pattern, repl)
     plain = pc.replace_substring_regex(plain, r"[\p{P}\p{S}]+", " ")
     plain = pc.utf8_trim_whitespace(pc.replace_substring_regex(plain, r"\s+", " "))
-    assert families._mask(arr).to_pylist() == plain.to_pylist()
+    assert mask(arr).to_pylist() == plain.to_pylist()
 
 
 def _frame(rows: list[tuple[str, int, str]]) -> pd.DataFrame:

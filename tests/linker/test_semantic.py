@@ -28,7 +28,8 @@ from linker.errors import LinkerError, SemanticError
 from linker.pipeline import check_settings, link
 from linker.prompts import encoder, semantic
 from linker.prompts.encoder import embed
-from linker.prompts.families import analyse, normalise_prompts
+from linker.prompts.families import analyse
+from linker.prompts.masking import normalise_prompts
 from linker.prompts.semantic import FamilyMerger, merge_by_meaning
 from linker.settings import LinkSettings, PromptSettings, SemanticSettings
 from tests.helpers import T0, write_input

@@ -191,3 +191,16 @@ def test_intent_scored_in_a_worker_process_gives_the_same_result(
     pd.testing.assert_frame_equal(here.account_features, there.account_features)
     pd.testing.assert_frame_equal(here.templates, there.templates)
     assert here.account_features["intent"].sum() > 0
+
+
+def test_an_accumulator_is_finished_once(world_prompts: pd.DataFrame) -> None:
+    # finishing hands its batches' signatures and windows to the result, so nothing may
+    # be added to it, or finished, again
+    acc = PromptAccumulator()
+    acc.add(world_prompts.iloc[:500])
+    result = acc.finish()
+    assert len(result.memberships) > 0
+    with pytest.raises(RuntimeError, match="finished"):
+        acc.add(world_prompts.iloc[500:600])
+    with pytest.raises(RuntimeError, match="finished"):
+        acc.finish()
