@@ -8,6 +8,7 @@ code, quotes and e-mail addresses replaced by placeholders), never a prompt log.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 import numpy as np
@@ -26,6 +27,7 @@ from linker.prompts.skeleton import (
     skeleton_signatures,
     text_hashes,
 )
+from linker.prompts.threads import n_threads, thread_map
 from linker.prompts.variety import family_variety
 from linker.settings import PromptSettings
 
@@ -211,15 +213,15 @@ class PromptAccumulator:
             # intent once per distinct masked text, scored on its first raw text
             self._intent.submit(raw.take(pa.array(fresh_raw)))
             self._hashes.append(hashes[fresh_raw])
-            # in slices: rensa hands signatures back as Python lists, which would cost
-            # ~2 kB per text at once
-            for i in range(0, len(texts), SIGNATURE_SLICE):
-                tokens, n_tokens = shingle_hashes(
-                    texts.slice(i, SIGNATURE_SLICE), self.settings.shingle
-                )
-                self._sigs.append(minhash_rows(tokens, n_tokens, self.settings).astype(np.uint32))
-                if self._windows is not None:
-                    self._windows.add(tokens, n_tokens)
+            # in slices, a thread's worth at a time: rensa hands signatures back as
+            # Python lists, which would cost ~2 kB per text at once
+            step = SIGNATURE_SLICE * n_threads()
+            for i in range(0, len(texts), step):
+                starts = range(i, min(i + step, len(texts)), SIGNATURE_SLICE)
+                for tokens, n_tokens, sig in thread_map(partial(self._fingerprint, texts), starts):
+                    self._sigs.append(sig)
+                    if self._windows is not None:
+                        self._windows.add(tokens, n_tokens)
             self._examples.append(pc.utf8_slice_codeunits(texts, 0, self.settings.example_chars))
             if self.merge is not None and self.merge.text_chars > 0:
                 self._representatives.append(
@@ -249,6 +251,15 @@ class PromptAccumulator:
         self._pending += len(self._pairs[-1])
         if self._pending > max(2 * self._compacted, 1_000_000):
             self._compact()
+
+    def _fingerprint(
+        self, texts: pa.Array, start: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Shingles and MinHash signatures of ``SIGNATURE_SLICE`` texts from ``start``."""
+        tokens, n_tokens = shingle_hashes(
+            texts.slice(start, SIGNATURE_SLICE), self.settings.shingle
+        )
+        return tokens, n_tokens, minhash_rows(tokens, n_tokens, self.settings).astype(np.uint32)
 
     def _compact(self) -> None:
         self._pairs = [_fold_pairs(pd.concat(self._pairs, ignore_index=True))]

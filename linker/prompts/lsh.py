@@ -16,6 +16,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from linker.prompts.threads import thread_map
 from linker.settings import PromptSettings
 
 #: candidate pairs compared at a time
@@ -82,12 +83,10 @@ def lsh_families(
     n = len(sig)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    src, dst = [np.arange(n)], [np.arange(n)]
-    for key in _band_keys(sig, settings):
+
+    def band_pairs(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         head = bucket_heads(key)
         cand = np.flatnonzero(head != np.arange(n))
-        if len(cand) == 0:
-            continue
         # the share of positions that agree, as the mean of the equality matrix gives it
         sim = agreeing(sig, cand, head[cand]) / sig.shape[1]
         bar = np.full(len(cand), settings.threshold)
@@ -95,8 +94,12 @@ def lsh_families(
             strict = skeleton[cand] | skeleton[head[cand]]
             bar[strict] = settings.skeleton_threshold
         ok = cand[sim >= bar]
-        src.append(ok)
-        dst.append(head[ok])
+        return ok, head[ok]
+
+    # bands are independent: a thread each, joined in band order
+    pairs = thread_map(band_pairs, _band_keys(sig, settings))
+    src = [np.arange(n)] + [p[0] for p in pairs]
+    dst = [np.arange(n)] + [p[1] for p in pairs]
     return _components(n, src, dst)
 
 

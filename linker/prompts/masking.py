@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linker.prompts.skeleton import text_hashes
+from linker.prompts.threads import cuts, thread_map
 
 # order matters: code and URLs before numbers, so their digits do not become <num>.
 # RE2 syntax (pyarrow.compute); placeholders are plain words so that the punctuation
@@ -43,7 +44,22 @@ _PLACEHOLDERS = {
 _SLOT = r"\bx(?:code|url|email|q|num)x\b"
 
 
+#: texts masked per thread at least (a smaller input is masked in one piece)
+MASK_PIECE = 20_000
+
+
 def mask(texts: pa.Array, masks: tuple[tuple[str, str], ...] = MASKS) -> pa.Array:
+    """``texts`` in masked form (the module docstring), one piece per thread."""
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    pieces = cuts(len(texts), MASK_PIECE)
+    if len(pieces) == 1:
+        return _mask(texts, masks)
+    done = thread_map(lambda cut: _mask(texts.slice(cut[0], cut[1] - cut[0]), masks), pieces)
+    return pa.concat_arrays(done)
+
+
+def _mask(texts: pa.Array, masks: tuple[tuple[str, str], ...]) -> pa.Array:
     out = pc.utf8_lower(texts)
     for pattern, repl in masks:
         out = pc.replace_substring_regex(out, pattern, repl)

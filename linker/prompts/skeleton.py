@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import rensa
 
+from linker.prompts.threads import thread_map
 from linker.settings import PromptSettings
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -142,9 +143,9 @@ class ShingleWindows:
         return self._tokens[0], self._kept[0].astype(np.int64), self._total[0]
 
 
-#: slices of the shingle hash space counted one at a time (:func:`document_frequency`):
-#: a power of two, a token's slice being its top bits
-DF_SLICES = 16
+#: slices of the shingle hash space counted one at a time per thread
+#: (:func:`document_frequency`): a power of two, a token's slice being its top bits
+DF_SLICES = 32
 _DF_SHIFT = np.uint64(64 - (DF_SLICES.bit_length() - 1))
 
 
@@ -164,11 +165,14 @@ def document_frequency(tokens: np.ndarray, per_row: np.ndarray) -> np.ndarray:
     step = 1 << 20
     for i in range(0, n, step):  # in steps: the shift would be 8 bytes a token at once
         part[i : i + step] = tokens[i : i + step] >> _DF_SHIFT
-    for p in range(DF_SLICES):
+
+    def count(p: int) -> None:  # slices hold disjoint tokens: threads write apart
         sel = np.flatnonzero(part == p)
         if len(sel):
             doc = np.searchsorted(ends, sel, side="right").astype(np.int32)
             df[sel] = _slice_frequency(tokens[sel], doc)
+
+    thread_map(count, range(DF_SLICES))
     return df
 
 
@@ -205,9 +209,9 @@ def _window_min(values: np.ndarray, follows: np.ndarray, run: int) -> np.ndarray
     return np.where(whole, out, 0)
 
 
-#: texts whose skeletons are found at a time once document frequencies are counted:
-#: everything after the counting is per text, so its working arrays are a chunk's
-SKELETON_CHUNK = 1 << 18
+#: texts whose skeletons are found at a time per thread once document frequencies are
+#: counted: everything after the counting is per text, so its working arrays are a chunk's
+SKELETON_CHUNK = 1 << 17
 
 
 def skeleton_tokens(
@@ -226,14 +230,16 @@ def skeleton_tokens(
         return none
     df = document_frequency(tokens, kept)
     bounds = np.r_[0, np.cumsum(kept)]
-    parts = []
-    for start in range(0, len(kept), SKELETON_CHUNK):
+
+    def chunk(start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         stop = min(start + SKELETON_CHUNK, len(kept))
         lo, hi = bounds[start], bounds[stop]
         texts, tok, size = _chunk_skeletons(
             tokens[lo:hi], df[lo:hi], kept[start:stop], total[start:stop], settings
         )
-        parts.append((texts + start, tok, size))
+        return texts + start, tok, size
+
+    parts = thread_map(chunk, range(0, len(kept), SKELETON_CHUNK))
     texts, tok, size = (np.concatenate(p) for p in zip(*parts, strict=True))
     return texts, tok, size
 
@@ -303,8 +309,11 @@ def skeleton_signatures(
     if len(texts) == 0:
         return sig, replaced
     offsets = np.r_[0, np.cumsum(sizes)]
-    for i in range(0, len(texts), slice_rows):
+
+    def fingerprint(i: int) -> None:  # slices hold disjoint rows: threads write apart
         rows = slice(i, i + slice_rows)
         part = tokens[offsets[i] : offsets[min(i + slice_rows, len(texts))]]
         sig[texts[rows]] = minhash_rows(part, sizes[rows], settings).astype(sig.dtype)
+
+    thread_map(fingerprint, range(0, len(texts), slice_rows))
     return sig, replaced

@@ -3,6 +3,7 @@ results as reading the whole table at once."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +15,9 @@ from linker.errors import InputError
 from linker.ingest.dataset import load_dataset
 from linker.ingest.readers import iter_raw, read_raw
 from linker.pipeline import link
-from linker.prompts import intent
+from linker.prompts import families, intent, masking, skeleton
 from linker.prompts.families import PromptAccumulator, analyse
+from linker.prompts.threads import MAX_THREADS, cuts, n_threads, set_threads, thread_map
 from synth import generate_world, write_world
 from tests.helpers import write_text
 
@@ -204,3 +206,46 @@ def test_an_accumulator_is_finished_once(world_prompts: pd.DataFrame) -> None:
         acc.add(world_prompts.iloc[500:600])
     with pytest.raises(RuntimeError, match="finished"):
         acc.finish()
+
+
+@pytest.fixture
+def threads() -> Iterator[Callable[[int | None], None]]:
+    yield set_threads
+    set_threads(None)
+
+
+def test_threads_give_the_same_analysis(
+    world_prompts: pd.DataFrame,
+    monkeypatch: pytest.MonkeyPatch,
+    threads: Callable[[int | None], None],
+) -> None:
+    # small pieces, so that every threaded step (masking, fingerprints, document
+    # frequencies, skeleton chunks, skeleton MinHash, LSH bands) splits its work
+    monkeypatch.setattr(masking, "MASK_PIECE", 50)
+    monkeypatch.setattr(families, "SIGNATURE_SLICE", 64)
+    monkeypatch.setattr(skeleton, "SKELETON_CHUNK", 100)
+    results = []
+    for k in (1, 2, 3):
+        threads(k)
+        assert len(cuts(1000, 50)) == k
+        results.append(analyse(world_prompts, batch_rows=2000))
+    one = results[0]
+    assert one.memberships["value"].nunique() > 10
+    for other in results[1:]:
+        pd.testing.assert_frame_equal(one.memberships, other.memberships)
+        pd.testing.assert_frame_equal(one.account_features, other.account_features)
+        pd.testing.assert_frame_equal(one.templates, other.templates)
+        assert one.examples == other.examples
+
+
+def test_thread_map_keeps_order_and_threads_are_bounded(
+    threads: Callable[[int | None], None],
+) -> None:
+    threads(2)
+    assert thread_map(lambda x: x * x, range(7)) == [x * x for x in range(7)]
+    assert cuts(10, 50) == [(0, 10)]  # small inputs stay whole
+    assert cuts(101, 50) == [(0, 50), (50, 101)]
+    threads(None)
+    assert 1 <= n_threads() <= MAX_THREADS
+    with pytest.raises(ValueError, match="at least 1"):
+        set_threads(0)
