@@ -8,6 +8,7 @@ code, quotes and e-mail addresses replaced by placeholders), never a prompt log.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 import numpy as np
@@ -15,7 +16,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from linker.prompts.digests import Digest, Digests, resolve
 from linker.prompts.intent import IntentFlags, IntentModel, IntentModelError, load_model
 from linker.prompts.lsh import lsh_families
 from linker.prompts.masking import fill_hashes, mask, readable
@@ -27,6 +27,7 @@ from linker.prompts.skeleton import (
     skeleton_signatures,
     text_hashes,
 )
+from linker.prompts.threads import n_threads, thread_map
 from linker.prompts.variety import family_variety
 from linker.settings import PromptSettings
 
@@ -154,7 +155,6 @@ class PromptAccumulator:
         settings: PromptSettings | None = None,
         merge: FamilyMerge | None = None,
         intent_workers: int | None = None,
-        digest_workers: int | None = None,
     ) -> None:
         self.settings = settings or PromptSettings()
         #: joins LSH families in :meth:`finish`; when set, the first ``merge.text_chars``
@@ -163,10 +163,7 @@ class PromptAccumulator:
         self._representatives: list[pa.Array] = []
         self._norm_of_hash = KeyNumbering()
         self._hashes: list[np.ndarray] = []
-        #: MinHash signatures of each slice of distinct texts (arrays, or futures of
-        #: them while the digest workers compute them)
-        self._sigs: list[Digest] = []
-        self._digests = Digests(self.settings, digest_workers)
+        self._sigs: list[np.ndarray] = []
         #: the first and last shingles of each distinct text, for its template skeleton
         self._windows = (
             ShingleWindows(self.settings.skeleton_window) if self.settings.skeleton else None
@@ -216,15 +213,15 @@ class PromptAccumulator:
             # intent once per distinct masked text, scored on its first raw text
             self._intent.submit(raw.take(pa.array(fresh_raw)))
             self._hashes.append(hashes[fresh_raw])
-            # in slices: rensa hands signatures back as Python lists, which would cost
-            # ~2 kB per text at once (turned into arrays by the digest workers)
-            for i in range(0, len(texts), SIGNATURE_SLICE):
-                tokens, n_tokens = shingle_hashes(
-                    texts.slice(i, SIGNATURE_SLICE), self.settings.shingle
-                )
-                self._sigs.append(self._digests.submit(tokens, n_tokens))
-                if self._windows is not None:
-                    self._windows.add(tokens, n_tokens)
+            # in slices, a thread's worth at a time: rensa hands signatures back as
+            # Python lists, which would cost ~2 kB per text at once
+            step = SIGNATURE_SLICE * n_threads()
+            for i in range(0, len(texts), step):
+                starts = range(i, min(i + step, len(texts)), SIGNATURE_SLICE)
+                for tokens, n_tokens, sig in thread_map(partial(self._fingerprint, texts), starts):
+                    self._sigs.append(sig)
+                    if self._windows is not None:
+                        self._windows.add(tokens, n_tokens)
             self._examples.append(pc.utf8_slice_codeunits(texts, 0, self.settings.example_chars))
             if self.merge is not None and self.merge.text_chars > 0:
                 self._representatives.append(
@@ -255,6 +252,15 @@ class PromptAccumulator:
         if self._pending > max(2 * self._compacted, 1_000_000):
             self._compact()
 
+    def _fingerprint(
+        self, texts: pa.Array, start: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Shingles and MinHash signatures of ``SIGNATURE_SLICE`` texts from ``start``."""
+        tokens, n_tokens = shingle_hashes(
+            texts.slice(start, SIGNATURE_SLICE), self.settings.shingle
+        )
+        return tokens, n_tokens, minhash_rows(tokens, n_tokens, self.settings).astype(np.uint32)
+
     def _compact(self) -> None:
         self._pairs = [_fold_pairs(pd.concat(self._pairs, ignore_index=True))]
         self._compacted = self._pending = len(self._pairs[0])
@@ -278,10 +284,8 @@ class PromptAccumulator:
         return out
 
     def close(self) -> None:
-        """Stop intent scoring's and the signatures' worker processes, if they run
-        (:meth:`finish` does)."""
+        """Stop intent scoring's worker process, if one runs (:meth:`finish` does)."""
         self._intent.close()
-        self._digests.close()
 
     def finish(self) -> PromptAnalysis:
         """Template families, memberships and features of everything added."""
@@ -293,18 +297,15 @@ class PromptAccumulator:
         settings = self.settings
         # the batches' signatures and windows give way to what is made of them: at a
         # million accounts they are gigabytes (the accumulator is finished once)
-        parts, self._sigs = resolve(self._sigs), []
+        parts, self._sigs = self._sigs, []
         sig = np.concatenate(parts) if parts else np.zeros((0, settings.num_perm), np.uint32)
         del parts
         skeleton = None
         if self._windows is not None:
             windows, self._windows = self._windows, None
-            sig, skeleton = skeleton_signatures(
-                sig, windows, settings, SIGNATURE_SLICE, self._digests.map
-            )
+            sig, skeleton = skeleton_signatures(sig, windows, settings, SIGNATURE_SLICE)
             self.n_skeletons = int(skeleton.sum())
             del windows
-        self._digests.close()
         family_of_norm = lsh_families(sig, settings, skeleton)
         hashes = np.concatenate(self._hashes) if self._hashes else np.zeros(0, np.uint64)
         examples = pa.chunked_array(self._examples, type=pa.string())

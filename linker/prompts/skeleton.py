@@ -29,8 +29,6 @@ all batches are in, so the families do not depend on batch size or order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -297,18 +295,12 @@ def _chunk_skeletons(
 
 
 def skeleton_signatures(
-    sig: np.ndarray,
-    windows: ShingleWindows,
-    settings: PromptSettings,
-    slice_rows: int,
-    digests: Callable[[Iterator[tuple[np.ndarray, np.ndarray]]], Iterable[np.ndarray]]
-    | None = None,
+    sig: np.ndarray, windows: ShingleWindows, settings: PromptSettings, slice_rows: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """``sig`` (one MinHash row per distinct text) with the rows of texts that have a
     skeleton replaced, in place, by the MinHash of their skeleton; and a boolean mask of
     those rows. Signatures are computed ``slice_rows`` texts at a time (rensa returns
-    Python lists), by ``digests`` when given (signatures of each ``(tokens, n_tokens)``
-    job, in order: :meth:`linker.prompts.digests.Digests.map`), here otherwise."""
+    Python lists)."""
     replaced = np.zeros(len(sig), dtype=bool)
     if not settings.skeleton:
         return sig, replaced
@@ -317,15 +309,11 @@ def skeleton_signatures(
     if len(texts) == 0:
         return sig, replaced
     offsets = np.r_[0, np.cumsum(sizes)]
-    starts = range(0, len(texts), slice_rows)
-    jobs = (
-        (tokens[offsets[i] : offsets[min(i + slice_rows, len(texts))]], sizes[i : i + slice_rows])
-        for i in starts
-    )
-    if digests is None:
-        done: Iterable[np.ndarray] = (minhash_rows(t, n, settings) for t, n in jobs)
-    else:
-        done = digests(jobs)
-    for i, part in zip(starts, done, strict=True):
-        sig[texts[i : i + slice_rows]] = part.astype(sig.dtype)
+
+    def fingerprint(i: int) -> None:  # slices hold disjoint rows: threads write apart
+        rows = slice(i, i + slice_rows)
+        part = tokens[offsets[i] : offsets[min(i + slice_rows, len(texts))]]
+        sig[texts[rows]] = minhash_rows(part, sizes[rows], settings).astype(sig.dtype)
+
+    thread_map(fingerprint, range(0, len(texts), slice_rows))
     return sig, replaced

@@ -4,7 +4,6 @@ results as reading the whole table at once."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ from linker.errors import InputError
 from linker.ingest.dataset import load_dataset
 from linker.ingest.readers import iter_raw, read_raw
 from linker.pipeline import link
-from linker.prompts import digests, families, intent, masking, skeleton
+from linker.prompts import families, intent, masking, skeleton
 from linker.prompts.families import PromptAccumulator, analyse
 from linker.prompts.threads import MAX_THREADS, cuts, n_threads, set_threads, thread_map
 from synth import generate_world, write_world
@@ -250,25 +249,3 @@ def test_thread_map_keeps_order_and_threads_are_bounded(
     assert 1 <= n_threads() <= MAX_THREADS
     with pytest.raises(ValueError, match="at least 1"):
         set_threads(0)
-
-
-def test_signatures_from_worker_processes_give_the_same_result(
-    world_prompts: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(digests, "POOL_MIN_TEXTS", 1)
-    monkeypatch.setattr(digests, "MAX_PENDING", 2)  # the callers wait on the workers
-    monkeypatch.setattr(families, "SIGNATURE_SLICE", 64)
-    results = []
-    for workers in (0, 2):
-        acc = PromptAccumulator(digest_workers=workers)
-        for start in range(0, len(world_prompts), 700):
-            acc.add(world_prompts.iloc[start : start + 700])
-        assert (acc._digests._pool is not None) == (workers > 0)
-        assert any(isinstance(s, Future) for s in acc._sigs) == (workers > 0)
-        results.append(acc.finish())
-        assert acc._digests._pool is None
-        assert acc.n_skeletons > 0  # the skeletons' signatures went through them too
-    here, there = results
-    pd.testing.assert_frame_equal(here.memberships, there.memberships)
-    pd.testing.assert_frame_equal(here.account_features, there.account_features)
-    pd.testing.assert_frame_equal(here.templates, there.templates)
