@@ -147,6 +147,8 @@ class ShingleWindows:
 #: (:func:`document_frequency`): a power of two, a token's slice being its top bits
 DF_SLICES = 32
 _DF_SHIFT = np.uint64(64 - (DF_SLICES.bit_length() - 1))
+#: tokens shifted, or compared with a slice, at a time (bounds those temporaries)
+DF_STEP = 1 << 22
 
 
 def document_frequency(tokens: np.ndarray, per_row: np.ndarray) -> np.ndarray:
@@ -162,12 +164,15 @@ def document_frequency(tokens: np.ndarray, per_row: np.ndarray) -> np.ndarray:
         return df
     ends = np.cumsum(per_row)
     part = np.empty(n, dtype=np.uint8)
-    step = 1 << 20
+    step = DF_STEP
     for i in range(0, n, step):  # in steps: the shift would be 8 bytes a token at once
         part[i : i + step] = tokens[i : i + step] >> _DF_SHIFT
 
     def count(p: int) -> None:  # slices hold disjoint tokens: threads write apart
-        sel = np.flatnonzero(part == p)
+        # found a step at a time: a comparison over every token is a byte a token
+        sel = np.concatenate(
+            [np.flatnonzero(part[i : i + step] == p) + i for i in range(0, n, step)]
+        )
         if len(sel):
             doc = np.searchsorted(ends, sel, side="right").astype(np.int32)
             df[sel] = _slice_frequency(tokens[sel], doc)

@@ -284,8 +284,12 @@ def test_skeleton_tokens_match_a_slow_reference(
     assert got == _reference(docs, s)
 
 
+@pytest.mark.parametrize("step", [7, 1 << 22])
 @pytest.mark.parametrize("seed", range(4), ids=lambda s: f"seed{s}")
-def test_document_frequency_counts_each_row_once_in_every_slice(seed: int) -> None:
+def test_document_frequency_counts_each_row_once_in_every_slice(
+    seed: int, step: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(skeleton_module, "DF_STEP", step)  # tokens looked at a step at a time
     # full-width 64-bit shingles (as hashes are), so every slice of the hash space
     # holds some; rows repeat shingles, which count once per row
     rng = np.random.default_rng(seed)
