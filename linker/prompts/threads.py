@@ -1,11 +1,12 @@
 """The prompt stage's array work on every core this process may use.
 
-pyarrow's compute kernels, numpy's sorts and element-wise loops and rensa's MinHash
-release the GIL while they run, so threads over independent pieces of one array (a
+pyarrow's compute kernels, numpy's sorts and element-wise loops and rensa's digests
+release the GIL while they run (rensa's hand-back of signatures as Python lists does
+not: docs/prompts.md), so threads over independent pieces of one array (a
 batch's texts, a slice of the hash space, a chunk of texts) use a second core without
 copying anything to another process. Pieces are cut and their results put back in a
-fixed order, so the output does not depend on the number of threads (the tests hold a
-one-thread run and a two-thread run equal).
+fixed order, so the output does not depend on the number of threads (the tests hold
+runs on one, two and three threads equal).
 """
 
 from __future__ import annotations
